@@ -1,0 +1,70 @@
+# Stack Club: two commands do all the set-up.
+#   make lab    create .venv, install everything, build the demo repository, start JupyterLab
+#   make test   create .venv, install everything, run the unit tests and every notebook (nbval)
+# Other targets: notebooks (re-execute the notebooks in place), bench, clean, help.
+#
+# Python >= 3.12 is required (lsst-images and the current Rubin middleware need it).
+# Pick one explicitly with  make test PYTHON=/path/to/python3.12
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Extras installed by `make lab` / `make test`.
+EXTRAS_TEST := stack,test,lab,bench
+EXTRAS_LAB := stack,lab,test
+
+# Find an interpreter >= 3.12: PYTHON=...; python3.13/python3.12 on PATH; one that
+# pyenv installed (even when it is not the pyenv global); python3 when it is new enough.
+PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
+
+.PHONY: help lab test notebooks bench clean venv demo-repo
+
+help:  ## show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "Stack Club needs Python >= 3.12 (none found on PATH or in pyenv). Install one, then run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
+	  echo "Stack Club needs Python >= 3.12, but PYTHON=$(PYTHON) is $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'not runnable'). Run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[$(subst _,$(comma),$*)]"
+	@touch $@
+
+comma := ,
+venv-test: $(BIN)/python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_TEST))
+
+venv-lab: $(BIN)/python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_LAB))
+
+check-python:
+	@if [ -x "$(BIN)/python" ] && ! $(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then \
+	  echo "$(VENV) was made with Python < 3.12; run 'make clean' first." >&2; exit 2; fi
+	@if [ ! -x "$(BIN)/python" ] && [ -n "$(PYTHON)" ] && ! $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
+	  echo "Stack Club needs Python >= 3.12, but PYTHON=$(PYTHON) is $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'not runnable'). Run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; fi
+
+test: check-python venv-test  ## install everything and run unit tests + every notebook (nbval)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: check-python venv-lab demo-repo  ## install everything, build the demo repository, start JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+demo-repo: check-python venv-lab  ## build the demo Butler repository if it is missing
+	@if $(BIN)/python -c 'import stackclub.simcam' 2>/dev/null; then \
+	  $(BIN)/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo())'; \
+	else echo "(simulated camera not available yet: skipping the demo repository)"; fi
+
+notebooks: check-python venv-test  ## re-execute every notebook in place (committed outputs are real)
+	$(BIN)/python -m stackclub._execute_notebooks notebooks/[0-9]*.ipynb
+
+bench: check-python venv-test  ## run the benchmarks (ratios against peers measured in the same run)
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:  ## remove the virtual environment and build products
+	rm -rf $(VENV) build *.egg-info .pytest_cache
