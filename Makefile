@@ -19,7 +19,10 @@ EXTRAS_LAB := stack,lab,test
 # pyenv installed (even when it is not the pyenv global); python3 when it is new enough.
 PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
 
-.PHONY: help lab test notebooks bench clean venv demo-repo
+# Commands run by make (and notebooks' `!stackclub ...` / `!pipetask ...` cells) find the venv's tools.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help lab test notebooks bench clean demo-repo check-python venv-test venv-lab
 
 help:  ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,8 +30,6 @@ help:  ## show this help
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \
 	  echo "Stack Club needs Python >= 3.12 (none found on PATH or in pyenv). Install one, then run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; fi
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
-	  echo "Stack Club needs Python >= 3.12, but PYTHON=$(PYTHON) is $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'not runnable'). Run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -37,31 +38,40 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	@touch $@
 
 comma := ,
-venv-test: $(BIN)/python
+venv-test: check-python $(BIN)/python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_TEST))
 
-venv-lab: $(BIN)/python
+venv-lab: check-python $(BIN)/python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_LAB))
 
+PY_OK := import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)
 check-python:
-	@if [ -x "$(BIN)/python" ] && ! $(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then \
+	@if [ -n "$(PYTHON)" ] && ! "$(PYTHON)" -c '$(PY_OK)' 2>/dev/null; then \
+	  echo "Stack Club needs Python >= 3.12, but PYTHON=$(PYTHON) is $$("$(PYTHON)" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'not runnable'). Run: make $(or $(MAKECMDGOALS),test) PYTHON=/path/to/python3.12" >&2; exit 2; fi
+	@if [ -x "$(BIN)/python" ] && ! "$(BIN)/python" -c '$(PY_OK)'; then \
 	  echo "$(VENV) was made with Python < 3.12; run 'make clean' first." >&2; exit 2; fi
-	@if [ ! -x "$(BIN)/python" ] && [ -n "$(PYTHON)" ] && ! $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
-	  echo "Stack Club needs Python >= 3.12, but PYTHON=$(PYTHON) is $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'not runnable'). Run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 2; fi
 
 test: check-python venv-test  ## install everything and run unit tests + every notebook (nbval)
+	@$(MAKE) --no-print-directory _demo-repo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: check-python venv-lab demo-repo  ## install everything, build the demo repository, start JupyterLab
+lab: check-python venv-lab  ## install everything, build the demo repository, start JupyterLab
+	@$(MAKE) --no-print-directory _demo-repo
 	$(BIN)/jupyter lab notebooks/
 
 demo-repo: check-python venv-lab  ## build the demo Butler repository if it is missing
-	@if $(BIN)/python -c 'import stackclub.simcam' 2>/dev/null; then \
+	@$(MAKE) --no-print-directory _demo-repo
+
+_demo-repo:
+	@if $(BIN)/python -c 'import stackclub.simcam.repo' 2>/dev/null; then \
 	  $(BIN)/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo())'; \
 	else echo "(simulated camera not available yet: skipping the demo repository)"; fi
 
+NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 notebooks: check-python venv-test  ## re-execute every notebook in place (committed outputs are real)
-	$(BIN)/python -m stackclub._execute_notebooks notebooks/[0-9]*.ipynb
+	@$(MAKE) --no-print-directory _demo-repo
+	@set -e; for nb in $(NOTEBOOKS); do echo "== $$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb"; done
 
 bench: check-python venv-test  ## run the benchmarks (ratios against peers measured in the same run)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
