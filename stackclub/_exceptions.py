@@ -7,13 +7,24 @@ from __future__ import annotations
 
 __all__ = (
     "BadDetectorError",
+    "ConfigDocsError",
+    "ConfigValidationError",
     "DemoRepoError",
+    "IsrCalibrationMissingError",
     "MissingStackError",
+    "NoRepositoryError",
+    "NotAConfigError",
     "NotADemoRepoError",
+    "PipelineError",
+    "PipelineLoadError",
     "RepoNotWritableError",
     "SimCamError",
     "SimCamValueError",
+    "SourceNotFoundError",
     "StackClubError",
+    "UnknownNameError",
+    "UnloadableClassError",
+    "WhereIsError",
 )
 
 
@@ -98,3 +109,188 @@ class NotADemoRepoError(DemoRepoError):
 
 class RepoNotWritableError(DemoRepoError, PermissionError):
     """The repository (or its parent folder) cannot be written."""
+
+
+class PipelineError(StackClubError):
+    """Base class of the errors raised by the teaching pipeline, `stackclub.pipe`."""
+
+
+class IsrCalibrationMissingError(PipelineError, LookupError):
+    """ISR was asked to apply a calibration (its ``do*`` switch is on) that it was not given.
+
+    Parameters
+    ----------
+    dataset
+        Dataset type name of the missing calibration, e.g. ``"bias"``.
+    data_id
+        The data ID of the exposure being processed, as text.
+    switch
+        The config field that turns the step on, e.g. ``"doBias"``.
+    dimensions
+        The calibration's dimensions, to say which data ID the Butler looked for.
+    """
+
+    def __init__(self, dataset: str, data_id: str, switch: str, dimensions: str) -> None:
+        self.dataset = dataset
+        self.data_id = data_id
+        self.switch = switch
+        super().__init__(
+            f"ISR needs the {dataset!r} calibration (dimensions: {dimensions}) for {data_id}, but none was "
+            f"given. Certify one into the calibration collection, pass it to run(), or turn the step off "
+            f"with -c isr:{switch}=False."
+        )
+
+
+class ConfigDocsError(StackClubError):
+    """Base class of the errors raised by `stackclub.config_docs`."""
+
+
+class NotAConfigError(ConfigDocsError, TypeError):
+    """A config helper was given something that is not (and does not lead to) a pex_config Config.
+
+    Parameters
+    ----------
+    obj
+        What was given.
+    needed_for
+        The helper that was called, e.g. ``"show_config"``.
+    expected
+        What the helper accepts.
+    reason
+        Why ``obj`` did not work, when known.
+    """
+
+    def __init__(
+        self,
+        obj: object,
+        needed_for: str,
+        *,
+        expected: str = "a pex_config Config (class or instance), a Task (class or instance) or a dotted class path",
+        reason: str | None = None,
+    ) -> None:
+        self.obj = obj
+        shown = repr(obj)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        because = f" ({reason})" if reason else ""
+        super().__init__(
+            f"{needed_for} needs {expected}; got {shown} of type {type(obj).__name__!r}{because}. "
+            "Pass a task class, a config (class or instance, e.g. MyTask.ConfigClass()) or a dotted "
+            "path such as 'lsst.pipe.base.PipelineTaskConfig'."
+        )
+
+
+class UnloadableClassError(ConfigDocsError, ImportError):
+    """A dotted class path (``"package.module.Class"``) could not be imported.
+
+    Parameters
+    ----------
+    path
+        The path that was given.
+    reason
+        What went wrong.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Cannot load {path!r}: {reason}. Check the spelling (package.module.Class) and that the "
+            "package is installed in this environment."
+        )
+
+
+class ConfigValidationError(ConfigDocsError, ValueError):
+    """A config fails its own ``validate()``.
+
+    Parameters
+    ----------
+    config_name
+        The config class name.
+    message
+        The message pex_config gave.
+    """
+
+    def __init__(self, config_name: str, message: str) -> None:
+        self.config_name = config_name
+        self.message = message
+        super().__init__(
+            f"{config_name} does not validate: {message}. Fix that field, or pass validate=False to look "
+            "at the config as it is."
+        )
+
+
+class PipelineLoadError(ConfigDocsError, ValueError):
+    """A pipeline (YAML file or object) could not be read, or has no task with the given label.
+
+    Parameters
+    ----------
+    source
+        The pipeline path or a description of the object.
+    reason
+        What went wrong and what to do.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"Cannot use pipeline {source}: {reason}")
+
+
+class WhereIsError(StackClubError):
+    """Base class of the errors raised by `stackclub.where_is` and `stackclub.uses_of`."""
+
+
+class SourceNotFoundError(WhereIsError, LookupError):
+    """There is no source to link for an object (built-in, compiled, or defined in this session).
+
+    Parameters
+    ----------
+    name
+        The object's dotted name, as far as it is known.
+    reason
+        Why there is no link, and what to use instead.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"No source link for {name}: {reason}")
+
+
+class NoRepositoryError(SourceNotFoundError):
+    """The package records no repository URL (or no git ref for its version) in its metadata.
+
+    Parameters
+    ----------
+    name
+        The object's dotted name.
+    package
+        The distribution, with its version, e.g. ``"somepkg 1.2"``.
+    reason
+        What is missing, and what to use instead.
+    """
+
+    def __init__(self, name: str, package: str, reason: str) -> None:
+        self.package = package
+        super().__init__(name, reason)
+
+
+class UnknownNameError(WhereIsError, LookupError):
+    """A dotted name does not import, or a class has no config field of that name.
+
+    Parameters
+    ----------
+    name
+        The name as given.
+    reason
+        What failed.
+    suggestions
+        Close matches that do exist.
+    """
+
+    def __init__(self, name: str, reason: str, suggestions: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.reason = reason
+        self.suggestions = tuple(suggestions)
+        hint = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"{name!r} {reason}.{hint}")

@@ -1,0 +1,44 @@
+"""The mask planes the teaching pipeline sets, with the names ``lsst.images`` gives Rubin's planes."""
+
+from __future__ import annotations
+
+__all__ = ("MASK_PLANE_NAMES", "make_mask_schema")
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lsst.images import MaskSchema
+
+#: Planes in the order they take bits.  Eight planes fit in one byte per pixel.
+#: ``lsst.images.get_legacy_visit_image_mask_planes()`` maps Rubin's legacy names
+#: (``SAT``, ``INTRP``, ``CR``, ``EDGE``) to these.
+MASK_PLANE_NAMES: tuple[str, ...] = (
+    "BAD",
+    "SATURATED",
+    "SUSPECT",
+    "INTERPOLATED",
+    "COSMIC_RAY",
+    "DETECTED",
+    "DETECTION_EDGE",
+    "NO_DATA",
+)
+
+
+def make_mask_schema() -> MaskSchema:
+    """Return the `lsst.images.MaskSchema` shared by ``post_isr_image`` and ``preliminary_visit_image``.
+
+    Returns
+    -------
+    schema
+        Rubin's visit-image planes (descriptions from lsst.images), one byte per pixel.
+
+    Examples
+    --------
+    >>> schema = make_mask_schema()
+    >>> "SATURATED" in schema
+    True
+    """
+    from lsst.images import MaskPlane, MaskSchema, get_legacy_visit_image_mask_planes
+
+    by_name = {p.name: p for p in get_legacy_visit_image_mask_planes().values()}
+    return MaskSchema([by_name.get(n, MaskPlane(n, n)) for n in MASK_PLANE_NAMES])
