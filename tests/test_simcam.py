@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from stackclub._exceptions import BadDetectorError
+from stackclub._exceptions import BadDetectorError, SimCamValueError
 from stackclub.simcam import camera
 from stackclub.simcam.camera import (
     DEFAULT_GEOMETRY,
@@ -16,6 +18,7 @@ from stackclub.simcam.camera import (
     amp_boxes,
     make_detector,
 )
+from stackclub.simcam.raw import RawExposure, make_obs_info
 
 # --- camera ------------------------------------------------------------------------------------
 
@@ -79,3 +82,113 @@ def test_zero_points() -> None:
     assert camera.flux_from_inst_flux(30.0, 30.0, "r") == pytest.approx(10 ** (0.4 * (31.4 - 28.7)))
     assert set(SIMCAM.zero_points) == set(SIMCAM.bands) == {"g", "r", "i", "z", "y"}
     assert SIMCAM.physical_filters["z"] == "SimCam-Z"
+
+
+# --- raw ---------------------------------------------------------------------------------------
+
+
+def _random_raw(detector_id: int = 1, seed: int = 1) -> RawExposure:
+    from lsst.images import Image
+
+    bbox = camera.raw_bbox(SMALL_GEOMETRY)
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 65536, size=bbox.shape, dtype=np.uint16)
+    info = make_obs_info(
+        exposure_id=2026031500007,
+        detector_id=detector_id,
+        physical_filter="SimCam-R",
+        exposure_time=30.0,
+        datetime_begin="2026-03-16T03:00:00",
+        ra=150.0,
+        dec=2.0,
+        geometry=SMALL_GEOMETRY,
+    )
+    return RawExposure(Image(array, bbox=bbox), make_detector(detector_id, geometry=SMALL_GEOMETRY), info,
+                       {"OBSERVER": "a <tester> & co"})
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_raw_fits_round_trip_is_bit_exact(tmp_path: Path, compress: bool) -> None:
+    from astropy.io import fits
+
+    raw = _random_raw()
+    path = tmp_path / "raw.fits"
+    raw.write_fits(path, compress=compress)
+    back = RawExposure.read_fits(path)
+    np.testing.assert_array_equal(back.image.array, raw.image.array)
+    assert back.image.bbox == raw.image.bbox and back.image.array.dtype == np.uint16
+    assert back.detector == raw.detector
+    assert back.obs_info == raw.obs_info
+    assert back.metadata["OBSERVER"] == "a <tester> & co"
+    # camera-style file: one HDU per amplifier, odd amplifiers stored in readout order (flipped)
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul[1:]] == list(SIMCAM.amp_names)
+        assert hdul[0].header["EXPTIME"] == 30.0 and hdul[0].header["FILTER"] == "SimCam-R"
+        assert hdul["C00"].header["DATASEC"] == "[5:68,1:256]"
+        assert hdul["C00"].header["BIASSEC"] == "[69:84,1:256]"
+        assert hdul["C01"].header["GAIN"] == SIMCAM.gain[1]
+        c01 = raw.amplifier_image("C01").array
+        np.testing.assert_array_equal(hdul["C01"].data, c01[:, ::-1])
+
+
+def test_raw_read_one_amplifier_and_bbox(tmp_path: Path) -> None:
+    from lsst.images import Box
+
+    raw = _random_raw()
+    path = tmp_path / "raw.fits"
+    raw.write_fits(path)
+    amp = RawExposure.read_fits(path, amplifier="C02")
+    seg = raw.amplifier(2).assembled_raw_geometry.bbox
+    assert amp.image.bbox == seg
+    np.testing.assert_array_equal(amp.image.array, raw.image[seg].array)
+    box = Box.factory[10:40, 60:120]  # straddles amplifiers 0 and 1
+    cut = RawExposure.read_fits(path, bbox=box)
+    np.testing.assert_array_equal(cut.image.array, raw.image[box].array)
+    with pytest.raises(SimCamValueError, match="has no amplifier 'C09'"):
+        RawExposure.read_fits(path, amplifier="C09")
+    with pytest.raises(SimCamValueError, match="does not overlap"):
+        RawExposure.read_fits(path, amplifier=0, bbox=Box.factory[0:5, 300:310])
+
+
+def test_raw_rejects_non_uint16_and_partial_write(tmp_path: Path) -> None:
+    from lsst.images import Image
+
+    raw = _random_raw()
+    with pytest.raises(SimCamValueError, match="uint16"):
+        RawExposure(Image(raw.image.array.astype(np.float32), bbox=raw.image.bbox), raw.detector, raw.obs_info)
+    part = RawExposure(raw.amplifier_image(0), raw.detector, raw.obs_info)
+    with pytest.raises(SimCamValueError, match="Only a whole raw frame"):
+        part.write_fits(tmp_path / "part.fits")
+    html = raw._repr_html_()
+    assert "SimCam-R" in html and "<table" in html
+    assert "SC_20260315_000007" in str(raw)
+
+
+def test_raw_formatter_through_a_butler(tmp_path: Path) -> None:
+    from lsst.daf.butler import Butler, Config, DatasetRef, DatasetType, FileDataset
+    from lsst.images import Box
+
+    from stackclub.simcam.formatters import SEED_CONFIG, RawFormatter
+
+    root = tmp_path / "repo"
+    Butler.makeRepo(str(root), config=Config(SEED_CONFIG))
+    butler = Butler.from_config(str(root), writeable=True, run="raws")
+    butler.registry.insertDimensionData("instrument", {"name": "SimCam", "detector_max": 9})
+    butler.registry.insertDimensionData("detector", {"instrument": "SimCam", "id": 1, "full_name": "0_1"})
+    dt = DatasetType("raw_test", ["instrument", "detector"], "RawExposure", universe=butler.dimensions)
+    butler.registry.registerDatasetType(dt)
+    raw = _random_raw()
+    path = tmp_path / "staging" / "raw.fits"
+    path.parent.mkdir()
+    raw.write_fits(path)
+    ref = DatasetRef(dt, {"instrument": "SimCam", "detector": 1}, run="raws", conform=True)
+    butler.ingest(FileDataset(str(path), [ref], formatter=RawFormatter), transfer="move")
+    assert not path.exists()
+    back = butler.get(ref)
+    np.testing.assert_array_equal(back.image.array, raw.image.array)
+    amp = butler.get(ref, parameters={"amplifier": "C03"})
+    assert amp.image.bbox == raw.amplifier(3).assembled_raw_geometry.bbox
+    box = Box.factory[0:8, 0:8]
+    np.testing.assert_array_equal(butler.get(ref, parameters={"bbox": box}).image.array, raw.image[box].array)
+    assert butler.get(ref.makeComponentRef("obs_info")).physical_filter == "SimCam-R"
+    assert butler.get(ref.makeComponentRef("detector")).id == 1
