@@ -19,16 +19,23 @@ from ._version import __version__
 
 __all__ = (
     "__version__",
+    "capture_logs",
+    "run_command",
+    "show_task_log",
     "versions",
 )
 
 # Public name -> the stackclub module that defines it.  Each helper module adds its
 # names here (and to __all__ above, kept sorted).
 _LAZY: dict[str, str] = {
+    "capture_logs": "stackclub.logs",
+    "run_command": "stackclub.logs",
+    "show_task_log": "stackclub.logs",
     "versions": "stackclub.versions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .logs import capture_logs, run_command, show_task_log
     from .versions import versions
 
 

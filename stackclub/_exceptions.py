@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = (
     "BadDetectorError",
+    "CommandError",
     "ConfigDocsError",
     "ConfigValidationError",
     "DemoRepoError",
@@ -22,6 +23,7 @@ __all__ = (
     "SimCamValueError",
     "SourceNotFoundError",
     "StackClubError",
+    "TaskLogNotFoundError",
     "UnknownNameError",
     "UnloadableClassError",
     "WhereIsError",
@@ -294,3 +296,63 @@ class UnknownNameError(WhereIsError, LookupError):
         self.suggestions = tuple(suggestions)
         hint = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"{name!r} {reason}.{hint}")
+
+
+# --- stackclub.logs (issue 5: log capture) ------------------------------------------------------
+
+
+class CommandError(StackClubError):
+    """A command run by `stackclub.run_command` failed, timed out or could not be started.
+
+    Parameters
+    ----------
+    command
+        The command, shell-quoted.
+    returncode
+        Its exit code, or `None` when it never ran.
+    output
+        Everything it printed.
+    tail
+        How many of the last output lines to quote in the message.
+    reason
+        What went wrong, when it is not a plain non-zero exit code.
+    """
+
+    def __init__(
+        self, command: str, returncode: int | None, output: str, *, tail: int = 20, reason: str | None = None
+    ) -> None:
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+        lines = output.splitlines()
+        self.tail = lines[-tail:] if tail > 0 else []
+        what = reason or f"it exited with code {returncode}"
+        message = f"Command {command!r} failed: {what}."
+        if self.tail:
+            shown = "\n".join("    " + line for line in self.tail)
+            more = f"last {len(self.tail)} of {len(lines)} lines" if len(lines) > len(self.tail) else "output"
+            message += f" Its {more}:\n{shown}"
+        elif returncode is not None:
+            message += " It printed nothing."
+        message += "\nRun it in a terminal to investigate, or read .output on this error."
+        super().__init__(message)
+
+
+class TaskLogNotFoundError(StackClubError, LookupError):
+    """`stackclub.show_task_log` found no ``<label>_log`` dataset to show.
+
+    Parameters
+    ----------
+    label
+        The task label asked for.
+    data_id
+        The data ID asked for.
+    reason
+        What is missing, and what to do instead.
+    """
+
+    def __init__(self, label: str, data_id: object, reason: str) -> None:
+        self.label = label
+        self.data_id = data_id
+        self.reason = reason
+        super().__init__(f"No log stored for task {label!r}: {reason}.")

@@ -1,0 +1,76 @@
+"""IPython magics of Stack Club, registered by ``%load_ext stackclub``.
+
+``%%capture_logs`` runs a cell inside `stackclub.capture_logs`::
+
+    %%capture_logs DEBUG --loggers lsst.isr,__main__ -o logs
+    task.run(exposure)
+
+shows what the task logged, in the cell, as it arrives; ``-o logs`` keeps the
+`~stackclub.logs.CapturedLogs` in the variable ``logs`` for later cells.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "capture_logs_magic",
+    "load_ipython_extension",
+)
+
+from typing import Any
+
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+
+@magic_arguments()
+@argument(
+    "level",
+    nargs="?",
+    default="INFO",
+    help="Lowest level to capture: TRACE, DEBUG, VERBOSE, INFO (default), WARNING, ERROR or a number.",
+)
+@argument(
+    "--loggers",
+    "-l",
+    default=None,
+    help="Comma-separated logger names to capture (with their children); default: every logger.",
+)
+@argument("--no-show", action="store_true", help="Do not show records in the cell; only keep them.")
+@argument(
+    "--output",
+    "-o",
+    default=None,
+    metavar="NAME",
+    help="Store the captured records (a CapturedLogs) in this variable.",
+)
+def capture_logs_magic(line: str, cell: str, *, shell: Any = None) -> None:
+    """%%capture_logs [LEVEL] [--loggers a,b] [--no-show] [-o NAME]: run the cell capturing its logs.
+
+    The records appear in the cell as they arrive (see `stackclub.capture_logs`).  An error
+    in the cell is shown as usual; the capture still ends cleanly and restores the loggers.
+    """
+    from IPython import get_ipython
+
+    from .logs import capture_logs
+
+    shell = shell if shell is not None else get_ipython()
+    args = parse_argstring(capture_logs_magic, line)
+    loggers = None
+    if args.loggers is not None:
+        loggers = [n.strip() for n in args.loggers.split(",") if n.strip()]
+    if args.output is not None and not args.output.isidentifier():
+        raise ValueError(f"-o needs a Python variable name, got {args.output!r}")
+    capture = capture_logs(args.level, loggers, show=not args.no_show)
+    with capture:
+        shell.run_cell(cell)
+    if args.output is not None:
+        shell.user_ns[args.output] = capture
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%%capture_logs`` with IPython (called by ``%load_ext stackclub``)."""
+
+    def _capture_logs(line: str, cell: str) -> None:
+        capture_logs_magic(line, cell, shell=ipython)
+
+    _capture_logs.__doc__ = capture_logs_magic.__doc__
+    ipython.register_magic_function(_capture_logs, magic_kind="cell", magic_name="capture_logs")
