@@ -63,12 +63,12 @@ def test_detector_focal_plane_and_field_angle() -> None:
     g = DEFAULT_GEOMETRY
     center = make_detector(4, geometry=g)
     corner = make_detector(0, geometry=g)
-    fp = center.to_focal_plane.apply_forward(x=np.array([g.width / 2]), y=np.array([g.height / 2]))
+    fp = center.to_focal_plane.apply_forward(x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2]))
     assert fp.x[0] == pytest.approx(0.0, abs=1e-9) and fp.y[0] == pytest.approx(0.0, abs=1e-9)
-    fp0 = corner.to_focal_plane.apply_forward(x=np.array([g.width / 2]), y=np.array([g.height / 2]))
+    fp0 = corner.to_focal_plane.apply_forward(x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2]))
     pitch = g.width * SIMCAM.pixel_size_mm + SIMCAM.gap_mm
     assert fp0.x[0] == pytest.approx(-pitch) and fp0.y[0] == pytest.approx(-pitch)
-    fa = center.to_field_angle.apply_forward(x=np.array([g.width / 2 + 100]), y=np.array([g.height / 2]))
+    fa = center.to_field_angle.apply_forward(x=np.array([(g.width - 1) / 2 + 100]), y=np.array([(g.height - 1) / 2]))
     assert np.degrees(fa.x[0]) * 3600 == pytest.approx(100 * SIMCAM.pixel_scale_arcsec)
 
 
@@ -192,3 +192,98 @@ def test_raw_formatter_through_a_butler(tmp_path: Path) -> None:
     np.testing.assert_array_equal(butler.get(ref, parameters={"bbox": box}).image.array, raw.image[box].array)
     assert butler.get(ref.makeComponentRef("obs_info")).physical_filter == "SimCam-R"
     assert butler.get(ref.makeComponentRef("detector")).id == 1
+
+
+# --- sky, frames and calibrations ---------------------------------------------------------------
+
+
+def _simple_isr(raw: RawExposure, calibs: dict, exptime: float) -> np.ndarray:
+    """Overscan, gain, assembly, bias, dark, flat: the minimum to compare frames with the truth."""
+    g = raw.geometry
+    out = np.zeros((g.height, g.width))
+    for b in amp_boxes(raw.detector):
+        over = np.median(raw.image[b.serial_overscan].array)
+        data = (raw.image[b.data].array.astype(float) - over) * b.gain
+        out[b.assembled.y.start : b.assembled.y.stop, b.assembled.x.start : b.assembled.x.stop] = data
+    out -= calibs["bias"].image.array
+    out -= calibs["dark"].image.array * exptime
+    return out / calibs["flat"][raw.obs_info.physical_filter].image.array
+
+
+def test_bright_truth_star_is_recovered_from_the_raw() -> None:
+    from stackclub.simcam.calibs import simulate_calibs
+    from stackclub.simcam.sky import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
+
+    g = SMALL_GEOMETRY
+    visit = make_visits(seeded_rng(5, "visits"), 1, ("r",))[0]
+    catalog = make_truth_catalog(seeded_rng(5, "catalog"), center=(visit.ra, visit.dec), radius_deg=0.08,
+                                 n_stars=4000, n_galaxies=0)
+    raw, truth = simulate_exposure(g, detector_id=4, visit=visit, catalog=catalog, seed=5)
+    assert raw.obs_info.exposure_id == visit.exposure_id and truth.meta["band"] == "r"
+    assert {"id", "ra", "dec", "x", "y", "flux", "instFlux", "is_star", "is_saturated"} <= set(truth.colnames)
+    np.testing.assert_allclose(
+        truth["flux"], truth["instFlux"] / visit.exptime * 10 ** (0.4 * (31.4 - SIMCAM.zero_points["r"]))
+    )
+    image = _simple_isr(raw, simulate_calibs(g, detector_id=4, bands=("r",), seed=5), visit.exptime)
+    sky = np.median(image)
+    assert sky == pytest.approx(truth.meta["sky_level"], rel=0.1)
+    # bright, unsaturated, isolated, away from edges
+    x, y = np.asarray(truth["x"]), np.asarray(truth["y"])
+    ok = (~truth["is_saturated"]) & (x > 20) & (x < g.width - 20) & (y > 20) & (y < g.height - 20)
+    ok &= truth["instFlux"] > 2e4
+    for i in np.nonzero(ok)[0]:
+        d = np.hypot(x - x[i], y - y[i])
+        if np.sum((d < 15) & (truth["instFlux"] > 0.01 * truth["instFlux"][i])) == 1:
+            break
+    else:
+        pytest.fail("no bright isolated star on the detector")
+    yy, xx = np.mgrid[0 : g.height, 0 : g.width]
+    r = np.hypot(xx - x[i], yy - y[i])
+    ap = r < 5 * truth.meta["psf_sigma_pixels"]
+    flux = float((image[ap] - sky).sum())
+    noise = np.sqrt(flux + ap.sum() * (sky + 25))
+    assert flux == pytest.approx(truth["instFlux"][i], abs=5 * noise + 0.01 * flux)
+    w = np.clip(image - sky, 0, None) * ap
+    cx, cy = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
+    assert cx == pytest.approx(x[i], abs=0.15) and cy == pytest.approx(y[i], abs=0.15)
+
+
+def test_simulation_is_deterministic_and_has_the_instrument_signature() -> None:
+    from stackclub.simcam.sky import DetectorSignature, simulate_exposure
+
+    a, ta = simulate_exposure(SMALL_GEOMETRY, detector_id=2, seed=11)
+    b, tb = simulate_exposure(SMALL_GEOMETRY, detector_id=2, seed=11)
+    c, _ = simulate_exposure(SMALL_GEOMETRY, detector_id=2, seed=12)
+    np.testing.assert_array_equal(a.image.array, b.image.array)
+    assert list(ta["id"]) == list(tb["id"])
+    assert not np.array_equal(a.image.array, c.image.array)
+    sig = DetectorSignature(11, 2, SMALL_GEOMETRY)
+    # overscans hold the bias level (plus drift), data the bias level + signal
+    for box in amp_boxes(a.detector):
+        over = np.median(a.image[box.serial_overscan].array)
+        assert over == pytest.approx(box.bias_level, abs=25)
+        assert np.median(a.image[box.data].array) > over
+    # hot pixels are hot
+    hy, hx = sig.hot_pixels.T
+    assert sig.dark_rate[hy, hx].min() >= 20.0
+    assert len(sig.defects_table()) == len(sig.hot_pixels) + 2
+
+
+def test_calibrations_units_and_shapes() -> None:
+    from stackclub.simcam.calibs import simulate_calibs
+    from stackclub.simcam.sky import DetectorSignature
+
+    c = simulate_calibs(SMALL_GEOMETRY, detector_id=0, bands=("g", "y"), seed=3)
+    sig = DetectorSignature(3, 0, SMALL_GEOMETRY)
+    assert c["bias"].image.bbox == camera.assembled_bbox(SMALL_GEOMETRY)
+    assert str(c["bias"].image.unit) == "electron" and str(c["dark"].image.unit) == "electron / s"
+    assert sorted(c["flat"]) == ["SimCam-G", "SimCam-Y"] and list(c["fringe"]) == ["SimCam-Y"]
+    assert c["flat"]["SimCam-G"].image.array.mean() == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(c["flat"]["SimCam-G"].image.array, sig.flat, atol=0.02)
+    np.testing.assert_allclose(c["bias"].image.array, sig.bias_structure, atol=5)
+    assert list(c["defects"].colnames) == ["x0", "y0", "x_extent", "y_extent"]
+    assert c["bias"].mask.get("BAD").sum() == sum(r["x_extent"] * r["y_extent"] for r in c["defects"])
+    with pytest.raises(SimCamValueError, match="Unknown band"):
+        simulate_calibs(SMALL_GEOMETRY, bands=("q",))
+    with pytest.raises(BadDetectorError):
+        simulate_calibs(SMALL_GEOMETRY, detector_id=42)

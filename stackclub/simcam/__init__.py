@@ -23,22 +23,42 @@ __all__ = (
     "SIMCAM",
     "SMALL_GEOMETRY",
     "DetectorGeometry",
+    "DetectorSignature",
+    "RawExposure",
+    "Visit",
     "amp_boxes",
     "assembled_bbox",
     "make_detector",
+    "make_obs_info",
+    "make_truth_catalog",
+    "make_visits",
     "raw_bbox",
+    "seeded_rng",
+    "simulate_calibs",
+    "simulate_exposure",
+    "true_wcs",
 )
 
 _LAZY: dict[str, str] = {
     "DEFAULT_GEOMETRY": "stackclub.simcam.camera",
     "DetectorGeometry": "stackclub.simcam.camera",
+    "DetectorSignature": "stackclub.simcam.sky",
     "HSC_GEOMETRY": "stackclub.simcam.camera",
+    "RawExposure": "stackclub.simcam.raw",
     "SIMCAM": "stackclub.simcam.camera",
     "SMALL_GEOMETRY": "stackclub.simcam.camera",
+    "Visit": "stackclub.simcam.sky",
     "amp_boxes": "stackclub.simcam.camera",
     "assembled_bbox": "stackclub.simcam.camera",
     "make_detector": "stackclub.simcam.camera",
+    "make_obs_info": "stackclub.simcam.raw",
+    "make_truth_catalog": "stackclub.simcam.sky",
+    "make_visits": "stackclub.simcam.sky",
     "raw_bbox": "stackclub.simcam.camera",
+    "seeded_rng": "stackclub.simcam.sky",
+    "simulate_calibs": "stackclub.simcam.calibs",
+    "simulate_exposure": "stackclub.simcam.sky",
+    "true_wcs": "stackclub.simcam.sky",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +72,17 @@ if TYPE_CHECKING:  # pragma: no cover
         assembled_bbox,
         make_detector,
         raw_bbox,
+    )
+    from .calibs import simulate_calibs
+    from .raw import RawExposure, make_obs_info
+    from .sky import (
+        DetectorSignature,
+        Visit,
+        make_truth_catalog,
+        make_visits,
+        seeded_rng,
+        simulate_exposure,
+        true_wcs,
     )
 
 

@@ -396,9 +396,9 @@ def _camera_frame_set(geometry: DetectorGeometry) -> CameraFrameSet:
     frame_set.addFrame(1, _ast.ZoomMap(2, SIMCAM.plate_scale_rad_per_mm), field_angle)
     for detector_id in range(SIMCAM.n_detectors):
         cx, cy = SIMCAM.focal_plane_center(detector_id, geometry)
-        # pixel -> focal plane: shift the detector centre to 0, scale to mm, shift to its place.
+        # pixel -> focal plane: shift the detector centre ((n - 1) / 2: pixel centres are integers) to 0, scale to mm, shift to its place.
         pixels_to_fp = (
-            _ast.ShiftMap([-geometry.width / 2.0, -geometry.height / 2.0])
+            _ast.ShiftMap([-(geometry.width - 1) / 2.0, -(geometry.height - 1) / 2.0])
             .then(_ast.ZoomMap(2, SIMCAM.pixel_size_mm))
             .then(_ast.ShiftMap([cx, cy]))
         )
@@ -453,8 +453,8 @@ def make_detector(detector_id: int, *, geometry: DetectorGeometry = DEFAULT_GEOM
             focal_plane_x=cx,
             focal_plane_y=cy,
             focal_plane_z=0.0,
-            pixel_reference_x=geometry.width / 2.0,
-            pixel_reference_y=geometry.height / 2.0,
+            pixel_reference_x=(geometry.width - 1) / 2.0,
+            pixel_reference_y=(geometry.height - 1) / 2.0,
         ),
         pixel_size=SIMCAM.pixel_size_mm,
         physical_type="CCD",

@@ -1,0 +1,170 @@
+"""Calibration products for SimCam: bias, dark, flat, fringe, defects (pure numpy, no Butler).
+
+Each product is the detector's true signature (`stackclub.simcam.sky.DetectorSignature`) plus the
+noise of averaging a finite number of calibration exposures, in ASSEMBLED (trimmed) detector
+coordinates and in the units Rubin's ``IsrTaskLSST`` expects (it applies the gains right after the
+overscan correction):
+
+- ``bias``: electrons (what is left after overscan subtraction);
+- ``dark``: electrons per second (ISR scales it by the exposure's dark time);
+- ``flat``: relative response, mean 1 (per physical filter);
+- ``fringe``: the fringe pattern, unit amplitude (z and y only);
+- ``defects``: table with Rubin's columns ``x0, y0, x_extent, y_extent``.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "CALIB_MASK_SCHEMA",
+    "simulate_calibs",
+)
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._exceptions import SimCamValueError
+from .camera import DEFAULT_GEOMETRY, SIMCAM, DetectorGeometry, assembled_bbox, make_detector
+from .sky import FRINGE_FRACTION, DetectorSignature, seeded_rng
+
+if TYPE_CHECKING:
+    from lsst.images import MaskedImage, MaskSchema
+
+
+def _mask_schema() -> MaskSchema:
+    from lsst.images import MaskPlane, MaskSchema
+
+    return MaskSchema(
+        [
+            MaskPlane("BAD", "Bad pixel in the instrument (a defect)."),
+            MaskPlane("SATURATED", "Pixel was saturated or affected by saturation in a neighboring pixel."),
+            MaskPlane("NO_DATA", "No data was available for this pixel."),
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CALIB_MASK_SCHEMA":  # built lazily: lsst.images is imported on first use
+        return _mask_schema()
+    raise AttributeError(name)
+
+
+def _masked(array: np.ndarray, variance: np.ndarray | float, defects_mask: np.ndarray, unit: str) -> MaskedImage:
+    import astropy.units as u
+    from lsst.images import Image, MaskedImage
+
+    bbox = assembled_bbox_from(array)
+    image = Image(array.astype(np.float32), bbox=bbox, unit=u.Unit(unit))
+    var = np.broadcast_to(np.asarray(variance, dtype=np.float32), array.shape).copy()
+    variance_image = Image(var, bbox=bbox, unit=u.Unit(unit) ** 2)
+    masked = MaskedImage(image, variance=variance_image, mask_schema=_mask_schema())
+    masked.mask.set("BAD", defects_mask)
+    return masked
+
+
+def assembled_bbox_from(array: np.ndarray) -> Any:
+    from lsst.images import Box
+
+    return Box.factory[0 : array.shape[0], 0 : array.shape[1]]
+
+
+def simulate_calibs(
+    geometry: DetectorGeometry = DEFAULT_GEOMETRY,
+    rng: np.random.Generator | None = None,
+    *,
+    detector_id: int = 0,
+    bands: Sequence[str] = ("r", "z"),
+    seed: int = 1,
+    signature: DetectorSignature | None = None,
+    n_bias: int = 20,
+    n_dark: int = 10,
+    dark_exptime: float = 300.0,
+    n_flat: int = 10,
+    flat_level: float = 20000.0,
+) -> dict[str, Any]:
+    """Simulate the calibration products of one detector.
+
+    Parameters
+    ----------
+    geometry
+        Detector pixel layout.
+    rng
+        Random generator for the calibration noise; default ``seeded_rng(seed, "calib", detector_id)``.
+    detector_id
+        SimCam detector.
+    bands
+        Bands to make flats for (fringes only for z and y among them).
+    seed
+        Seed of the detector signature (must be the science frames' seed for them to agree).
+    signature
+        The detector's signature; default ``DetectorSignature(seed, detector_id, geometry)``.
+    n_bias, n_dark, dark_exptime, n_flat, flat_level
+        How the combined calibrations were made (this sets their noise).
+
+    Returns
+    -------
+    calibs
+        ``{"bias": MaskedImage, "dark": MaskedImage, "defects": astropy Table,
+        "flat": {physical_filter: MaskedImage}, "fringe": {physical_filter: MaskedImage}}``.
+
+    Examples
+    --------
+    >>> from stackclub.simcam.camera import SMALL_GEOMETRY
+    >>> c = simulate_calibs(SMALL_GEOMETRY, detector_id=1, bands=("r", "z"))
+    >>> sorted(c), sorted(c["flat"]), sorted(c["fringe"])
+    (['bias', 'dark', 'defects', 'flat', 'fringe'], ['SimCam-R', 'SimCam-Z'], ['SimCam-Z'])
+    >>> str(c["bias"].image.unit), str(c["dark"].image.unit)
+    ('electron', 'electron / s')
+    """
+    SIMCAM.check_detector(detector_id)
+    bad = [b for b in bands if b not in SIMCAM.bands]
+    if bad:
+        raise SimCamValueError(f"Unknown band(s) {bad!r}: SimCam's bands are {SIMCAM.bands}.")
+    if signature is None:
+        signature = DetectorSignature(seed, detector_id, geometry)
+    if rng is None:
+        rng = seeded_rng(seed, "calib", detector_id)
+    g = geometry
+    shape = (g.height, g.width)
+    det = make_detector(detector_id, geometry=g)
+    read_noise = np.empty(shape, dtype=np.float32)
+    for amp in det.amplifiers:
+        assert amp.nominal_calibrations is not None
+        read_noise[amp.bbox.y.start : amp.bbox.y.stop, amp.bbox.x.start : amp.bbox.x.stop] = (
+            amp.nominal_calibrations.read_noise
+        )
+    defects = signature.defects_table()
+    defect_mask = np.zeros(shape, dtype=bool)
+    for row in defects:
+        defect_mask[row["y0"] : row["y0"] + row["y_extent"], row["x0"] : row["x0"] + row["x_extent"]] = True
+
+    bias_var = read_noise**2 / n_bias
+    bias = signature.bias_structure + rng.normal(0.0, 1.0, shape) * np.sqrt(bias_var)
+    dark_e = signature.dark_rate * dark_exptime
+    dark_var = (dark_e + read_noise**2 * (1 + 1 / n_bias)) / n_dark / dark_exptime**2
+    dark = signature.dark_rate + rng.normal(0.0, 1.0, shape) * np.sqrt(dark_var)
+    flats: dict[str, MaskedImage] = {}
+    fringes: dict[str, MaskedImage] = {}
+    for band in bands:
+        level = flat_level * signature.flat
+        flat_var = (level + read_noise**2) / n_flat / flat_level**2
+        flat = signature.flat + rng.normal(0.0, 1.0, shape) * np.sqrt(flat_var)
+        flat /= flat.mean()
+        physical_filter = SIMCAM.physical_filters[band]
+        flats[physical_filter] = _masked(flat, flat_var, defect_mask, "")
+        if band in FRINGE_FRACTION:
+            fringe_var = 0.02**2
+            fringe = signature.fringe + rng.normal(0.0, 0.02, shape)
+            fringes[physical_filter] = _masked(fringe, fringe_var, defect_mask, "")
+    return {
+        "bias": _masked(bias, bias_var, defect_mask, "electron"),
+        "dark": _masked(dark, dark_var, defect_mask, "electron / s"),
+        "defects": defects,
+        "flat": flats,
+        "fringe": fringes,
+    }
+
+
+# Kept for symmetry with the science frames' helpers.
+_ = assembled_bbox
