@@ -20,14 +20,24 @@ from ._version import __version__
 __all__ = (
     "__version__",
     "capture_logs",
+    "diff_configs",
     "run_command",
+    "show_config",
+    "show_connections",
+    "show_pipeline",
     "show_task_log",
+    "show_task_tree",
     "versions",
 )
 
 # Public name -> the stackclub module that defines it.  Each helper module adds its
 # names here (and to __all__ above, kept sorted).
 _LAZY: dict[str, str] = {
+    "diff_configs": "stackclub.config_docs",
+    "show_config": "stackclub.config_docs",
+    "show_connections": "stackclub.config_docs",
+    "show_pipeline": "stackclub.config_docs",
+    "show_task_tree": "stackclub.config_docs",
     "capture_logs": "stackclub.logs",
     "run_command": "stackclub.logs",
     "show_task_log": "stackclub.logs",
@@ -35,6 +45,7 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
     from .logs import capture_logs, run_command, show_task_log
     from .versions import versions
 

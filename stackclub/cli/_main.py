@@ -18,6 +18,7 @@ from .._version import __version__
 
 # Command name -> "module:attribute" of its click.Command.  Add one line per command.
 _COMMANDS: dict[str, str] = {
+    "config": "stackclub.cli._config:config",
     "versions": "stackclub.cli._versions:versions",
 }
 

@@ -1,0 +1,607 @@
+"""The model behind `stackclub.config_docs`: turn any pex_config ``Config`` into plain rows.
+
+Nothing here renders HTML; `stackclub.config_docs` does that through `stackclub._render`.
+One formatter per field kind (as documenteer's ``FIELD_FORMATTERS`` does) builds the type text;
+the walker follows nested configs (ConfigField, ConfigurableField, RegistryField,
+ConfigChoiceField, ConfigDictField) and reads where each value was set from the history
+pex_config keeps in ``config._history[field_name]`` as ``(value, stack, label)`` entries.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "MISSING",
+    "ConfigRow",
+    "flatten_config",
+    "format_value",
+    "link_for",
+    "resolve_config",
+    "resolve_task",
+    "same_value",
+    "source_url_for",
+)
+
+import functools
+import importlib
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import MissingStackError, NotAConfigError, UnloadableClassError
+from ._render import Link
+
+if TYPE_CHECKING:
+    from lsst.pex.config import Config
+
+_LOG = logging.getLogger(__name__)
+
+
+class _Missing:
+    """The value of a field that one side does not have (shown as an empty cell)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def _pex() -> Any:
+    try:
+        import lsst.pex.config as pexConfig
+    except ImportError as err:
+        raise MissingStackError("lsst.pex.config", "Showing a config") from err
+    return pexConfig
+
+
+# --------------------------------------------------------------------------------------------------
+# Links to source (through stackclub.where_is when it is installed)
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def source_url_for(cls: type) -> str | None:
+    """Return a link to ``cls``'s source via `stackclub.where_is.source_url`, or `None`.
+
+    Never raises: without `stackclub.where_is`, or for a class it cannot place (one defined in
+    a notebook), there is simply no link.
+
+    Examples
+    --------
+    >>> source_url_for(int) is None or source_url_for(int).startswith("http")
+    True
+    """
+    try:
+        from .where_is import source_url
+    except ImportError:
+        return None
+    try:
+        url = source_url(cls)
+    except Exception as err:  # where_is promises not to raise; stay safe if it does
+        _LOG.debug("no source link for %r: %s", cls, err)
+        return None
+    return url or None
+
+
+def link_for(cls: type, text: str | None = None) -> Link:
+    """A `Link` cell naming ``cls`` (``module.Class`` unless ``text``) to its source.
+
+    Examples
+    --------
+    >>> link_for(int).text
+    'builtins.int'
+    """
+    label = text if text is not None else f"{cls.__module__}.{cls.__qualname__}"
+    return Link(label, source_url_for(cls))
+
+
+# --------------------------------------------------------------------------------------------------
+# What the user passed -> a Config
+# --------------------------------------------------------------------------------------------------
+
+
+def import_path(path: str) -> Any:
+    """Import ``"package.module.Name"`` (or ``"package.module:Name"``) and return the object."""
+    text = path.strip()
+    module_name, sep, attr = text.rpartition(":") if ":" in text else text.rpartition(".")
+    if not module_name or not attr:
+        raise UnloadableClassError(path, "expected a dotted path such as 'lsst.pipe.base.PipelineTaskConfig'")
+    # Allow nested attributes ("pkg.mod.Outer.Inner"): import the longest module prefix.
+    parts = text.replace(":", ".").split(".")
+    err: Exception | None = None
+    for split in range(len(parts) - 1, 0, -1):
+        mod_name = ".".join(parts[:split])
+        try:
+            obj: Any = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and not mod_name.startswith(exc.name) and exc.name != mod_name:
+                # The module exists but one of *its* imports is missing: report that.
+                raise UnloadableClassError(path, f"importing {mod_name!r} failed: {exc}") from exc
+            err = exc
+            continue
+        except Exception as exc:  # a module that fails while importing
+            raise UnloadableClassError(path, f"importing {mod_name!r} failed: {exc}") from exc
+        try:
+            for name in parts[split:]:
+                obj = getattr(obj, name)
+        except AttributeError:
+            raise UnloadableClassError(
+                path, f"module {mod_name!r} has no attribute {'.'.join(parts[split:])!r}"
+            ) from None
+        return obj
+    raise UnloadableClassError(path, f"no module {parts[0]!r} can be imported ({err})")
+
+
+def resolve_config(obj: Any, *, what: str) -> Config:
+    """Return the `~lsst.pex.config.Config` that ``obj`` stands for.
+
+    Accepts a Config instance or class, a Task class (its ``ConfigClass``) or instance
+    (``.config``), anything with a ``.config`` that is a Config (a pipeline-graph task node),
+    a ConfigurableField's value, a single-selection registry/choice value, or a dotted path to
+    any of these classes.
+    """
+    pexConfig = _pex()
+    original = obj
+    if isinstance(obj, str):
+        obj = import_path(obj)
+    if isinstance(obj, pexConfig.Config):
+        return obj
+    if isinstance(obj, type):
+        if issubclass(obj, pexConfig.Config):
+            return _construct(obj, original)
+        config_class = getattr(obj, "ConfigClass", None)
+        if isinstance(config_class, type) and issubclass(config_class, pexConfig.Config):
+            return _construct(config_class, original)
+    from lsst.pex.config.configChoiceField import ConfigInstanceDict
+    from lsst.pex.config.configurableField import ConfigurableInstance
+
+    if isinstance(obj, ConfigurableInstance):
+        return obj.value
+    if isinstance(obj, ConfigInstanceDict) and not obj._field.multi and obj._selection is not None:
+        return obj.active
+    try:
+        config = obj.config
+    except Exception:
+        config = None
+    if isinstance(config, pexConfig.Config):
+        return config
+    raise NotAConfigError(original, what)
+
+
+def _construct(config_class: type[Config], original: Any) -> Config:
+    try:
+        return config_class()
+    except Exception as err:
+        raise NotAConfigError(original, "constructing its config", reason=f"{config_class.__name__}() raised {err!r}") from err
+
+
+def resolve_task(obj: Any, *, what: str) -> tuple[type, Any, Config]:
+    """Return ``(task_class, task_instance_or_None, config)`` for a task class, instance or path."""
+    pexConfig = _pex()
+    original = obj
+    if isinstance(obj, str):
+        obj = import_path(obj)
+    if isinstance(obj, type) and not issubclass(obj, pexConfig.Config):
+        config = resolve_config(obj, what=what)
+        return obj, None, config
+    task_class = getattr(obj, "task_class", None)  # a pipeline-graph TaskNode
+    if isinstance(task_class, type):
+        return task_class, None, resolve_config(obj, what=what)
+    config = getattr(obj, "config", None)
+    if isinstance(config, pexConfig.Config) and hasattr(obj, "getTaskDict"):
+        return type(obj), obj, config
+    raise NotAConfigError(original, what, expected="a Task class or instance (or its dotted path)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Rows
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigRow:
+    """One field of a config, flattened: everything a table shows, as plain strings.
+
+    Attributes
+    ----------
+    path
+        Full dotted path from the top config, e.g. ``"sub.deep.threshold"`` or
+        ``"algo['b'].y"`` (what you would write after ``config.`` in an override file).
+    name
+        The field's own name (last path component).
+    parent
+        Path of the enclosing nested field (``""`` at the top level).
+    level
+        Nesting depth (0 at the top level).
+    kind
+        The pex_config field class name, e.g. ``"RangeField"``.
+    type
+        Type text, e.g. ``"RangeField[float] [0, 1)"`` or ``"ConfigurableField → SubTask"``.
+    type_class
+        The class the type text names (a ConfigurableField's target), linked when possible.
+    default, value
+        `repr`-style text of the default (fresh config of the same class) and the current value.
+    changed
+        Whether the value differs from the default.
+    where
+        ``file:line`` where the current value was set (filled for changed fields).
+    doc
+        The field's doc string (with deprecation notes and allowed values).
+    is_group
+        Whether the field holds nested configs (shown folded in HTML).
+    raw
+        The value itself (for comparisons; not shown).
+    """
+
+    path: str
+    name: str
+    parent: str
+    level: int
+    kind: str
+    type: str
+    default: str
+    value: str
+    changed: bool
+    doc: str
+    where: str = ""
+    is_group: bool = False
+    type_class: type | None = field(default=None, compare=False, repr=False)
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    def type_cell(self) -> Link:
+        """The type as a table cell, linked to the class's source where there is one."""
+        return Link(self.type, source_url_for(self.type_class) if self.type_class is not None else None)
+
+
+def format_value(value: Any) -> str:
+    """Python-literal text for a config value (pex_config List/Dict shown as list/dict).
+
+    Examples
+    --------
+    >>> format_value("MEDIAN"), format_value(0.5), format_value(None)
+    ("'MEDIAN'", '0.5', 'None')
+    """
+    if value is MISSING:
+        return ""
+    if isinstance(value, type):
+        return value.__qualname__
+    return repr(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    """Turn pex_config's List/Dict proxies (and tuples of them) into list/dict."""
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two config values are equal (``nan`` equals ``nan``; errors count as unequal).
+
+    Examples
+    --------
+    >>> same_value(float("nan"), float("nan")), same_value([1, 2], [1, 2]), same_value(1, 2)
+    (True, True, False)
+    """
+    if a is MISSING or b is MISSING:
+        return a is b
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _tname(dtype: Any) -> str:
+    if dtype is None:
+        return "?"
+    if isinstance(dtype, type):
+        return dtype.__name__
+    if isinstance(dtype, tuple):
+        return " | ".join(_tname(t) for t in dtype)
+    return str(dtype)
+
+
+def _type_text(fld: Any, pexConfig: Any) -> str:
+    """Type text for a leaf field, dispatching on its kind (most specific first)."""
+    kind = type(fld).__name__
+    optional = ", optional" if getattr(fld, "optional", False) else ""
+    if isinstance(fld, pexConfig.RangeField):
+        low = "-inf" if fld.min is None else fld.min
+        high = "inf" if fld.max is None else fld.max
+        opening, closing = fld.rangeString[0], fld.rangeString[-1]
+        return f"{kind}[{_tname(fld.dtype)}] {opening}{low}, {high}{closing}{optional}"
+    if isinstance(fld, pexConfig.ChoiceField):
+        allowed = ", ".join(repr(k) for k in fld.allowed if k is not None)
+        return f"{kind}[{_tname(fld.dtype)}] {{{allowed}}}{optional}"
+    if isinstance(fld, pexConfig.ListField):
+        sizes = []
+        if fld.length is not None:
+            sizes.append(f"length {fld.length}")
+        if fld.minLength is not None:
+            sizes.append(f"≥ {fld.minLength} items")
+        if fld.maxLength is not None:
+            sizes.append(f"≤ {fld.maxLength} items")
+        extra = f" ({', '.join(sizes)})" if sizes else ""
+        return f"{kind}[{_tname(fld.itemtype)}]{extra}{optional}"
+    if isinstance(fld, pexConfig.DictField):
+        return f"{kind}[{_tname(fld.keytype)}, {_tname(fld.itemtype)}]{optional}"
+    if isinstance(fld, pexConfig.Field) and type(fld) is not pexConfig.Field:
+        # Other Field subclasses (e.g. ConfigurableActionField): show the class, and dtype if simple.
+        dtype = getattr(fld, "dtype", None)
+        return f"{kind}[{_tname(dtype)}]{optional}" if isinstance(dtype, type) else kind + optional
+    return f"{kind}[{_tname(getattr(fld, 'dtype', None))}]{optional}"
+
+
+def _doc_text(fld: Any, pexConfig: Any) -> str:
+    doc = " ".join(str(getattr(fld, "doc", "") or "").split())
+    deprecated = getattr(fld, "deprecated", None)
+    if deprecated:
+        doc = f"Deprecated: {deprecated} {doc}".strip()
+    if isinstance(fld, pexConfig.ChoiceField):
+        allowed = "; ".join(f"{k!r}: {' '.join(str(v).split())}" for k, v in fld.allowed.items() if k is not None)
+        doc = f"{doc} Allowed: {allowed}.".strip()
+    return doc
+
+
+# ---- where a value was set -----------------------------------------------------------------------
+
+_INTERNAL = ("lsst/pex/config/", os.sep.join(("stackclub", "_config_model.py")))
+
+
+def _is_internal(filename: str) -> bool:
+    name = filename.replace(os.sep, "/")
+    return name.startswith("<frozen") or any(part in name for part in _INTERNAL)
+
+
+def _short_file(filename: str) -> str:
+    name = filename.replace(os.sep, "/")
+    if "/ipykernel_" in name or name.startswith("<ipython-input"):
+        return "notebook cell"
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:  # another drive on Windows
+        return filename
+    return filename if rel.startswith("..") else rel
+
+
+def where_set(config: Config, name: str) -> str:
+    """``file:line`` (and the history label unless it is a plain assignment) of the last change.
+
+    The innermost frame outside pex_config is reported: for ``config.load(file)`` that is the
+    line in the override file; for an attribute assignment, the line that assigned.
+    """
+    history = config._history.get(name) or []
+    if not history:
+        return ""
+    _value, stack, label = history[-1]
+    frames = [f for f in (stack or []) if not _is_internal(str(getattr(f, "filename", "")))]
+    if not frames:
+        return str(label)
+    frame = frames[-1]
+    text = f"{_short_file(str(frame.filename))}:{frame.lineno}"
+    return text if label in ("assignment", "default") else f"{text} ({label})"
+
+
+# ---- walking ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    pexConfig: Any
+    with_defaults: bool
+    depth: int | None
+    rows: list[ConfigRow] = field(default_factory=list)
+
+    def add(
+        self,
+        cfg: Config,
+        fld: Any,
+        path: str,
+        parent: str,
+        level: int,
+        raw: Any,
+        draw: Any,
+        *,
+        type_text: str,
+        value_text: str | None = None,
+        default_text: str | None = None,
+        type_class: type | None = None,
+        is_group: bool = False,
+    ) -> None:
+        changed = self.with_defaults and not same_value(raw, draw)
+        self.rows.append(
+            ConfigRow(
+                path=path,
+                name=fld.name,
+                parent=parent,
+                level=level,
+                kind=type(fld).__name__,
+                type=type_text,
+                default=(default_text if default_text is not None else format_value(draw))
+                if self.with_defaults
+                else "",
+                value=value_text if value_text is not None else format_value(raw),
+                changed=changed,
+                doc=_doc_text(fld, self.pexConfig),
+                where=where_set(cfg, fld.name) if changed else "",
+                is_group=is_group,
+                type_class=type_class,
+                raw=raw,
+            )
+        )
+
+    def deeper(self, level: int) -> bool:
+        return self.depth is None or level < self.depth
+
+    def walk(self, cfg: Config, dflt: Any, prefix: str, parent: str, level: int) -> None:
+        """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``)."""
+        for name, fld in cfg._fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            value = getattr(cfg, name)
+            dvalue = getattr(dflt, name, MISSING) if dflt is not MISSING else MISSING
+            handler = self._handler(fld)
+            handler(cfg, fld, value, dvalue, path, parent, level)
+
+    def _handler(self, fld: Any) -> Callable[..., None]:
+        p = self.pexConfig
+        if isinstance(fld, p.ConfigurableField):
+            return self._configurable
+        if isinstance(fld, p.ConfigChoiceField):  # includes RegistryField
+            return self._choice
+        if isinstance(fld, p.ConfigDictField):
+            return self._config_dict
+        if isinstance(fld, p.ConfigField):
+            return self._config_field
+        return self._leaf
+
+    def _leaf(self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int) -> None:
+        raw = _plain(value)
+        draw = _plain(dvalue) if dvalue is not MISSING else MISSING
+        self.add(cfg, fld, path, parent, level, raw, draw, type_text=_type_text(fld, self.pexConfig))
+
+    def _config_field(
+        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
+    ) -> None:
+        cls = type(value)
+        dcls = type(dvalue) if dvalue is not MISSING else MISSING
+        self.add(
+            cfg, fld, path, parent, level, cls, dcls,
+            type_text=f"ConfigField → {fld.dtype.__name__}", type_class=fld.dtype, is_group=True,
+        )  # fmt: skip
+        if self.deeper(level):
+            self.walk(value, dvalue if dcls is cls else MISSING, path, path, level + 1)
+
+    def _configurable(
+        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
+    ) -> None:
+        target = value.target
+        dtarget = dvalue.target if dvalue is not MISSING else MISSING
+        self.add(
+            cfg, fld, path, parent, level, target, dtarget,
+            type_text=f"ConfigurableField → {_target_name(target)}", type_class=_unwrap(target),
+            value_text=_target_name(target),
+            default_text=_target_name(dtarget) if dtarget is not MISSING else "",
+            is_group=True,
+        )  # fmt: skip
+        if self.deeper(level):
+            same = dtarget is not MISSING and dtarget is target and type(dvalue.value) is type(value.value)
+            self.walk(value.value, dvalue.value if same else MISSING, path, path, level + 1)
+
+    def _choice(self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int) -> None:
+        multi = fld.multi
+        selection = _selection(value, multi)
+        dselection = _selection(dvalue, multi) if dvalue is not MISSING else MISSING
+        choices = ", ".join(repr(k) for k in _choice_names(fld))
+        kind = type(fld).__name__
+        self.add(
+            cfg, fld, path, parent, level, selection, dselection,
+            type_text=f"{kind} {{{choices}}}" + (" (multi)" if multi else ""), is_group=True,
+        )  # fmt: skip
+        if not self.deeper(level):
+            return
+        names = list(selection) if multi else ([selection] if selection is not None else [])
+        for key in names:
+            sub = value[key]
+            dsub = _item(dvalue, key)
+            if dsub is not MISSING and type(dsub) is not type(sub):
+                dsub = MISSING
+            self.walk(sub, dsub, f"{path}[{key!r}]", path, level + 1)
+
+    def _config_dict(
+        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
+    ) -> None:
+        keys = list(value.keys())
+        dkeys = list(dvalue.keys()) if dvalue is not MISSING else MISSING
+        self.add(
+            cfg, fld, path, parent, level, keys, dkeys,
+            type_text=f"ConfigDictField[{_tname(fld.keytype)}, {_tname(fld.itemtype)}]",
+            type_class=fld.itemtype, is_group=True,
+        )  # fmt: skip
+        if self.deeper(level):
+            for key in keys:
+                dsub = dvalue[key] if dvalue is not MISSING and key in dvalue else MISSING
+                self.walk(value[key], dsub, f"{path}[{key!r}]", path, level + 1)
+
+
+def _selection(value: Any, multi: bool) -> Any:
+    selection = value._selection
+    if multi:
+        return sorted(selection) if selection is not None else []
+    return selection
+
+
+def _item(choices: Any, key: str) -> Any:
+    """The default config of choice ``key`` (pex_config makes unselected ones on demand)."""
+    if choices is MISSING:
+        return MISSING
+    try:
+        return choices[key]
+    except Exception:
+        return MISSING
+
+
+def _choice_names(fld: Any) -> list[Any]:
+    registry = getattr(fld, "registry", None)
+    if registry is not None:
+        return list(registry)
+    return list(fld.typemap)
+
+
+def _unwrap(target: Any) -> type | None:
+    target = getattr(target, "_target", target)  # registry.ConfigurableWrapper
+    return target if isinstance(target, type) else None
+
+
+def _target_name(target: Any) -> str:
+    if target is MISSING:
+        return ""
+    inner = getattr(target, "_target", target)
+    return getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None) or repr(inner)
+
+
+def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = None) -> list[ConfigRow]:
+    """All fields of ``config`` as `ConfigRow` objects, parents before their children.
+
+    Parameters
+    ----------
+    config
+        The config to walk.
+    with_defaults
+        Also compute defaults (from a fresh config of the same class) and ``changed``.
+    depth
+        Levels of nested configs to expand (`None`: all).
+
+    Returns
+    -------
+    rows : `list` [`ConfigRow`]
+        One row per field.
+
+    Examples
+    --------
+    >>> import lsst.pex.config as pexConfig
+    >>> class C(pexConfig.Config):
+    ...     x = pexConfig.Field[int](doc="X.", default=1)
+    >>> [(r.path, r.type, r.value) for r in flatten_config(C(), with_defaults=False)]
+    [('x', 'Field[int]', '1')]
+    """
+    pexConfig = _pex()
+    if depth is not None and depth < 0:
+        raise ValueError(f"depth must be None or >= 0, got {depth!r}")
+    walker = _Walk(pexConfig, with_defaults, depth)
+    default: Any = MISSING
+    if with_defaults:
+        try:
+            default = type(config)()
+        except Exception as err:  # a config class whose constructor needs arguments
+            _LOG.debug("cannot build a default %s: %s", type(config).__name__, err)
+    walker.walk(config, default, "", "", 0)
+    return walker.rows

@@ -1,0 +1,535 @@
+"""Connections of a PipelineTask and the shape of a pipeline, built on pipe_base's ``pipeline_graph``.
+
+Re-exported by `stackclub.config_docs`; see `show_connections` and `show_pipeline` there.
+Nothing is re-implemented: the effective configs come from ``Pipeline.to_graph()``, the
+connections from the task's own ``PipelineTaskConnections`` class, and the pictures from
+``lsst.pipe.base.pipeline_graph.visualization`` (``show`` for text, ``show_mermaid``).
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "ConnectionRow",
+    "ConnectionsView",
+    "MermaidDiagram",
+    "PipelineView",
+    "show_connections",
+    "show_pipeline",
+)
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._config_model import link_for, resolve_config
+from ._exceptions import MissingStackError, NotAConfigError, PipelineLoadError
+from ._render import Styled, Table, escape
+
+if TYPE_CHECKING:
+    from lsst.pex.config import Config
+    from lsst.pipe.base.pipeline_graph import PipelineGraph
+
+_LOG = logging.getLogger(__name__)
+
+# Connection sets of a PipelineTaskConnections instance, in the order a reader follows them.
+_KINDS = (
+    ("initInputs", "init-input"),
+    ("inputs", "input"),
+    ("prerequisiteInputs", "prerequisite"),
+    ("outputs", "output"),
+    ("initOutputs", "init-output"),
+)
+
+_RENAMED_STYLE = "font-weight: bold"
+
+
+# --------------------------------------------------------------------------------------------------
+# show_connections
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    """One connection of a PipelineTask.
+
+    Attributes
+    ----------
+    kind
+        ``"init-input"``, ``"input"``, ``"prerequisite"``, ``"output"`` or ``"init-output"``.
+    connection
+        The attribute name on the connections class (also the ``run()`` argument name).
+    dataset_type
+        The dataset type name in effect (after the pipeline's ``connections.*`` overrides).
+    default_name
+        The task's own default dataset type name (differs from ``dataset_type`` when renamed).
+    storage_class
+        Storage class name, e.g. ``"VisitImage"``.
+    dimensions
+        Dimensions, comma-separated (empty for init-inputs/outputs).
+    notes
+        ``multiple``, ``deferLoad``, ``calibration``, ``minimum=N``, ``deprecated`` as they apply.
+    doc
+        The connection's doc string.
+    """
+
+    kind: str
+    connection: str
+    dataset_type: str
+    default_name: str
+    storage_class: str
+    dimensions: str
+    notes: str
+    doc: str
+
+    @property
+    def renamed(self) -> bool:
+        """Whether the pipeline renamed this dataset type."""
+        return bool(self.default_name) and self.default_name != self.dataset_type
+
+
+@dataclass
+class ConnectionsView:
+    """A PipelineTask's connections (see `show_connections`).
+
+    Examples
+    --------
+    >>> view = show_connections("lsst.pipe.base.tests.no_dimensions.NoDimensionsTestTask")
+    >>> view.dataset_types
+    {'input': 'input', 'output': 'output'}
+    """
+
+    title: str
+    rows: list[ConnectionRow] = field(default_factory=list)
+    task_dimensions: tuple[str, ...] = ()
+    in_pipeline: bool = False
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[ConnectionRow]:
+        return iter(self.rows)
+
+    def __getitem__(self, connection: str) -> ConnectionRow:
+        for row in self.rows:
+            if row.connection == connection:
+                return row
+        names = ", ".join(r.connection for r in self.rows) or "(none)"
+        raise KeyError(f"no connection {connection!r}; connections: {names}")
+
+    @property
+    def dataset_types(self) -> dict[str, str]:
+        """Connection name → dataset type name in effect."""
+        return {row.connection: row.dataset_type for row in self.rows}
+
+    def __repr__(self) -> str:
+        return f"<ConnectionsView: {self.title}, {len(self.rows)} connections>"
+
+    def to_table(self, *, html: bool = False) -> Table:
+        """The connections as a `Table` (renamed dataset types in bold in HTML)."""
+        cols = ["kind", "connection", "dataset type"]
+        if self.in_pipeline:
+            cols.append("task default")
+        cols += ["storage class", "dimensions", "notes", "doc"]
+        rows = []
+        for r in self.rows:
+            name: Any = Styled(r.dataset_type, _RENAMED_STYLE) if html and r.renamed else r.dataset_type
+            cells: list[Any] = [r.kind, r.connection, name]
+            if self.in_pipeline:
+                cells.append(r.default_name if r.renamed else "(same)")
+            cells += [r.storage_class, r.dimensions, r.notes, r.doc]
+            rows.append(cells)
+        dims = ", ".join(self.task_dimensions) or "(none)"
+        return Table(cols, rows, title=f"{self.title}; quantum dimensions: {dims}")
+
+    def __str__(self) -> str:
+        return self.to_table().to_text(max_width=50)
+
+    def _repr_html_(self) -> str:
+        return self.to_table(html=True).to_html()
+
+
+def show_connections(
+    pipeline_task_class_or_config: Any = None,
+    *,
+    pipeline: Any = None,
+    label: str | None = None,
+) -> ConnectionsView:
+    """Show a PipelineTask's inputs, prerequisites and outputs.
+
+    Parameters
+    ----------
+    pipeline_task_class_or_config
+        A `~lsst.pipe.base.PipelineTask` subclass, its config (class or instance) or a dotted
+        path.  May be `None` when ``pipeline`` and ``label`` say which task.
+    pipeline
+        A pipeline YAML path, a `~lsst.pipe.base.Pipeline` or a
+        `~lsst.pipe.base.pipeline_graph.PipelineGraph`.  The task's config is then the one the
+        pipeline gives it, so dataset type names are the *effective* ones after the pipeline's
+        ``connections.*`` overrides, and the task default is shown beside any renamed one.
+    label
+        The task's label in ``pipeline``; may be left out when only one task of the given
+        class is in the pipeline.
+
+    Returns
+    -------
+    view : `ConnectionsView`
+        One row per connection: kind, connection name, dataset type, storage class,
+        dimensions, notes, doc.
+
+    Raises
+    ------
+    stackclub._exceptions.NotAConfigError
+        The argument is not a PipelineTask or a PipelineTask config.
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read, has no such label, or its task at ``label`` is of
+        another class than the one given.
+
+    Examples
+    --------
+    >>> import lsst.pipe.base as pipeBase
+    >>> import lsst.pipe.base.connectionTypes as cT
+    >>> class DemoConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument", "visit")):
+    ...     exposure = cT.Input(name="calexp", storageClass="VisitImage",
+    ...                         dimensions=("instrument", "visit"), doc="Input image.")
+    >>> class DemoConfig(pipeBase.PipelineTaskConfig, pipelineConnections=DemoConnections):
+    ...     pass
+    >>> view = show_connections(DemoConfig)
+    >>> view["exposure"].dataset_type, view["exposure"].storage_class, view["exposure"].dimensions
+    ('calexp', 'VisitImage', 'instrument, visit')
+    """
+    if pipeline is not None:
+        config, title = _config_from_pipeline(pipeline_task_class_or_config, pipeline, label)
+    elif label is not None:
+        raise PipelineLoadError("(none given)", f"label={label!r} needs pipeline= as well")
+    elif pipeline_task_class_or_config is None:
+        raise NotAConfigError(None, "show_connections", expected="a PipelineTask class or config, or pipeline= and label=")
+    else:
+        config = resolve_config(pipeline_task_class_or_config, what="show_connections")
+        title = type(config).__name__
+    return _connections_view(config, title, in_pipeline=pipeline is not None)
+
+
+def _connections_of(config: Config, *, what: str) -> Any:
+    connections_config = getattr(config, "connections", None)
+    cls = getattr(connections_config, "ConnectionsClass", None)
+    if cls is None:
+        raise NotAConfigError(config, what, expected="a PipelineTask config (one with a connections field)")
+    return cls(config=config)
+
+
+def _connections_view(config: Config, title: str, *, in_pipeline: bool) -> ConnectionsView:
+    conns = _connections_of(config, what="show_connections")
+    defaults: dict[str, str] = {}
+    if in_pipeline:
+        try:
+            default_conns = _connections_of(type(config)(), what="show_connections")
+            defaults = {n: c.name for n, c in default_conns.allConnections.items()}
+        except Exception as err:  # the defaults alone may not build connections; still show the rest
+            _LOG.debug("cannot build default connections for %s: %s", title, err)
+    rows = []
+    for attr, kind in _KINDS:
+        names = getattr(conns, attr)
+        for name in (n for n in conns.allConnections if n in names):
+            conn = conns.allConnections[name]
+            rows.append(
+                ConnectionRow(
+                    kind=kind,
+                    connection=name,
+                    dataset_type=conn.name,
+                    default_name=defaults.get(name, ""),
+                    storage_class=str(conn.storageClass),
+                    dimensions=", ".join(getattr(conn, "dimensions", ()) or ()),
+                    notes=_notes(conn),
+                    doc=" ".join(str(conn.doc or "").split()),
+                )
+            )
+    return ConnectionsView(
+        title=title,
+        rows=rows,
+        task_dimensions=tuple(sorted(conns.dimensions)),
+        in_pipeline=in_pipeline,
+    )
+
+
+def _notes(conn: Any) -> str:
+    notes = []
+    if getattr(conn, "multiple", False):
+        notes.append("multiple")
+    if getattr(conn, "deferLoad", False):
+        notes.append("deferLoad")
+    if getattr(conn, "isCalibration", False):
+        notes.append("calibration")
+    if getattr(conn, "minimum", 1) not in (1, None):
+        notes.append(f"minimum={conn.minimum}")
+    if getattr(conn, "deprecated", None):
+        notes.append(f"deprecated: {conn.deprecated}")
+    return ", ".join(notes)
+
+
+def _config_from_pipeline(task: Any, pipeline: Any, label: str | None) -> tuple[Config, str]:
+    graph, source = load_pipeline_graph(pipeline)
+    wanted: type | None = None
+    if task is not None:
+        config = resolve_config(task, what="show_connections")
+        wanted = task if isinstance(task, type) and not _is_config_class(task) else None
+        if wanted is None:
+            matching = [lb for lb, node in graph.tasks.items() if isinstance(config, node.task_class.ConfigClass)]
+        else:
+            matching = [lb for lb, node in graph.tasks.items() if _same_class(node.task_class, wanted)]
+        if label is None:
+            if len(matching) != 1:
+                found = f"{len(matching)} tasks ({', '.join(matching)})" if matching else "no task"
+                raise PipelineLoadError(
+                    source, f"it has {found} of that kind; pass label= (labels: {', '.join(graph.tasks)})"
+                )
+            label = matching[0]
+    if label is None:
+        raise PipelineLoadError(source, f"pass label= to say which task (labels: {', '.join(graph.tasks)})")
+    if label not in graph.tasks:
+        raise PipelineLoadError(source, f"it has no task labelled {label!r}; its labels are: {', '.join(graph.tasks)}")
+    node = graph.tasks[label]
+    if wanted is not None and not _same_class(node.task_class, wanted):
+        raise PipelineLoadError(
+            source,
+            f"its task {label!r} is {node.task_class_name}, not {wanted.__module__}.{wanted.__qualname__}",
+        )
+    return node.config, f"{label} ({node.task_class.__name__}) in {source}"
+
+
+def _is_config_class(obj: type) -> bool:
+    from lsst.pex.config import Config
+
+    return issubclass(obj, Config)
+
+
+def _same_class(a: type, b: type) -> bool:
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+# --------------------------------------------------------------------------------------------------
+# show_pipeline
+# --------------------------------------------------------------------------------------------------
+
+
+def load_pipeline_graph(pipeline: Any) -> tuple[PipelineGraph, str]:
+    """Return ``(graph, description)`` for a pipeline YAML path, `Pipeline` or `PipelineGraph`."""
+    try:
+        from lsst.pipe.base import Pipeline
+        from lsst.pipe.base.pipeline_graph import PipelineGraph
+    except ImportError as err:
+        raise MissingStackError("lsst.pipe.base", "Reading a pipeline") from err
+    if isinstance(pipeline, PipelineGraph):
+        return pipeline, "(pipeline graph)"
+    if isinstance(pipeline, str | os.PathLike):
+        source = os.fspath(pipeline)
+        if "://" not in source and not os.path.exists(source.split("#", 1)[0]):
+            raise PipelineLoadError(repr(source), "no such file; give the path of a pipeline YAML file")
+        try:
+            pipeline = Pipeline.from_uri(source)
+        except Exception as err:
+            raise PipelineLoadError(repr(source), f"reading it failed: {err}") from err
+        described = repr(os.path.basename(source))
+    elif isinstance(pipeline, Pipeline):
+        described = "(pipeline object)"
+    else:
+        raise PipelineLoadError(
+            repr(pipeline)[:80], "expected a pipeline YAML path, an lsst.pipe.base.Pipeline or a PipelineGraph"
+        )
+    try:
+        graph = pipeline.to_graph()
+    except Exception as err:
+        raise PipelineLoadError(described, f"building its graph failed: {err}") from err
+    return graph, described
+
+
+@dataclass(frozen=True)
+class MermaidDiagram:
+    """Mermaid flowchart text that JupyterLab (≥ 4.1) draws as a picture.
+
+    Examples
+    --------
+    >>> d = MermaidDiagram("flowchart TD\\n  a --> b\\n")
+    >>> sorted(d._repr_mimebundle_())
+    ['text/plain', 'text/vnd.mermaid']
+    """
+
+    source: str
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"<MermaidDiagram: {len(self.source.splitlines())} lines>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/vnd.mermaid": self.source, "text/plain": self.source}
+
+
+@dataclass
+class PipelineView:
+    """A pipeline's tasks in order and the datasets flowing between them (see `show_pipeline`).
+
+    Attributes
+    ----------
+    graph
+        The `~lsst.pipe.base.pipeline_graph.PipelineGraph` everything here is read from.
+    tasks
+        ``(label, task class, inputs, outputs, dimensions)`` per task, in pipeline order.
+    datasets
+        ``(dataset type, storage class, produced by, consumed by)`` per dataset type.
+    """
+
+    title: str
+    graph: Any
+    tasks: list[tuple[str, type, list[str], list[str], str]] = field(default_factory=list)
+    datasets: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        """Task labels in pipeline (topological) order."""
+        return [t[0] for t in self.tasks]
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __repr__(self) -> str:
+        return f"<PipelineView: {self.title}, {len(self.tasks)} tasks, {len(self.datasets)} dataset types>"
+
+    def task_table(self) -> Table:
+        """The tasks as a `Table`."""
+        rows = [
+            [i, label, link_for(cls), ", ".join(ins), ", ".join(outs), dims]
+            for i, (label, cls, ins, outs, dims) in enumerate(self.tasks, start=1)
+        ]
+        return Table(["#", "label", "task", "inputs", "outputs", "dimensions"], rows, title=self.title)
+
+    def dataset_table(self) -> Table:
+        """The dataset types as a `Table`: who produces and who consumes each."""
+        return Table(
+            ["dataset type", "storage class", "produced by", "consumed by"],
+            [list(d) for d in self.datasets],
+            title="datasets",
+        )
+
+    def text_graph(self, *, dataset_types: bool = True) -> str:
+        """The graph drawn as text by pipe_base's ``pipeline_graph.visualization.show``."""
+        from lsst.pipe.base.pipeline_graph import visualization
+
+        stream = io.StringIO()
+        visualization.show(self.graph, stream, dataset_types=dataset_types, width=0, color=False)
+        return stream.getvalue()
+
+    @property
+    def mermaid(self) -> MermaidDiagram:
+        """The graph as a Mermaid flowchart (pipe_base's ``show_mermaid``); a picture in JupyterLab."""
+        from lsst.pipe.base.pipeline_graph import visualization
+
+        stream = io.StringIO()
+        visualization.show_mermaid(self.graph, stream, dataset_types=True)
+        return MermaidDiagram(stream.getvalue())
+
+    def __str__(self) -> str:
+        return "\n\n".join(
+            [self.task_table().to_text(max_width=60), self.dataset_table().to_text(max_width=60), self.text_graph()]
+        )
+
+    def _repr_html_(self) -> str:
+        return "\n".join(
+            [
+                '<div class="stackclub-pipeline">',
+                self.task_table().to_html(),
+                self.dataset_table().to_html(),
+                "<details><summary>graph (pipe_base <code>pipeline_graph.visualization.show</code>)</summary>",
+                f"<pre>{escape(self.text_graph())}</pre>",
+                "</details>",
+                "</div>",
+            ]
+        )
+
+
+def show_pipeline(path_or_pipeline: Any) -> PipelineView:
+    """Show a pipeline's tasks in order, with their labels and the datasets between them.
+
+    Parameters
+    ----------
+    path_or_pipeline
+        A pipeline YAML path (``"pipelines/ProcessCcd.yaml"``, optionally with a ``#label``
+        subset), a `~lsst.pipe.base.Pipeline` or a `~lsst.pipe.base.pipeline_graph.PipelineGraph`.
+
+    Returns
+    -------
+    view : `PipelineView`
+        Tables of tasks and dataset types; ``view.mermaid`` is a picture in JupyterLab and
+        ``view.text_graph()`` the same graph as text.
+
+    Raises
+    ------
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read or its graph cannot be built (e.g. a task class that
+        cannot be imported).
+
+    Notes
+    -----
+    Dataset types are resolved with ``graph.resolve(visualization_only=True)`` (the default
+    dimension universe, no repository); the ``_config``, ``_log`` and ``_metadata`` datasets
+    every task writes are left out of the tables.
+
+    Examples
+    --------
+    >>> view = show_pipeline("pipelines/ProcessCcd.yaml")  # doctest: +SKIP
+    >>> view.labels                                          # doctest: +SKIP
+    ['isr', 'calibrateImage']
+    """
+    graph, source = load_pipeline_graph(path_or_pipeline)
+    try:
+        graph.resolve(visualization_only=True)
+    except Exception as err:  # still usable unresolved; storage classes then come from edges
+        _LOG.debug("could not resolve %s for display: %s", source, err)
+        graph.sort()
+    tasks = []
+    order: list[str] = []
+    produced: dict[str, str] = {}
+    consumed: dict[str, list[str]] = {}
+    storage: dict[str, str] = {}
+    for label, node in graph.tasks.items():
+        ins = []
+        for edge in node.iter_all_inputs():
+            if edge.connection_name in node.prerequisite_inputs:
+                ins.append(f"{edge.parent_dataset_type_name} (prerequisite)")
+            else:
+                ins.append(edge.parent_dataset_type_name)
+            consumed.setdefault(edge.parent_dataset_type_name, []).append(label)
+            order.append(edge.parent_dataset_type_name)
+            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
+        outs = []
+        for edge in node.iter_all_outputs():
+            if edge.connection_name.startswith("_"):
+                continue
+            outs.append(edge.parent_dataset_type_name)
+            order.append(edge.parent_dataset_type_name)
+            produced[edge.parent_dataset_type_name] = label
+            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
+        for edge in node.init.iter_all_outputs():
+            if edge.connection_name.startswith("_"):
+                continue
+            outs.append(f"{edge.parent_dataset_type_name} (init)")
+            order.append(edge.parent_dataset_type_name)
+            produced[edge.parent_dataset_type_name] = label
+            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
+        dims = ", ".join(sorted(node.get_connections().dimensions))
+        tasks.append((label, node.task_class, sorted(ins), sorted(outs), dims))
+    names = list(dict.fromkeys(order))
+    datasets = [
+        (
+            name,
+            storage.get(name, ""),
+            produced.get(name, "(overall input)"),
+            ", ".join(consumed.get(name, [])) or "(final output)",
+        )
+        for name in names
+    ]
+    title = f"{source}: {len(tasks)} task" + ("" if len(tasks) == 1 else "s")
+    return PipelineView(title=title, graph=graph, tasks=tasks, datasets=datasets)

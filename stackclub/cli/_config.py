@@ -1,0 +1,58 @@
+"""``stackclub config``: show a task's or config class's fields in the terminal."""
+
+from __future__ import annotations
+
+__all__ = ("config",)
+
+import click
+
+
+@click.command("config")
+@click.argument("task_or_config_class")
+@click.option("--changed-only", is_flag=True, help="Show only fields that differ from their defaults.")
+@click.option("--fields", "fields", metavar="GLOB", multiple=True, help="Show only fields matching GLOB (e.g. 'do*').")
+@click.option(
+    "-C",
+    "--config-file",
+    "config_files",
+    metavar="FILE",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply a config override file first (as `pipetask -C label:FILE` does); repeatable.",
+)
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="Levels of nested configs to show.")
+@click.option("--tree", is_flag=True, help="Show the subtask tree instead of the fields.")
+@click.option("--width", type=click.IntRange(min=10), default=60, show_default=True, help="Widest cell.")
+def config(
+    task_or_config_class: str,
+    changed_only: bool,
+    fields: tuple[str, ...],
+    config_files: tuple[str, ...],
+    depth: int | None,
+    tree: bool,
+    width: int,
+) -> None:
+    """Show the configuration of TASK_OR_CONFIG_CLASS, a dotted class path.
+
+    For example ``stackclub config lsst.pipe.base.PipelineTaskConfig`` or
+    ``stackclub config stackclub.pipe.IsrTask --fields 'do*'``.
+    """
+    from .._exceptions import StackClubError
+    from ..config_docs import show_config, show_task_tree
+
+    try:
+        if tree:
+            click.echo(show_task_tree(task_or_config_class).to_table().to_text(max_width=width))
+            return
+        from .._config_model import resolve_config
+
+        cfg = resolve_config(task_or_config_class, what="stackclub config")
+        for path in config_files:
+            try:
+                cfg.load(path)
+            except Exception as err:
+                raise click.ClickException(f"Cannot apply config file {path!r}: {err}") from err
+        view = show_config(cfg, fields=list(fields) or None, changed_only=changed_only, depth=depth)
+        click.echo(view.to_text(max_width=width))
+    except StackClubError as err:
+        raise click.ClickException(str(err)) from None
