@@ -20,14 +20,22 @@ from ._version import __version__
 __all__ = (
     "__version__",
     "capture_logs",
+    "compare",
     "diff_configs",
     "run_command",
+    "show_amplifiers",
     "show_config",
     "show_connections",
+    "show_histogram",
+    "show_image",
     "show_pipeline",
+    "show_psf",
+    "show_sources",
     "show_task_log",
     "show_task_tree",
+    "uses_of",
     "versions",
+    "where_is",
 )
 
 # Public name -> the stackclub module that defines it.  Each helper module adds its
@@ -38,16 +46,33 @@ _LAZY: dict[str, str] = {
     "show_connections": "stackclub.config_docs",
     "show_pipeline": "stackclub.config_docs",
     "show_task_tree": "stackclub.config_docs",
+    "compare": "stackclub.display",
+    "show_amplifiers": "stackclub.display",
+    "show_histogram": "stackclub.display",
+    "show_image": "stackclub.display",
+    "show_psf": "stackclub.display",
+    "show_sources": "stackclub.display",
     "capture_logs": "stackclub.logs",
     "run_command": "stackclub.logs",
     "show_task_log": "stackclub.logs",
     "versions": "stackclub.versions",
+    "uses_of": "stackclub.where_is",
+    "where_is": "stackclub.where_is",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
+    from .display import (
+        compare,
+        show_amplifiers,
+        show_histogram,
+        show_image,
+        show_psf,
+        show_sources,
+    )
     from .logs import capture_logs, run_command, show_task_log
     from .versions import versions
+    from .where_is import uses_of, where_is
 
 
 def __getattr__(name: str) -> Any:
@@ -55,8 +80,14 @@ def __getattr__(name: str) -> Any:
         module_name = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'stackclub' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
+    module = importlib.import_module(module_name)
+    value = getattr(module, name)
     globals()[name] = value  # cache: the next look-up does not come here
+    # Importing stackclub.where_is binds the *submodule* to the package attribute `where_is`;
+    # when a module is named after one of its public functions, put the function back.
+    short = module_name.rpartition(".")[2]
+    if _LAZY.get(short) == module_name:
+        globals()[short] = getattr(module, short)
     return value
 
 
