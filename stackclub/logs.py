@@ -118,12 +118,6 @@ QUIET_LOGGERS: dict[str, int] = {
     "urllib3": logging.WARNING,
 }
 
-# Live display in a notebook: the block is redrawn on every record while it is short; past
-# _LIVE_TAIL records only the tail is redrawn, at most every _LIVE_INTERVAL seconds (the
-# complete log is drawn once more when the block ends).
-_LIVE_TAIL = 200
-_LIVE_INTERVAL = 0.25
-
 _NAME_STYLE = "color: var(--jp-ui-font-color2, #616161)"
 _LEVEL_STYLES = (  # (lowest levelno, css) from the most severe down
     (logging.CRITICAL, "color: var(--jp-error-color0, #b71c1c); font-weight: bold"),
@@ -243,13 +237,11 @@ def _level_style(levelno: int) -> str:
     return _LEVEL_STYLES[-1][1]
 
 
-def _html_block(entries: Sequence[LogEntry], *, title: str | None = None, skipped: int = 0) -> str:
+def _html_block(entries: Sequence[LogEntry], *, title: str | None = None) -> str:
     parts = ['<div class="stackclub-logs">']
     if title:
         parts.append(f"<div><b>{escape(title)}</b></div>")
     lines = [e.to_html() for e in entries]
-    if skipped:
-        lines.insert(0, escape(f"… {skipped} earlier records (all are shown when the block ends)"))
     if not lines:
         lines = ["<i>(no log records)</i>"]
     parts.append(f'<pre style="{escape(_PRE_STYLE)}">' + "\n".join(lines) + "</pre>")
@@ -257,10 +249,8 @@ def _html_block(entries: Sequence[LogEntry], *, title: str | None = None, skippe
     return "".join(parts)
 
 
-def _text_block(entries: Sequence[LogEntry], *, title: str | None = None, skipped: int = 0) -> str:
+def _text_block(entries: Sequence[LogEntry], *, title: str | None = None) -> str:
     lines = [e.format() for e in entries]
-    if skipped:
-        lines.insert(0, f"… {skipped} earlier records (all are shown when the block ends)")
     if title:
         lines.insert(0, title)
     return "\n".join(lines)
@@ -495,8 +485,8 @@ class CapturedLogs(LogRecords):
     loggers
         Logger names to capture (each with its descendants); `None` captures every logger.
     show
-        Show records as they arrive: in a notebook as one colour-coded block in the cell,
-        in a terminal as lines on standard error.
+        Show records as they arrive: in a notebook as colour-coded HTML in the cell (one
+        output per record), in a terminal as lines on standard error.
     """
 
     def __init__(
@@ -525,10 +515,8 @@ class CapturedLogs(LogRecords):
         self._live = False
         self._kernel = False
         self._owner_thread: int | None = None
-        self._display_handle: Any = None
-        self._dirty = False
-        self._drawn_complete = True
-        self._last_draw = 0.0
+        self._pending: list[LogEntry] = []  # accepted, to be shown, not shown yet
+        self._thresholds: dict[str, int | None] = {}
 
     # -- what is accepted ------------------------------------------------------------------
 
@@ -554,13 +542,23 @@ class CapturedLogs(LogRecords):
             return QUIET_LOGGERS[best]
         return 0
 
+    def _threshold(self, name: str) -> int | None:
+        """Lowest level accepted from logger ``name``, or None when it is not captured (cached)."""
+        try:
+            return self._thresholds[name]
+        except KeyError:
+            pass
+        covering = self._covering_name(name)
+        threshold = None if covering is None else max(self.level, self._floor(name, covering))
+        if len(self._thresholds) < 10_000:
+            self._thresholds[name] = threshold
+        return threshold
+
     def _accepts(self, record: logging.LogRecord) -> bool:
         if record.levelno < self.level:
             return False
-        covering = self._covering_name(record.name)
-        if covering is None:
-            return False
-        return record.levelno >= self._floor(record.name, covering)
+        threshold = self._threshold(record.name)
+        return threshold is not None and record.levelno >= threshold
 
     def _original_effective_level(self, name: str) -> int:
         """The effective level ``name`` had before this capture changed any level."""
@@ -609,13 +607,17 @@ class CapturedLogs(LogRecords):
             # 2. ...but keep the quiet namespaces at their floor (only those left at NOTSET,
             #    i.e. not set on purpose by the user): they then do not even make records.
             for prefix, floor in QUIET_LOGGERS.items():
-                covering = self._covering_name(prefix) if self.loggers is not None else ""
+                if prefix not in logging.Logger.manager.loggerDict:
+                    continue  # nothing logs there yet (if something starts to, the filter holds it)
+                covering = self._covering_name(prefix)
                 if covering is None or self._floor(prefix, covering) == 0:
                     continue
                 logger = logging.getLogger(prefix)
-                original = self._original_effective_level(prefix)
-                if logger.level == logging.NOTSET and original > logging.NOTSET:
-                    self._set_level(prefix, min(original, max(self.level, floor)))
+                if logger.level != logging.NOTSET:
+                    continue
+                target = min(self._original_effective_level(prefix), max(self.level, floor))
+                if logger.getEffectiveLevel() < target:
+                    self._set_level(prefix, target)
             # 3. Other handlers must not print more than before (the notebook one excepted).
             with _ACTIVE_LOCK:
                 for logger in _all_loggers():
@@ -643,7 +645,7 @@ class CapturedLogs(LogRecords):
     ) -> None:
         self._restore()
         if self._live:
-            self._draw(final=True)
+            self._show_pending()
 
     def _restore(self) -> None:
         with _ACTIVE_LOCK:
@@ -668,22 +670,17 @@ class CapturedLogs(LogRecords):
         entry = LogEntry.from_record(record)
         with self._lock:
             self._entries.append(entry)
-            self._dirty = True
         if not self._live or getattr(_DISPLAYING, "on", False):
             return
         if self._displayer_for(record) is not self:
             return  # an inner capture shows it; this one only keeps it
-        if self._kernel:
-            if threading.get_ident() == self._owner_thread:
-                self._draw(final=False)
-            # records from other threads are drawn with the next one from this thread or at the end
-        else:
-            _DISPLAYING.on = True
-            try:
-                sys.stderr.write(entry.format() + "\n")
-                sys.stderr.flush()
-            finally:
-                _DISPLAYING.on = False
+        with self._lock:
+            self._pending.append(entry)
+        if not self._kernel or threading.get_ident() == self._owner_thread:
+            self._show_pending()
+        # In a kernel, records from other threads are shown with the next record from the
+        # thread that entered the block, or when it ends: output sent from another thread can
+        # land in the wrong cell.
 
     def _displayer_for(self, record: logging.LogRecord) -> CapturedLogs | None:
         with _ACTIVE_LOCK:
@@ -692,34 +689,27 @@ class CapturedLogs(LogRecords):
                     return cap
         return None
 
-    def _draw(self, *, final: bool) -> None:
-        """Draw (or redraw) this capture's block in the notebook cell."""
-        if not self._kernel:
-            return
-        with self._lock:
-            if not self._entries or not (self._dirty or (final and not self._drawn_complete)):
-                return
-            n = len(self._entries)
-            now = time.monotonic()
-            if not final and n > _LIVE_TAIL and now - self._last_draw < _LIVE_INTERVAL:
-                return
-            shown = self._entries if final else self._entries[-_LIVE_TAIL:]
-            skipped = n - len(shown)
-            bundle = {
-                "text/plain": _text_block(shown, skipped=skipped),
-                "text/html": _html_block(shown, skipped=skipped),
-            }
-            self._dirty = False
-            self._drawn_complete = skipped == 0
-            self._last_draw = now
-        from IPython.display import display
+    def _show_pending(self) -> None:
+        """Show the records not shown yet: one HTML output each in a notebook, lines on stderr elsewhere.
 
+        One output per record (as lsst.rsp's ``IPythonHandler`` does) rather than one block
+        redrawn with ``update_display``: it keeps the order of records and ``print`` output,
+        and nbval, which ignores display updates, sees in a fresh run what a stored notebook shows.
+        """
+        with self._lock:
+            entries, self._pending = self._pending, []
+        if not entries:
+            return
         _DISPLAYING.on = True
         try:
-            if self._display_handle is None:
-                self._display_handle = display(bundle, raw=True, display_id=True)
+            if self._kernel:
+                from IPython.display import display
+
+                for entry in entries:
+                    display({"text/plain": entry.format(), "text/html": _html_block([entry])}, raw=True)
             else:
-                self._display_handle.update(bundle, raw=True)
+                sys.stderr.write("".join(entry.format() + "\n" for entry in entries))
+                sys.stderr.flush()
         finally:
             _DISPLAYING.on = False
 
@@ -748,10 +738,10 @@ def capture_logs(
         `QUIET_LOGGERS` stay at their floor (middleware ``INFO``, third-party ``WARNING``);
         naming one here lifts its floor.
     show
-        Show the records while the block runs: in a notebook as one block in the cell,
-        colour coded by level and updated as records arrive; in a terminal as plain
-        ``{name} {levelname}: {message}`` lines on standard error.  Either way the returned
-        object keeps them.
+        Show each record as it arrives: in a notebook as a colour-coded HTML line in the
+        cell (one output per record, in order with what the cell prints); in a terminal as
+        a plain ``{name} {levelname}: {message}`` line on standard error.  Either way the
+        returned object keeps them.
 
     Returns
     -------

@@ -1,0 +1,385 @@
+"""stackclub.logs: capture_logs, the %%capture_logs magic, run_command and show_task_log.
+
+Everything here runs the real parts: real lsst.pipe.base Tasks, a real SQLite Butler in
+tmp_path, the real pipetask executable and a real Jupyter kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsst.pex.config import Config, ConfigurableField, Field
+from lsst.pipe.base import Task
+from lsst.utils.logging import getLogger as lsst_get_logger
+
+import stackclub
+from stackclub._exceptions import CommandError, StackClubError, TaskLogNotFoundError
+from stackclub.logs import QUIET_LOGGERS, CapturedLogs, LogEntry, LogRecords, capture_logs, run_command
+
+BIN = Path(sys.executable).parent
+
+
+# -- a real Task with a subtask, named like Rubin's ip_isr (module lsst.ip.isr -> logger lsst.isr) --
+
+
+class FringeConfig(Config):
+    scale = Field[float](doc="Fringe amplitude to subtract.", default=0.5)
+
+
+class FringeTask(Task):
+    ConfigClass = FringeConfig
+    _DefaultName = "fringe"
+    __module__ = "lsst.ip.isr.fringe"
+
+    def run(self, n_amps: int) -> float:
+        self.log.debug("Fringe scale %.2f for %d amplifiers", self.config.scale, n_amps)
+        self.log.trace("fringe trace detail")
+        return self.config.scale * n_amps
+
+
+class IsrConfig(Config):
+    doFringe = Field[bool](doc="Apply the fringe correction?", default=True)
+    fringe = ConfigurableField(target=FringeTask, doc="Fringe subtraction.")
+
+
+class IsrTask(Task):
+    ConfigClass = IsrConfig
+    _DefaultName = "isr"
+    __module__ = "lsst.ip.isr.isrTask"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.makeSubtask("fringe")
+
+    def run(self, n_amps: int) -> float:
+        self.log.info("Processing %d amplifiers <& [a]>", n_amps)
+        self.log.verbose("verbose detail")
+        value = self.fringe.run(n_amps)
+        if n_amps < 4:
+            self.log.warning("Only %d good amplifiers", n_amps)
+        return value
+
+
+def _snapshot() -> dict[str, Any]:
+    """Every logger level, handler list and handler filter list, to compare before/after."""
+    loggers = [logging.getLogger()] + [
+        v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)
+    ]
+    return {
+        lg.name: (lg.level, list(lg.handlers), [list(h.filters) for h in lg.handlers], lg.propagate)
+        for lg in loggers
+    }
+
+
+def _assert_restored(before: dict[str, Any]) -> None:
+    """Loggers that existed are as they were; loggers made since are untouched defaults."""
+    after = _snapshot()
+    assert {name: after[name] for name in before} == before
+    for name in set(after) - set(before):
+        assert after[name] == (logging.NOTSET, [], [], True), name
+
+
+def _summary(logs: LogRecords) -> list[tuple[str, str, str]]:
+    return [(e.levelname, e.name, e.message) for e in logs.records]
+
+
+# -- capture_logs ---------------------------------------------------------------------------------
+
+
+def test_task_with_subtask_records_exact() -> None:
+    task = IsrTask()
+    assert task.log.name == "lsst.isr" and task.fringe.log.name == "lsst.isr.fringe"
+    with capture_logs("TRACE", show=False) as logs:
+        task.run(3)
+    assert _summary(logs) == [
+        ("INFO", "lsst.isr", "Processing 3 amplifiers <& [a]>"),
+        ("VERBOSE", "lsst.isr", "verbose detail"),
+        ("DEBUG", "lsst.isr.fringe", "Fringe scale 0.50 for 3 amplifiers"),
+        ("TRACE", "lsst.isr.fringe", "fringe trace detail"),
+        ("WARNING", "lsst.isr", "Only 3 good amplifiers"),
+    ]
+    assert [e.levelno for e in logs] == [20, 15, 10, 5, 30]
+    assert logs.text.splitlines()[0] == "lsst.isr INFO: Processing 3 amplifiers <& [a]>"
+    assert logs.text.splitlines()[-1] == "lsst.isr WARNING: Only 3 good amplifiers"
+
+
+def test_default_level_is_info_and_catches_every_task_namespace() -> None:
+    class MainTask(Task):
+        ConfigClass = Config
+        _DefaultName = "myTask"
+        __module__ = "__main__"
+
+    class ClubTask(Task):
+        ConfigClass = Config
+        _DefaultName = "isr"
+        __module__ = "stackclub.pipe.isr"
+
+    main, club, rubin = MainTask(), ClubTask(), IsrTask()
+    with capture_logs(show=False) as logs:
+        main.log.info("from the notebook")
+        main.log.debug("not at INFO")
+        club.log.info("from stackclub")
+        rubin.run(5)
+    assert _summary(logs) == [
+        ("INFO", "__main__.myTask", "from the notebook"),
+        ("INFO", "stackclub.isr", "from stackclub"),
+        ("INFO", "lsst.isr", "Processing 5 amplifiers <& [a]>"),
+    ]
+
+
+def test_loggers_narrows() -> None:
+    task = IsrTask()
+    with capture_logs("DEBUG", loggers=["lsst.isr.fringe"], show=False) as logs:
+        task.run(2)
+        logging.getLogger("other").warning("not wanted")
+    assert _summary(logs) == [("DEBUG", "lsst.isr.fringe", "Fringe scale 0.50 for 2 amplifiers")]
+    with capture_logs("WARNING", loggers="lsst.isr", show=False) as logs:
+        task.run(2)
+    assert _summary(logs) == [("WARNING", "lsst.isr", "Only 2 good amplifiers")]
+
+
+def test_quiet_middleware_and_third_party_keep_their_floor() -> None:
+    assert QUIET_LOGGERS["lsst.daf"] == logging.INFO and QUIET_LOGGERS["matplotlib"] == logging.WARNING
+    butler_log = lsst_get_logger("lsst.daf.butler.registry")
+    mpl_log = logging.getLogger("matplotlib.font_manager")
+    with capture_logs("DEBUG", show=False) as logs:
+        butler_log.debug("sql noise")
+        butler_log.verbose("verbose noise")
+        butler_log.info("butler info")
+        mpl_log.info("font noise")
+        mpl_log.warning("font warning")
+        logging.getLogger("timer.lsst.daf.butler").debug("Took 0.1 seconds")
+        logging.getLogger("__main__.t").debug("task debug")
+    assert _summary(logs) == [
+        ("INFO", "lsst.daf.butler.registry", "butler info"),
+        ("WARNING", "matplotlib.font_manager", "font warning"),
+        ("DEBUG", "__main__.t", "task debug"),
+    ]
+    # Named explicitly, a quiet namespace shows everything down to the level asked for.
+    with capture_logs("DEBUG", loggers=["lsst.daf.butler"], show=False) as logs:
+        butler_log.debug("sql noise")
+        logging.getLogger("__main__.t").debug("not named")
+    assert _summary(logs) == [("DEBUG", "lsst.daf.butler.registry", "sql noise")]
+    # Named above it, the floor stays.
+    with capture_logs("DEBUG", loggers=["lsst"], show=False) as logs:
+        butler_log.debug("sql noise")
+        logging.getLogger("lsst.isr").debug("isr debug")
+    assert _summary(logs) == [("DEBUG", "lsst.isr", "isr debug")]
+
+
+def test_levels_and_handlers_restored_when_the_block_raises() -> None:
+    logging.getLogger("lsst").setLevel(logging.INFO)  # as pipetask's CliLog leaves it
+    try:
+        before = _snapshot()
+        root_level = logging.getLogger().level
+        with pytest.raises(ValueError, match="boom"):
+            with capture_logs("TRACE", show=False) as logs:
+                assert logging.getLogger().level == 5 and logging.getLogger("lsst").level == 5
+                IsrTask().run(1)
+                raise ValueError("boom")
+        assert len(logs) == 5
+        _assert_restored(before)
+        assert logging.getLogger().level == root_level
+        assert logging.getLogger("lsst").level == logging.INFO
+    finally:
+        logging.getLogger("lsst").setLevel(logging.NOTSET)
+
+
+def test_other_handlers_do_not_print_more_while_capturing() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("{name} {levelname}: {message}", style="{"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        before = _snapshot()
+        with capture_logs("DEBUG", show=False) as logs:
+            logging.getLogger("__main__.t").info("only captured")
+            logging.getLogger("__main__.t").warning("both")
+        _assert_restored(before)
+    finally:
+        root.removeHandler(handler)
+    assert [e.message for e in logs] == ["only captured", "both"]
+    assert stream.getvalue() == "__main__.t WARNING: both\n"
+
+
+def test_1000_enter_exit_cycles_and_1000_deep_nesting_leave_nothing_behind() -> None:
+    before = _snapshot()
+    log = logging.getLogger("__main__.cycle")
+    for i in range(1000):
+        with capture_logs("DEBUG", show=False) as outer, capture_logs("INFO", show=False) as inner:
+            log.debug("d%d", i)
+            log.info("i%d", i)
+        assert [e.message for e in outer] == [f"d{i}", f"i{i}"]
+        assert [e.message for e in inner] == [f"i{i}"]
+    _assert_restored(before)
+
+    with contextlib.ExitStack() as stack:
+        captures = [stack.enter_context(capture_logs("INFO", show=False)) for _ in range(1000)]
+        assert logging.getLogger().handlers.count(captures[0]._handler) == 1
+        log.info("seen by all")
+    assert all([e.message for e in c] == ["seen by all"] for c in captures)
+    _assert_restored(before)
+
+
+def test_nested_captures_show_each_record_once(capsys: pytest.CaptureFixture[str]) -> None:
+    log = logging.getLogger("__main__.nest")
+    with capture_logs("INFO") as outer:
+        log.info("outer only")
+        with capture_logs("INFO", loggers=["__main__.nest.sub"]) as inner:
+            log.info("still outer")
+            logging.getLogger("__main__.nest.sub").info("inner shows it")
+        log.warning("after")
+    assert capsys.readouterr().err == (
+        "__main__.nest INFO: outer only\n"
+        "__main__.nest INFO: still outer\n"
+        "__main__.nest.sub INFO: inner shows it\n"
+        "__main__.nest WARNING: after\n"
+    )
+    assert [e.message for e in outer] == ["outer only", "still outer", "inner shows it", "after"]
+    assert [e.message for e in inner] == ["inner shows it"]
+
+
+def test_terminal_shows_plain_lines_on_stderr_and_show_false_is_silent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with capture_logs():
+        IsrTask().run(2)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "lsst.isr INFO: Processing 2 amplifiers <& [a]>\nlsst.isr WARNING: Only 2 good amplifiers\n"
+    )
+    with capture_logs(show=False):
+        IsrTask().run(2)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_no_double_print_with_an_rsp_ipython_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    class IPythonHandler(logging.Handler):  # the name lsst.rsp's notebook handler has
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.seen.append(f"{record.name} {record.levelname}: {record.getMessage()}")
+
+    rsp = IPythonHandler()
+    root = logging.getLogger()
+    root.addHandler(rsp)
+    try:
+        with capture_logs("INFO") as logs:
+            IsrTask().run(2)
+            logging.getLogger("matplotlib").info("hidden by the floor")
+    finally:
+        root.removeHandler(rsp)
+    assert capsys.readouterr().err == ""  # we did not show them a second time...
+    assert rsp.seen == [  # ...because the platform's handler did, at the level we asked for
+        "lsst.isr INFO: Processing 2 amplifiers <& [a]>",
+        "lsst.isr WARNING: Only 2 good amplifiers",
+    ]
+    assert len(logs) == 2 and rsp.filters == []
+
+
+def test_records_from_other_threads_are_kept() -> None:
+    with capture_logs(show=False) as logs:
+        t = threading.Thread(target=lambda: logging.getLogger("__main__.thread").info("from a thread"))
+        t.start()
+        t.join()
+    assert _summary(logs) == [("INFO", "__main__.thread", "from a thread")]
+
+
+def test_exception_records_keep_their_traceback() -> None:
+    with capture_logs(show=False) as logs:
+        try:
+            raise KeyError("amp <C10>")
+        except KeyError:
+            logging.getLogger("lsst.isr").exception("amplifier failed")
+    (entry,) = logs.records
+    assert entry.levelname == "ERROR" and entry.exc_text is not None
+    assert entry.exc_text.endswith("KeyError: 'amp <C10>'")
+    assert logs.text.startswith("lsst.isr ERROR: amplifier failed\nTraceback (most recent call last):")
+    assert "KeyError: &#x27;amp &lt;C10&gt;&#x27;" in logs._repr_html_()
+
+
+def test_html_escapes_and_colours_by_level() -> None:
+    with capture_logs("DEBUG", show=False) as logs:
+        log = logging.getLogger("__main__.<x>")
+        log.debug("<script>alert('x')</script> & [b]")
+        log.warning("careful")
+    html = logs._repr_html_()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; [b]" in html
+    assert "__main__.&lt;x&gt;" in html
+    assert '<span style="color: var(--jp-warn-color0, #b35c00); font-weight: bold">WARNING</span>' in html
+    assert '<span style="color: var(--jp-success-color0, #2e7d32)">DEBUG</span>' in html
+    assert str(logs) == logs.text
+    assert repr(logs) == "<CapturedLogs: 2 records: 1 DEBUG, 1 WARNING (captured DEBUG+ from all loggers)>"
+    bundle = logs._repr_mimebundle_()
+    assert bundle["text/plain"] == logs.text and bundle["text/html"] == html
+
+
+def test_to_table_and_select() -> None:
+    with capture_logs("DEBUG", show=False) as logs:
+        IsrTask().run(2)
+    table = logs.to_table()
+    assert table.colnames == ["time", "level", "levelno", "name", "message"]
+    assert list(table["level"]) == ["INFO", "VERBOSE", "DEBUG", "WARNING"]
+    assert list(table["name"]) == ["lsst.isr", "lsst.isr", "lsst.isr.fringe", "lsst.isr"]
+    assert list(table["levelno"]) == [20, 15, 10, 30]
+    assert table["time"].scale == "utc"
+    assert [e.message for e in logs.select("WARNING")] == ["Only 2 good amplifiers"]
+    assert [e.name for e in logs.select(logger="lsst.isr.fringe")] == ["lsst.isr.fringe"]
+    assert len(LogRecords().to_table()) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"level": "LOUD"}, ValueError, r"unknown log level 'LOUD'; use one of .*TRACE.*VERBOSE"),
+        ({"level": -1}, ValueError, "level must be >= 0"),
+        ({"level": 2.5}, TypeError, "not float"),
+        ({"level": True}, TypeError, "not True"),
+        ({"loggers": []}, ValueError, r"loggers=\[\] would capture nothing"),
+        ({"loggers": ["lsst..isr"]}, ValueError, "'lsst..isr' is not a logger name"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    before = _snapshot()
+    with pytest.raises(error, match=match):
+        capture_logs(**kwargs)
+    _assert_restored(before)
+
+
+def test_level_names_and_numbers() -> None:
+    for level, number in [("trace", 5), ("VERBOSE", 15), ("Info", 20), (" warning ", 30), (25, 25)]:
+        assert capture_logs(level).level == number
+
+
+def test_a_capture_is_entered_once() -> None:
+    capture = capture_logs(show=False)
+    with capture:
+        pass
+    with pytest.raises(RuntimeError, match="entered only once"):
+        capture.__enter__()
+
+
+def test_public_api_is_registered() -> None:
+    assert stackclub.capture_logs is capture_logs
+    assert stackclub.run_command is run_command
+    assert {"capture_logs", "run_command", "show_task_log"} <= set(stackclub.__all__)
+    assert isinstance(capture_logs(), CapturedLogs)
+    assert issubclass(CommandError, StackClubError) and issubclass(TaskLogNotFoundError, LookupError)
+
+
+def test_log_entry_survives_a_bad_format_call() -> None:
+    record = logging.LogRecord("x", logging.INFO, "f.py", 1, "%d items", ("many",), None)
+    assert LogEntry.from_record(record).message.startswith("'%d items' % ('many',) (could not format:")
