@@ -18,6 +18,8 @@ from .._version import __version__
 
 # Command name -> "module:attribute" of its click.Command.  Add one line per command.
 _COMMANDS: dict[str, str] = {
+    "uses-of": "stackclub.cli._where_is:uses_of",
+    "where-is": "stackclub.cli._where_is:where_is",
     "config": "stackclub.cli._config:config",
     "versions": "stackclub.cli._versions:versions",
 }

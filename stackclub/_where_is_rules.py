@@ -1,0 +1,194 @@
+"""Per-project rules for `stackclub.where_is`: version -> git ref, file layout, documentation.
+
+Each project that publishes its code differently gets one `ProjectRule` row in `RULES`; the
+first row whose ``distributions`` pattern matches the installed distribution's name wins, and
+the last row is the catch-all.  To teach `where_is` a new project, add a row: no code changes.
+
+Template fields available in ``docs``, ``docs_module`` and ``docs_home``:
+
+``{version}``, ``{major}``, ``{minor}``
+    The installed version and its first two numeric parts.
+``{page}``
+    The documented public name of the object (for a member documented on its class page,
+    the class), e.g. ``lsst.pipe.base.PipelineTask``.
+``{name}``
+    The documented public name of the object itself, e.g. ``lsst.pipe.base.PipelineTask.run``.
+``{module}``, ``{package}``
+    The module's public dotted name, and the import package named by the distribution
+    (``lsst-pipe-base`` -> ``lsst.pipe.base``).
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "RULES",
+    "ProjectRule",
+    "rule_for",
+)
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class ProjectRule:
+    """How one project maps an installed version to its repository, tag, layout and docs.
+
+    Parameters
+    ----------
+    label
+        Short name shown in notes, e.g. ``"Rubin (lsst-*)"``.
+    distributions
+        `fnmatch` patterns matched against the normalised distribution name (lower case,
+        ``-`` separators), e.g. ``("lsst-*",)``.
+    tags
+        ``(regular expression, template)`` pairs tried in order against the installed
+        version; the first match gives the git tag, formatted with the match's named groups
+        and ``{version}``.  No match means no tag is known for that version.
+    source_root
+        Folder of the repository that holds the importable packages (``"python/"`` for
+        Rubin packages, ``"lib/"`` for matplotlib, ``""`` for the repository root).
+    docs
+        URL template of an object's API page, or `None` to use the package's
+        ``Documentation`` Project-URL as it is.
+    docs_module
+        URL template for a module, or `None` to use ``docs_home``.
+    docs_home
+        URL template of the documentation's front page.
+    members_on_class_page
+        `True` if methods and attributes are documented on their class's page (linked with a
+        ``#anchor``), `False` if each member has a page of its own.
+    repository
+        Repository URL to use instead of the one in the package metadata.
+
+    Examples
+    --------
+    >>> rule = rule_for("lsst-pipe-base")
+    >>> rule.tag_for("30.2026.4300"), rule.tag_for("30.0.9"), rule.source_root
+    ('w.2026.43', 'v30.0.9', 'python/')
+    >>> rule_for("matplotlib").source_root
+    'lib/'
+    """
+
+    label: str
+    distributions: tuple[str, ...]
+    tags: tuple[tuple[str, str], ...]
+    source_root: str = ""
+    docs: str | None = None
+    docs_module: str | None = None
+    docs_home: str | None = None
+    members_on_class_page: bool = True
+    repository: str | None = None
+
+    def matches(self, distribution: str) -> bool:
+        """Return whether this rule applies to ``distribution`` (any spelling)."""
+        name = normalize(distribution)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.distributions)
+
+    def tag_for(self, version: str) -> str | None:
+        """Return the git tag of ``version`` under this rule, or `None` if no pattern matches.
+
+        Examples
+        --------
+        >>> rule_for("numpy").tag_for("2.5.5")
+        'v2.5.5'
+        >>> rule_for("lsst-daf-butler").tag_for("30.2026.4300.dev12+g1a2b3c") is None
+        True
+        """
+        for pattern, template in self.tags:
+            match = re.fullmatch(pattern, version)
+            if match:
+                return template.format(version=version, **match.groupdict())
+        return None
+
+
+def normalize(distribution: str) -> str:
+    """Normalise a distribution name as PEP 503 does (``lsst_pipe_base`` -> ``lsst-pipe-base``)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+_RELEASE = r"(?P<release>\d+(?:\.\d+)+)"
+
+#: The rule table: first match wins; the last row matches everything.
+RULES: tuple[ProjectRule, ...] = (
+    ProjectRule(
+        label="Rubin (lsst-*)",
+        distributions=("lsst-*", "astro-metadata-translator"),
+        tags=(
+            # Weekly pip versions 30.YYYY.WW00 are the git tags w.YYYY.WW.
+            (r"\d+\.(?P<year>\d{4})\.(?P<week>\d{2})00", "w.{year}.{week}"),
+            # eups-style weekly names, as version.py gives them on a Rubin Science Platform.
+            (r"w[._](?P<year>\d{4})[._](?P<week>\d{2})", "w.{year}.{week}"),
+            # Releases 30.0.9 are the git tags v30.0.9.
+            (r"(?P<release>\d+\.\d+\.\d+)", "v{release}"),
+        ),
+        source_root="python/",
+        docs="https://pipelines.lsst.io/v/weekly/py-api/{page}.html",
+        docs_module="https://pipelines.lsst.io/v/weekly/modules/{package}/index.html",
+        docs_home="https://pipelines.lsst.io/v/weekly/",
+        members_on_class_page=True,
+    ),
+    ProjectRule(
+        label="astropy",
+        distributions=("astropy",),
+        tags=((_RELEASE, "v{release}"),),
+        source_root="",
+        docs="https://docs.astropy.org/en/stable/api/{page}.html",
+        docs_home="https://docs.astropy.org/en/stable/",
+        members_on_class_page=True,
+    ),
+    ProjectRule(
+        label="numpy",
+        distributions=("numpy",),
+        tags=((_RELEASE, "v{release}"),),
+        source_root="",
+        docs="https://numpy.org/doc/{major}.{minor}/reference/generated/{page}.html",
+        docs_home="https://numpy.org/doc/{major}.{minor}/reference/index.html",
+        members_on_class_page=False,
+    ),
+    ProjectRule(
+        label="matplotlib",
+        distributions=("matplotlib",),
+        tags=((_RELEASE, "v{release}"),),
+        source_root="lib/",
+        docs="https://matplotlib.org/{version}/api/_as_gen/{page}.html",
+        docs_home="https://matplotlib.org/{version}/api/index.html",
+        members_on_class_page=False,
+    ),
+    ProjectRule(
+        label="Python standard library",
+        distributions=("python",),
+        tags=((_RELEASE, "v{release}"),),
+        source_root="Lib/",
+        docs="https://docs.python.org/{major}.{minor}/library/{package}.html",
+        docs_module="https://docs.python.org/{major}.{minor}/library/{package}.html",
+        docs_home="https://docs.python.org/{major}.{minor}/library/index.html",
+        members_on_class_page=True,
+        repository="https://github.com/python/cpython",
+    ),
+    ProjectRule(
+        label="default (tag v<version>, files at the repository root)",
+        distributions=("*",),
+        tags=((r"(?P<release>\d+(?:\.\d+)*)", "v{release}"),),
+        source_root="",
+    ),
+)
+
+
+@lru_cache(maxsize=256)
+def rule_for(distribution: str) -> ProjectRule:
+    """Return the first rule in `RULES` that matches ``distribution``.
+
+    Examples
+    --------
+    >>> rule_for("lsst_pex_config").label
+    'Rubin (lsst-*)'
+    >>> rule_for("some-other-package").label.startswith("default")
+    True
+    """
+    for rule in RULES:
+        if rule.matches(distribution):
+            return rule
+    return RULES[-1]  # pragma: no cover - the last row matches everything
