@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = (
     "MISSING",
     "ConfigRow",
+    "default_values",
     "flatten_config",
     "format_value",
     "link_for",
@@ -26,6 +27,7 @@ import importlib
 import logging
 import math
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -393,12 +395,23 @@ def where_set(config: Config, name: str) -> str:
 
 # ---- walking ------------------------------------------------------------------------------------
 
+# A default seen at a path: (value, its text, the class of the config holding the field).
+_Default = tuple[Any, str, type]
+
 
 @dataclass
 class _Walk:
+    """Depth-first walk of a config, adding one `ConfigRow` per field.
+
+    ``defaults`` maps paths to `_Default`; `None` means "do not compare" (walking the
+    defaults themselves, or diffing).  ``all_choices`` expands every choice of a registry or
+    choice field, not just the selected ones (used to record defaults).
+    """
+
     pexConfig: Any
-    with_defaults: bool
     depth: int | None
+    defaults: dict[str, _Default] | None
+    all_choices: bool = False
     rows: list[ConfigRow] = field(default_factory=list)
 
     def add(
@@ -409,15 +422,21 @@ class _Walk:
         parent: str,
         level: int,
         raw: Any,
-        draw: Any,
         *,
         type_text: str,
         value_text: str | None = None,
-        default_text: str | None = None,
         type_class: type | None = None,
         is_group: bool = False,
     ) -> None:
-        changed = self.with_defaults and not same_value(raw, draw)
+        value = value_text if value_text is not None else format_value(raw)
+        default_text, changed = "", False
+        if self.defaults is not None:
+            known = self.defaults.get(path)
+            if known is None or known[2] is not type(cfg):
+                changed = True  # a field the default config does not have there
+            else:
+                default_text = known[1]
+                changed = default_text != value and not same_value(raw, known[0])
         self.rows.append(
             ConfigRow(
                 path=path,
@@ -426,10 +445,8 @@ class _Walk:
                 level=level,
                 kind=type(fld).__name__,
                 type=type_text,
-                default=(default_text if default_text is not None else format_value(draw))
-                if self.with_defaults
-                else "",
-                value=value_text if value_text is not None else format_value(raw),
+                default=default_text,
+                value=value,
                 changed=changed,
                 doc=_doc_text(fld, self.pexConfig),
                 where=where_set(cfg, fld.name) if changed else "",
@@ -442,94 +459,122 @@ class _Walk:
     def deeper(self, level: int) -> bool:
         return self.depth is None or level < self.depth
 
-    def walk(self, cfg: Config, dflt: Any, prefix: str, parent: str, level: int) -> None:
+    def walk(self, cfg: Config, prefix: str, parent: str, level: int) -> None:
         """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``)."""
         for name, fld in cfg._fields.items():
             path = f"{prefix}.{name}" if prefix else name
-            value = getattr(cfg, name)
-            dvalue = getattr(dflt, name, MISSING) if dflt is not MISSING else MISSING
-            handler = self._handler(fld)
-            handler(cfg, fld, value, dvalue, path, parent, level)
+            handler = _HANDLERS.get(type(fld)) or self._handler(fld)
+            handler(self, cfg, fld, getattr(cfg, name), path, parent, level)
 
     def _handler(self, fld: Any) -> Callable[..., None]:
         p = self.pexConfig
         if isinstance(fld, p.ConfigurableField):
-            return self._configurable
-        if isinstance(fld, p.ConfigChoiceField):  # includes RegistryField
-            return self._choice
-        if isinstance(fld, p.ConfigDictField):
-            return self._config_dict
-        if isinstance(fld, p.ConfigField):
-            return self._config_field
-        return self._leaf
+            handler = _Walk._configurable
+        elif isinstance(fld, p.ConfigChoiceField):  # includes RegistryField
+            handler = _Walk._choice
+        elif isinstance(fld, p.ConfigDictField):
+            handler = _Walk._config_dict
+        elif isinstance(fld, p.ConfigField):
+            handler = _Walk._config_field
+        else:
+            handler = _Walk._leaf
+        _HANDLERS[type(fld)] = handler
+        return handler
 
-    def _leaf(self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int) -> None:
-        raw = _plain(value)
-        draw = _plain(dvalue) if dvalue is not MISSING else MISSING
-        self.add(cfg, fld, path, parent, level, raw, draw, type_text=_type_text(fld, self.pexConfig))
+    def _leaf(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
+        self.add(cfg, fld, path, parent, level, _plain(value), type_text=_type_text(fld, self.pexConfig))
 
-    def _config_field(
-        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
-    ) -> None:
-        cls = type(value)
-        dcls = type(dvalue) if dvalue is not MISSING else MISSING
+    def _config_field(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         self.add(
-            cfg, fld, path, parent, level, cls, dcls,
+            cfg, fld, path, parent, level, type(value),
             type_text=f"ConfigField → {fld.dtype.__name__}", type_class=fld.dtype, is_group=True,
         )  # fmt: skip
         if self.deeper(level):
-            self.walk(value, dvalue if dcls is cls else MISSING, path, path, level + 1)
+            self.walk(value, path, path, level + 1)
 
-    def _configurable(
-        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
-    ) -> None:
+    def _configurable(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         target = value.target
-        dtarget = dvalue.target if dvalue is not MISSING else MISSING
         self.add(
-            cfg, fld, path, parent, level, target, dtarget,
+            cfg, fld, path, parent, level, target,
             type_text=f"ConfigurableField → {_target_name(target)}", type_class=_unwrap(target),
-            value_text=_target_name(target),
-            default_text=_target_name(dtarget) if dtarget is not MISSING else "",
-            is_group=True,
+            value_text=_target_name(target), is_group=True,
         )  # fmt: skip
         if self.deeper(level):
-            same = dtarget is not MISSING and dtarget is target and type(dvalue.value) is type(value.value)
-            self.walk(value.value, dvalue.value if same else MISSING, path, path, level + 1)
+            self.walk(value.value, path, path, level + 1)
 
-    def _choice(self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int) -> None:
+    def _choice(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         multi = fld.multi
         selection = _selection(value, multi)
-        dselection = _selection(dvalue, multi) if dvalue is not MISSING else MISSING
         choices = ", ".join(repr(k) for k in _choice_names(fld))
-        kind = type(fld).__name__
         self.add(
-            cfg, fld, path, parent, level, selection, dselection,
-            type_text=f"{kind} {{{choices}}}" + (" (multi)" if multi else ""), is_group=True,
+            cfg, fld, path, parent, level, selection,
+            type_text=f"{type(fld).__name__} {{{choices}}}" + (" (multi)" if multi else ""), is_group=True,
         )  # fmt: skip
         if not self.deeper(level):
             return
-        names = list(selection) if multi else ([selection] if selection is not None else [])
+        if self.all_choices:
+            names = _choice_names(fld)
+        else:
+            names = list(selection) if multi else ([selection] if selection is not None else [])
         for key in names:
-            sub = value[key]
-            dsub = _item(dvalue, key)
-            if dsub is not MISSING and type(dsub) is not type(sub):
-                dsub = MISSING
-            self.walk(sub, dsub, f"{path}[{key!r}]", path, level + 1)
+            try:
+                sub = value[key]
+            except Exception as err:  # a registry entry whose config cannot be made
+                _LOG.debug("cannot expand %s[%r]: %s", path, key, err)
+                continue
+            self.walk(sub, f"{path}[{key!r}]", path, level + 1)
 
-    def _config_dict(
-        self, cfg: Config, fld: Any, value: Any, dvalue: Any, path: str, parent: str, level: int
-    ) -> None:
+    def _config_dict(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         keys = list(value.keys())
-        dkeys = list(dvalue.keys()) if dvalue is not MISSING else MISSING
         self.add(
-            cfg, fld, path, parent, level, keys, dkeys,
+            cfg, fld, path, parent, level, keys,
             type_text=f"ConfigDictField[{_tname(fld.keytype)}, {_tname(fld.itemtype)}]",
             type_class=fld.itemtype, is_group=True,
         )  # fmt: skip
         if self.deeper(level):
             for key in keys:
-                dsub = dvalue[key] if dvalue is not MISSING and key in dvalue else MISSING
-                self.walk(value[key], dsub, f"{path}[{key!r}]", path, level + 1)
+                self.walk(value[key], f"{path}[{key!r}]", path, level + 1)
+
+
+# Field class -> its walker method, filled on first sight of each field class.
+_HANDLERS: dict[type, Callable[..., None]] = {}
+
+# Config class -> the defaults of a freshly constructed instance, by path.  Building a config
+# is most of the cost of showing one (pex_config records a call stack per field), and a class's
+# defaults do not change, so each class is built once per session.
+_DEFAULTS: weakref.WeakKeyDictionary[type, dict[str, _Default] | None] = weakref.WeakKeyDictionary()
+
+
+def default_values(config_class: type[Config]) -> dict[str, _Default] | None:
+    """Defaults of ``config_class`` (after its ``setDefaults``) by dotted path; `None` if it cannot be built."""
+    try:
+        return _DEFAULTS[config_class]
+    except KeyError:
+        pass
+    try:
+        fresh = config_class()
+    except Exception as err:  # a config class whose constructor needs arguments
+        _LOG.debug("cannot build a default %s: %s", config_class.__name__, err)
+        result = None
+    else:
+        walker = _Walk(_pex(), depth=None, defaults=None, all_choices=True)
+        owners: list[type] = []
+        _walk_recording_owners(walker, fresh, owners)
+        result = {row.path: (row.raw, row.value, owner) for row, owner in zip(walker.rows, owners, strict=True)}
+    _DEFAULTS[config_class] = result
+    return result
+
+
+def _walk_recording_owners(walker: _Walk, config: Config, owners: list[type]) -> None:
+    """Walk ``config`` and note, per row, the class of the config that holds the field."""
+    original_add = walker.add
+
+    def add(cfg: Config, *args: Any, **kwargs: Any) -> None:
+        owners.append(type(cfg))
+        original_add(cfg, *args, **kwargs)
+
+    walker.add = add  # type: ignore[method-assign]
+    walker.walk(config, "", "", 0)
 
 
 def _selection(value: Any, multi: bool) -> Any:
@@ -537,16 +582,6 @@ def _selection(value: Any, multi: bool) -> Any:
     if multi:
         return sorted(selection) if selection is not None else []
     return selection
-
-
-def _item(choices: Any, key: str) -> Any:
-    """The default config of choice ``key`` (pex_config makes unselected ones on demand)."""
-    if choices is MISSING:
-        return MISSING
-    try:
-        return choices[key]
-    except Exception:
-        return MISSING
 
 
 def _choice_names(fld: Any) -> list[Any]:
@@ -596,12 +631,7 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
     pexConfig = _pex()
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be None or >= 0, got {depth!r}")
-    walker = _Walk(pexConfig, with_defaults, depth)
-    default: Any = MISSING
-    if with_defaults:
-        try:
-            default = type(config)()
-        except Exception as err:  # a config class whose constructor needs arguments
-            _LOG.debug("cannot build a default %s: %s", type(config).__name__, err)
-    walker.walk(config, default, "", "", 0)
+    defaults = default_values(type(config)) if with_defaults else None
+    walker = _Walk(pexConfig, depth=depth, defaults=defaults)
+    walker.walk(config, "", "", 0)
     return walker.rows
