@@ -814,6 +814,10 @@ class _Dist:
 
     @functools.cached_property
     def files(self) -> frozenset[str]:
+        # Read RECORD ourselves: Distribution.files stats every listed file (slow for big packages).
+        record = self.dist.read_text("RECORD")
+        if record:
+            return frozenset(line.rsplit(",", 2)[0].strip('"') for line in record.splitlines() if line)
         return frozenset(str(f).replace("\\", "/") for f in (self.dist.files or ()))
 
     @functools.cached_property
