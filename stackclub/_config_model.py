@@ -22,6 +22,7 @@ __all__ = (
     "source_url_for",
 )
 
+import builtins
 import functools
 import importlib
 import logging
@@ -53,10 +54,10 @@ MISSING: Any = _Missing()
 
 def _pex() -> Any:
     try:
-        import lsst.pex.config as pexConfig
+        import lsst.pex.config as pex_config
     except ImportError as err:
         raise MissingStackError("lsst.pex.config", "Showing a config") from err
-    return pexConfig
+    return pex_config
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,17 +146,17 @@ def resolve_config(obj: Any, *, what: str) -> Config:
     a ConfigurableField's value, a single-selection registry/choice value, or a dotted path to
     any of these classes.
     """
-    pexConfig = _pex()
+    pex_config = _pex()
     original = obj
     if isinstance(obj, str):
         obj = import_path(obj)
-    if isinstance(obj, pexConfig.Config):
+    if isinstance(obj, pex_config.Config):
         return obj
     if isinstance(obj, type):
-        if issubclass(obj, pexConfig.Config):
+        if issubclass(obj, pex_config.Config):
             return _construct(obj, original)
         config_class = getattr(obj, "ConfigClass", None)
-        if isinstance(config_class, type) and issubclass(config_class, pexConfig.Config):
+        if isinstance(config_class, type) and issubclass(config_class, pex_config.Config):
             return _construct(config_class, original)
     from lsst.pex.config.configChoiceField import ConfigInstanceDict
     from lsst.pex.config.configurableField import ConfigurableInstance
@@ -168,7 +169,7 @@ def resolve_config(obj: Any, *, what: str) -> Config:
         config = obj.config
     except Exception:
         config = None
-    if isinstance(config, pexConfig.Config):
+    if isinstance(config, pex_config.Config):
         return config
     raise NotAConfigError(original, what)
 
@@ -177,24 +178,26 @@ def _construct(config_class: type[Config], original: Any) -> Config:
     try:
         return config_class()
     except Exception as err:
-        raise NotAConfigError(original, "constructing its config", reason=f"{config_class.__name__}() raised {err!r}") from err
+        raise NotAConfigError(
+            original, "constructing its config", reason=f"{config_class.__name__}() raised {err!r}"
+        ) from err
 
 
 def resolve_task(obj: Any, *, what: str) -> tuple[type, Any, Config]:
     """Return ``(task_class, task_instance_or_None, config)`` for a task class, instance or path."""
-    pexConfig = _pex()
+    pex_config = _pex()
     original = obj
     if isinstance(obj, str):
         obj = import_path(obj)
-    if isinstance(obj, type) and not issubclass(obj, pexConfig.Config):
+    if isinstance(obj, type) and not issubclass(obj, pex_config.Config):
         config = resolve_config(obj, what=what)
         return obj, None, config
     task_class = getattr(obj, "task_class", None)  # a pipeline-graph TaskNode
     if isinstance(task_class, type):
         return task_class, None, resolve_config(obj, what=what)
-    config = getattr(obj, "config", None)
-    if isinstance(config, pexConfig.Config) and hasattr(obj, "getTaskDict"):
-        return type(obj), obj, config
+    task_config = getattr(obj, "config", None)
+    if isinstance(task_config, pex_config.Config) and hasattr(obj, "getTaskDict"):
+        return type(obj), obj, task_config
     raise NotAConfigError(original, what, expected="a Task class or instance (or its dotted path)")
 
 
@@ -250,7 +253,7 @@ class ConfigRow:
     doc: str
     where: str = ""
     is_group: bool = False
-    type_class: type | None = field(default=None, compare=False, repr=False)
+    type_class: builtins.type | None = field(default=None, compare=False, repr=False)
     raw: Any = field(default=None, compare=False, repr=False)
 
     def type_cell(self) -> Link:
@@ -312,19 +315,19 @@ def _tname(dtype: Any) -> str:
     return str(dtype)
 
 
-def _type_text(fld: Any, pexConfig: Any) -> str:
+def _type_text(fld: Any, pex_config: Any) -> str:
     """Type text for a leaf field, dispatching on its kind (most specific first)."""
     kind = type(fld).__name__
     optional = ", optional" if getattr(fld, "optional", False) else ""
-    if isinstance(fld, pexConfig.RangeField):
+    if isinstance(fld, pex_config.RangeField):
         low = "-inf" if fld.min is None else fld.min
         high = "inf" if fld.max is None else fld.max
         opening, closing = fld.rangeString[0], fld.rangeString[-1]
         return f"{kind}[{_tname(fld.dtype)}] {opening}{low}, {high}{closing}{optional}"
-    if isinstance(fld, pexConfig.ChoiceField):
+    if isinstance(fld, pex_config.ChoiceField):
         allowed = ", ".join(repr(k) for k in fld.allowed if k is not None)
         return f"{kind}[{_tname(fld.dtype)}] {{{allowed}}}{optional}"
-    if isinstance(fld, pexConfig.ListField):
+    if isinstance(fld, pex_config.ListField):
         sizes = []
         if fld.length is not None:
             sizes.append(f"length {fld.length}")
@@ -334,22 +337,24 @@ def _type_text(fld: Any, pexConfig: Any) -> str:
             sizes.append(f"≤ {fld.maxLength} items")
         extra = f" ({', '.join(sizes)})" if sizes else ""
         return f"{kind}[{_tname(fld.itemtype)}]{extra}{optional}"
-    if isinstance(fld, pexConfig.DictField):
+    if isinstance(fld, pex_config.DictField):
         return f"{kind}[{_tname(fld.keytype)}, {_tname(fld.itemtype)}]{optional}"
-    if isinstance(fld, pexConfig.Field) and type(fld) is not pexConfig.Field:
+    if isinstance(fld, pex_config.Field) and type(fld) is not pex_config.Field:
         # Other Field subclasses (e.g. ConfigurableActionField): show the class, and dtype if simple.
         dtype = getattr(fld, "dtype", None)
         return f"{kind}[{_tname(dtype)}]{optional}" if isinstance(dtype, type) else kind + optional
     return f"{kind}[{_tname(getattr(fld, 'dtype', None))}]{optional}"
 
 
-def _doc_text(fld: Any, pexConfig: Any) -> str:
+def _doc_text(fld: Any, pex_config: Any) -> str:
     doc = " ".join(str(getattr(fld, "doc", "") or "").split())
     deprecated = getattr(fld, "deprecated", None)
     if deprecated:
         doc = f"Deprecated: {deprecated} {doc}".strip()
-    if isinstance(fld, pexConfig.ChoiceField):
-        allowed = "; ".join(f"{k!r}: {' '.join(str(v).split())}" for k, v in fld.allowed.items() if k is not None)
+    if isinstance(fld, pex_config.ChoiceField):
+        allowed = "; ".join(
+            f"{k!r}: {' '.join(str(v).split())}" for k, v in fld.allowed.items() if k is not None
+        )
         doc = f"{doc} Allowed: {allowed}.".strip()
     return doc
 
@@ -408,7 +413,7 @@ class _Walk:
     choice field, not just the selected ones (used to record defaults).
     """
 
-    pexConfig: Any
+    pex_config: Any
     depth: int | None
     defaults: dict[str, _Default] | None
     all_choices: bool = False
@@ -448,7 +453,7 @@ class _Walk:
                 default=default_text,
                 value=value,
                 changed=changed,
-                doc=_doc_text(fld, self.pexConfig),
+                doc=_doc_text(fld, self.pex_config),
                 where=where_set(cfg, fld.name) if changed else "",
                 is_group=is_group,
                 type_class=type_class,
@@ -467,7 +472,7 @@ class _Walk:
             handler(self, cfg, fld, getattr(cfg, name), path, parent, level)
 
     def _handler(self, fld: Any) -> Callable[..., None]:
-        p = self.pexConfig
+        p = self.pex_config
         if isinstance(fld, p.ConfigurableField):
             handler = _Walk._configurable
         elif isinstance(fld, p.ConfigChoiceField):  # includes RegistryField
@@ -482,7 +487,7 @@ class _Walk:
         return handler
 
     def _leaf(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
-        self.add(cfg, fld, path, parent, level, _plain(value), type_text=_type_text(fld, self.pexConfig))
+        self.add(cfg, fld, path, parent, level, _plain(value), type_text=_type_text(fld, self.pex_config))
 
     def _config_field(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         self.add(
@@ -546,7 +551,10 @@ _DEFAULTS: weakref.WeakKeyDictionary[type, dict[str, _Default] | None] = weakref
 
 
 def default_values(config_class: type[Config]) -> dict[str, _Default] | None:
-    """Defaults of ``config_class`` (after its ``setDefaults``) by dotted path; `None` if it cannot be built."""
+    """Defaults of ``config_class`` (after its ``setDefaults``) by dotted path.
+
+    Returns `None` when the class cannot be constructed without arguments.
+    """
     try:
         return _DEFAULTS[config_class]
     except KeyError:
@@ -560,7 +568,9 @@ def default_values(config_class: type[Config]) -> dict[str, _Default] | None:
         walker = _Walk(_pex(), depth=None, defaults=None, all_choices=True)
         owners: list[type] = []
         _walk_recording_owners(walker, fresh, owners)
-        result = {row.path: (row.raw, row.value, owner) for row, owner in zip(walker.rows, owners, strict=True)}
+        result = {
+            row.path: (row.raw, row.value, owner) for row, owner in zip(walker.rows, owners, strict=True)
+        }
     _DEFAULTS[config_class] = result
     return result
 
@@ -628,10 +638,10 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
     >>> [(r.path, r.type, r.value) for r in flatten_config(C(), with_defaults=False)]
     [('x', 'Field[int]', '1')]
     """
-    pexConfig = _pex()
+    pex_config = _pex()
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be None or >= 0, got {depth!r}")
     defaults = default_values(type(config)) if with_defaults else None
-    walker = _Walk(pexConfig, depth=depth, defaults=defaults)
+    walker = _Walk(pex_config, depth=depth, defaults=defaults)
     walker.walk(config, "", "", 0)
     return walker.rows

@@ -20,7 +20,7 @@ __all__ = (
 import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +133,7 @@ class ConnectionsView:
         if self.in_pipeline:
             cols.append("task default")
         cols += ["storage class", "dimensions", "notes", "doc"]
-        rows = []
+        rows: list[Sequence[Any]] = []
         for r in self.rows:
             name: Any = Styled(r.dataset_type, _RENAMED_STYLE) if html and r.renamed else r.dataset_type
             cells: list[Any] = [r.kind, r.connection, name]
@@ -205,7 +205,9 @@ def show_connections(
     elif label is not None:
         raise PipelineLoadError("(none given)", f"label={label!r} needs pipeline= as well")
     elif pipeline_task_class_or_config is None:
-        raise NotAConfigError(None, "show_connections", expected="a PipelineTask class or config, or pipeline= and label=")
+        raise NotAConfigError(
+            None, "show_connections", expected="a PipelineTask class or config, or pipeline= and label="
+        )
     else:
         config = resolve_config(pipeline_task_class_or_config, what="show_connections")
         title = type(config).__name__
@@ -276,7 +278,9 @@ def _config_from_pipeline(task: Any, pipeline: Any, label: str | None) -> tuple[
         config = resolve_config(task, what="show_connections")
         wanted = task if isinstance(task, type) and not _is_config_class(task) else None
         if wanted is None:
-            matching = [lb for lb, node in graph.tasks.items() if isinstance(config, node.task_class.ConfigClass)]
+            matching = [
+                lb for lb, node in graph.tasks.items() if isinstance(config, node.task_class.ConfigClass)
+            ]
         else:
             matching = [lb for lb, node in graph.tasks.items() if _same_class(node.task_class, wanted)]
         if label is None:
@@ -289,7 +293,9 @@ def _config_from_pipeline(task: Any, pipeline: Any, label: str | None) -> tuple[
     if label is None:
         raise PipelineLoadError(source, f"pass label= to say which task (labels: {', '.join(graph.tasks)})")
     if label not in graph.tasks:
-        raise PipelineLoadError(source, f"it has no task labelled {label!r}; its labels are: {', '.join(graph.tasks)}")
+        raise PipelineLoadError(
+            source, f"it has no task labelled {label!r}; its labels are: {', '.join(graph.tasks)}"
+        )
     node = graph.tasks[label]
     if wanted is not None and not _same_class(node.task_class, wanted):
         raise PipelineLoadError(
@@ -336,7 +342,8 @@ def load_pipeline_graph(pipeline: Any) -> tuple[PipelineGraph, str]:
         described = "(pipeline object)"
     else:
         raise PipelineLoadError(
-            repr(pipeline)[:80], "expected a pipeline YAML path, an lsst.pipe.base.Pipeline or a PipelineGraph"
+            repr(pipeline)[:80],
+            "expected a pipeline YAML path, an lsst.pipe.base.Pipeline or a PipelineGraph",
         )
     try:
         graph = pipeline.to_graph()
@@ -400,7 +407,7 @@ class PipelineView:
 
     def task_table(self) -> Table:
         """The tasks as a `Table`."""
-        rows = [
+        rows: list[Sequence[Any]] = [
             [i, label, link_for(cls), ", ".join(ins), ", ".join(outs), dims]
             for i, (label, cls, ins, outs, dims) in enumerate(self.tasks, start=1)
         ]
@@ -433,7 +440,11 @@ class PipelineView:
 
     def __str__(self) -> str:
         return "\n\n".join(
-            [self.task_table().to_text(max_width=60), self.dataset_table().to_text(max_width=60), self.text_graph()]
+            [
+                self.task_table().to_text(max_width=60),
+                self.dataset_table().to_text(max_width=60),
+                self.text_graph(),
+            ]
         )
 
     def _repr_html_(self) -> str:
@@ -442,7 +453,7 @@ class PipelineView:
                 '<div class="stackclub-pipeline">',
                 self.task_table().to_html(),
                 self.dataset_table().to_html(),
-                "<details><summary>graph (pipe_base <code>pipeline_graph.visualization.show</code>)</summary>",
+                "<details><summary>graph (<code>pipeline_graph.visualization.show</code>)</summary>",
                 f"<pre>{escape(self.text_graph())}</pre>",
                 "</details>",
                 "</div>",
@@ -495,30 +506,30 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
     consumed: dict[str, list[str]] = {}
     storage: dict[str, str] = {}
     for label, node in graph.tasks.items():
-        ins = []
-        for edge in node.iter_all_inputs():
-            if edge.connection_name in node.prerequisite_inputs:
-                ins.append(f"{edge.parent_dataset_type_name} (prerequisite)")
-            else:
-                ins.append(edge.parent_dataset_type_name)
-            consumed.setdefault(edge.parent_dataset_type_name, []).append(label)
-            order.append(edge.parent_dataset_type_name)
-            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
-        outs = []
-        for edge in node.iter_all_outputs():
-            if edge.connection_name.startswith("_"):
+        ins: list[str] = []
+        outs: list[str] = []
+        reads = [(e, "") for e in node.iter_all_inputs()] + [
+            (e, " (init)") for e in node.init.iter_all_inputs()
+        ]
+        for read, note in reads:
+            name = read.parent_dataset_type_name
+            if read.connection_name in node.prerequisite_inputs:
+                note = " (prerequisite)"
+            ins.append(name + note)
+            consumed.setdefault(name, []).append(label)
+            order.append(name)
+            storage.setdefault(name, read.storage_class_name)
+        writes = [(e, "") for e in node.iter_all_outputs()] + [
+            (e, " (init)") for e in node.init.iter_all_outputs()
+        ]
+        for write, note in writes:
+            if write.connection_name.startswith("_"):  # the automatic _config, _log, _metadata
                 continue
-            outs.append(edge.parent_dataset_type_name)
-            order.append(edge.parent_dataset_type_name)
-            produced[edge.parent_dataset_type_name] = label
-            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
-        for edge in node.init.iter_all_outputs():
-            if edge.connection_name.startswith("_"):
-                continue
-            outs.append(f"{edge.parent_dataset_type_name} (init)")
-            order.append(edge.parent_dataset_type_name)
-            produced[edge.parent_dataset_type_name] = label
-            storage.setdefault(edge.parent_dataset_type_name, edge.storage_class_name)
+            name = write.parent_dataset_type_name
+            outs.append(name + note)
+            order.append(name)
+            produced[name] = label
+            storage.setdefault(name, write.storage_class_name)
         dims = ", ".join(sorted(node.get_connections().dimensions))
         tasks.append((label, node.task_class, sorted(ins), sorted(outs), dims))
     names = list(dict.fromkeys(order))

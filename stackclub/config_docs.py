@@ -245,9 +245,7 @@ def show_config(
         _validate(config)
     globs = _globs(fields)
     rows = flatten_config(config, with_defaults=True, depth=depth)
-    keep = [
-        (not globs or _matches(row, globs)) and (not changed_only or row.changed) for row in rows
-    ]
+    keep = [(not globs or _matches(row, globs)) and (not changed_only or row.changed) for row in rows]
     # A parent stays when any of its descendants stays, so the dotted structure reads well.
     if globs or changed_only:
         kept_paths = {row.path for row, k in zip(rows, keep, strict=True) if k}
@@ -390,7 +388,11 @@ def diff_configs(a: Any, b: Any, *, labels: tuple[str, str] = ("a", "b")) -> Con
                 ref.doc,
             )
         )
-    return ConfigDiff(labels=tuple(labels), titles=(_title(config_a, short=True), _title(config_b, short=True)), rows=out)  # type: ignore[arg-type]
+    return ConfigDiff(
+        labels=(labels[0], labels[1]),
+        titles=(_title(config_a, short=True), _title(config_b, short=True)),
+        rows=out,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -474,7 +476,7 @@ class TaskTree:
     def to_table(self, *, html: bool = False) -> Table:
         """The tree as a `Table`; names are indented by level."""
         indent = "\u00a0\u00a0" if html else "  "
-        rows = [
+        rows: list[Sequence[Any]] = [
             [
                 indent * r.level + r.name,
                 link_for(r.task_class),
@@ -554,12 +556,12 @@ def show_task_tree(task_or_class: Any) -> TaskTree:
 
 
 def _walk_subtasks(config: Config, name: str, path: str, level: int, rows: list[TaskTreeRow]) -> None:
-    import lsst.pex.config as pexConfig
+    import lsst.pex.config as pex_config
 
     for fname, fld in config._fields.items():
         value = getattr(config, fname)
         fpath = f"{path}.{fname}"
-        if isinstance(fld, pexConfig.ConfigurableField):
+        if isinstance(fld, pex_config.ConfigurableField):
             target = value.target
             rows.append(
                 TaskTreeRow(
@@ -572,7 +574,7 @@ def _walk_subtasks(config: Config, name: str, path: str, level: int, rows: list[
                 )
             )
             _walk_subtasks(value.value, f"{name}.{fname}", fpath, level + 1, rows)
-        elif isinstance(fld, pexConfig.RegistryField) and not fld.multi and value.name is not None:
+        elif isinstance(fld, pex_config.RegistryField) and not fld.multi and value.name is not None:
             target = value.registry[value.name]
             target = getattr(target, "_target", target)
             choices = ", ".join(repr(k) for k in value.registry)
@@ -599,7 +601,9 @@ def _only_made(task: Any, rows: list[TaskTreeRow]) -> list[TaskTreeRow]:
         if sub is None or full_name in known:
             continue
         kept.append(
-            TaskTreeRow(full_name, full_name.count("."), type(sub), "", "(made in __init__, not by config)", "")
+            TaskTreeRow(
+                full_name, full_name.count("."), type(sub), "", "(made in __init__, not by config)", ""
+            )
         )
     return kept
 
@@ -662,4 +666,3 @@ def _first_line(doc: str | None) -> str:
         if line.strip():
             return line.strip()
     return ""
-

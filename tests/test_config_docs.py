@@ -1,5 +1,8 @@
 """Tests for stackclub.config_docs on real pex_config configs, real tasks and real pipelines."""
 
+# Config fields and aliases mirror Rubin's spelling (doBias, pexConfig), as stackclub/pipe does.
+# ruff: noqa: N802, N812, N815
+
 from __future__ import annotations
 
 import sys
@@ -128,7 +131,7 @@ class StrictConfig(pexConfig.Config):
 # A PipelineTask pair in an importable module, and a pipeline YAML that renames a dataset type.
 # --------------------------------------------------------------------------------------------------
 
-TOY_TASKS = '''
+TOY_TASKS = """
 import lsst.pex.config as pexConfig
 import lsst.pipe.base as pipeBase
 import lsst.pipe.base.connectionTypes as cT
@@ -165,7 +168,7 @@ class ToyDetectConfig(pipeBase.PipelineTaskConfig, pipelineConnections=ToyDetect
 class ToyDetectTask(pipeBase.PipelineTask):
     ConfigClass = ToyDetectConfig
     _DefaultName = "toyDetect"
-'''
+"""
 
 TOY_PIPELINE = """
 description: Toy pipeline whose YAML renames postISRCCD as Rubin's DRP pipelines do
@@ -247,7 +250,15 @@ def test_overrides_from_load_and_assignment_are_found_with_where(tmp_path: Path)
     config.load(str(override))
     view = show_config(config, changed_only=True)
     # Changed leaves plus the nested configs that lead to them.
-    assert view.paths == ["doBias", "gain", "planes", "middle", "middle.deep", "middle.deep.threshold", "algorithm"]
+    assert view.paths == [
+        "doBias",
+        "gain",
+        "planes",
+        "middle",
+        "middle.deep",
+        "middle.deep.threshold",
+        "algorithm",
+    ]
     assert view["gain"].default == "0.5" and view["gain"].value == "0.25"
     assert view["planes"].value == "['SAT', 'BAD', 'CR']"
     assert view["algorithm"].value == "'b'"
@@ -322,9 +333,9 @@ def test_html_escapes_and_folds() -> None:
     assert "<details open" not in html
     assert '<span style="font-weight: bold">' in html  # the changed value
     assert "<details open" in show_config(config, fields="thr*")._repr_html_()
-    assert repr(view) == "<ConfigView: TopConfig (test_config_docs.TopConfig), 17 rows>" or repr(view).startswith(
-        "<ConfigView: TopConfig ("
-    )
+    assert repr(view) == "<ConfigView: TopConfig (test_config_docs.TopConfig), 17 rows>" or repr(
+        view
+    ).startswith("<ConfigView: TopConfig (")
 
 
 def test_text_rendering() -> None:
@@ -365,17 +376,23 @@ def test_accepts_tasks_instances_and_subconfigs() -> None:
 
 
 def test_bad_inputs() -> None:
-    with pytest.raises(NotAConfigError, match=r"show_config needs a pex_config Config .* got 42 of type 'int'"):
+    with pytest.raises(
+        NotAConfigError, match=r"show_config needs a pex_config Config .* got 42 of type 'int'"
+    ):
         show_config(42)
     with pytest.raises(NotAConfigError, match="of type 'type'"):
         show_config(dict)
-    with pytest.raises(UnloadableClassError, match=r"Cannot load 'no_such_pkg\.Config': no module 'no_such_pkg'"):
+    with pytest.raises(
+        UnloadableClassError, match=r"Cannot load 'no_such_pkg\.Config': no module 'no_such_pkg'"
+    ):
         show_config("no_such_pkg.Config")
     with pytest.raises(UnloadableClassError, match="module 'lsst.pipe.base' has no attribute 'NoSuchConfig'"):
         show_config("lsst.pipe.base.NoSuchConfig")
     with pytest.raises(UnloadableClassError, match="expected a dotted path"):
         show_config("Config")
-    with pytest.raises(ConfigValidationError, match=r"StrictConfig does not validate: .*required.*validate=False"):
+    with pytest.raises(
+        ConfigValidationError, match=r"StrictConfig does not validate: .*required.*validate=False"
+    ):
         show_config(StrictConfig)
     assert show_config(StrictConfig, validate=False)["required"].value == "None"
     with pytest.raises(NotAConfigError, match="diff_configs needs"):
@@ -486,7 +503,7 @@ def test_connections_in_a_pipeline_show_effective_names(toy: tuple[object, Path]
     row = view["outputExposure"]
     assert row.dataset_type == "post_isr_image" and row.default_name == "postISRCCD" and row.renamed
     assert not view["ccdExposure"].renamed
-    assert "<span style=\"font-weight: bold\">post_isr_image</span>" in view._repr_html_()
+    assert '<span style="font-weight: bold">post_isr_image</span>' in view._repr_html_()
     assert "postISRCCD" in str(view)
     detect = show_connections(pipeline=str(pipeline), label="detect")
     assert detect.dataset_types == {"exposure": "post_isr_image", "sources": "src", "schema": "src_schema"}

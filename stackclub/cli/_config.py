@@ -10,7 +10,9 @@ import click
 @click.command("config")
 @click.argument("task_or_config_class")
 @click.option("--changed-only", is_flag=True, help="Show only fields that differ from their defaults.")
-@click.option("--fields", "fields", metavar="GLOB", multiple=True, help="Show only fields matching GLOB (e.g. 'do*').")
+@click.option(
+    "--fields", "fields", metavar="GLOB", multiple=True, help="Show only fields matching GLOB (e.g. 'do*')."
+)
 @click.option(
     "-C",
     "--config-file",
