@@ -130,7 +130,7 @@ class SourceLink:
             what += f" in {self.package} {self.version or ''}".rstrip()
         if self.target in ("source", "repo") and self.ref:
             what += f" at {self.ref}"
-        if self.lines and self.target != "repo":
+        if self.lines and self.target in ("source", "file"):
             first, last = self.lines
             what += f", line {first}" if first == last else f", lines {first}-{last}"
         return what
@@ -334,42 +334,50 @@ def _pex_field_type() -> type | None:
 
 
 def _import_dotted(name: str) -> tuple[Any, type | None]:
-    """Import ``a.b.C.meth`` -> (object, the class it was looked up on or None)."""
+    """Resolve ``a.b.C.meth`` as Python would evaluate it after ``import a.b``: attribute look-ups
+    first, importing a submodule only when the attribute is missing (so a package attribute that
+    shadows a submodule of the same name wins, as it does in code).
+
+    Returns (object, the class it was looked up on or None).
+    """
     text = name.strip()
     parts = text.split(".")
     if not text or not all(p.isidentifier() for p in parts):
         raise UnknownNameError(name, "is not a dotted Python name such as 'lsst.pipe.base.PipelineTask'")
-    module: Any = None
-    n = len(parts)
-    while n > 0:
-        modname = ".".join(parts[:n])
-        try:
-            module = importlib.import_module(modname)
-            break
-        except ModuleNotFoundError as err:
-            missing = err.name or ""
-            if missing and not (modname == missing or modname.startswith(missing + ".")):
-                raise UnknownNameError(name, f"cannot be imported: importing {modname!r} failed ({err})") from None
-            n -= 1
-        except Exception as err:
-            raise UnknownNameError(
-                name, f"cannot be imported: importing {modname!r} raised {type(err).__name__}: {err}"
-            ) from None
-    if module is None:
+    obj = _import_module(name, parts[0])
+    if obj is None:
         return _fail_top_level(name, parts[0])
-    obj: Any = module
     owner: type | None = None
-    for i in range(n, len(parts)):
+    for i in range(1, len(parts)):
         part = parts[i]
         try:
             value = getattr(obj, part)
         except AttributeError:
-            where = ".".join(parts[:i])
-            suggestions = _close_names(obj, part, where)
-            raise UnknownNameError(name, f"does not import: {where} has no attribute {part!r}", suggestions) from None
+            value = _import_module(name, ".".join(parts[: i + 1])) if inspect.ismodule(obj) else None
+            if value is None:
+                where = ".".join(parts[:i])
+                suggestions = _close_names(obj, part, where)
+                raise UnknownNameError(
+                    name, f"does not import: {where} has no attribute {part!r}", suggestions
+                ) from None
         owner = obj if inspect.isclass(obj) else None
         obj = value
     return obj, owner
+
+
+def _import_module(name: str, modname: str) -> Any:
+    """Import ``modname``; `None` if it does not exist, a clear error if it exists but fails."""
+    try:
+        return importlib.import_module(modname)
+    except ModuleNotFoundError as err:
+        missing = err.name or ""
+        if missing and not (modname == missing or modname.startswith(missing + ".")):
+            raise UnknownNameError(name, f"cannot be imported: importing {modname!r} failed ({err})") from None
+        return None
+    except Exception as err:
+        raise UnknownNameError(
+            name, f"cannot be imported: importing {modname!r} raised {type(err).__name__}: {err}"
+        ) from None
 
 
 def _close_names(parent: Any, part: str, where: str) -> tuple[str, ...]:

@@ -258,6 +258,10 @@ def test_dotted_string() -> None:
     _assert_defines(link, "def", "runQuantum")
     assert link.url.startswith(f"https://github.com/lsst/pipe_base/blob/{_tag('lsst-pipe-base')}/python/lsst/pipe/base/")
     assert link.url == where_is(pipe_base.PipelineTask.runQuantum).url
+    # As in code, a package attribute wins over a submodule of the same name (script.run is a function).
+    run = where_is("lsst.ctrl.mpexec.cli.script.run")
+    assert run.kind == "function" and run.url.endswith(f"/python/lsst/ctrl/mpexec/cli/script/run.py#L{run.lines[0]}-L{run.lines[1]}")
+    _assert_defines(run, "def", "run")
     module = where_is("lsst.pipe.base", in_the="repo")
     assert module.url == f"https://github.com/lsst/pipe_base/tree/{_tag('lsst-pipe-base')}"
 
