@@ -128,6 +128,9 @@ def shift_wcs(wcs: astropy.wcs.WCS, x0: float, y0: float) -> astropy.wcs.WCS:
     if out.sip is not None:
         out.sip = Sip(out.sip.a, out.sip.b, out.sip.ap, out.sip.bp, out.wcs.crpix)
     out.wcs.set()
+    # the array shape no longer starts at 0: forget it, or WCSAxes lays out ticks for the old box
+    out.pixel_shape = None
+    out.pixel_bounds = None
     return out
 
 

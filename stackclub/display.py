@@ -129,8 +129,13 @@ def _figsize(shape: tuple[int, int], ncols: int = 1, nrows: int = 1, panel: floa
 def _new_axes(frame: DisplayFrame, wcs: astropy.wcs.WCS | None) -> Axes:
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=_figsize(frame.shape), layout="constrained")
-    return fig.add_subplot(projection=wcs) if wcs is not None else fig.add_subplot()
+    if wcs is None:
+        return plt.figure(figsize=_figsize(frame.shape), layout="constrained").add_subplot()
+    # WCSAxes and constrained layout do not mix (the layout collapses when the view is away
+    # from the WCS reference pixel): leave fixed room for the sexagesimal tick labels instead.
+    fig = plt.figure(figsize=_figsize(frame.shape))
+    fig.subplots_adjust(left=0.2, right=0.95, bottom=0.13, top=0.9)
+    return fig.add_subplot(projection=wcs)
 
 
 def _is_wcs_axes(ax: Axes) -> bool:
@@ -181,7 +186,7 @@ def _draw(
         extent=frame.extent,
         norm=norm,
         cmap=colormap,
-        interpolation="antialiased",
+        interpolation=_interpolation(frame, ax),
         interpolation_stage="data",  # resample first, then stretch: fast on 2k x 4k frames
     )
     handles: list[Any] = []
@@ -197,6 +202,13 @@ def _draw(
     _label_axes(ax, frame)
     ax.set_title(frame.label if title is None else title)
     return artist
+
+
+def _interpolation(frame: DisplayFrame, ax: Axes) -> str:
+    """Sharp pixels when the image is magnified; anti-aliasing when it is shrunk on screen."""
+    ny, nx = frame.shape
+    screen = ax.get_window_extent()
+    return "nearest" if nx <= screen.width and ny <= screen.height else "antialiased"
 
 
 def _overlay_mask(
@@ -236,7 +248,14 @@ def _overlay_mask(
 
 
 def _colorbar(artist: Any, ax: Axes | Sequence[Axes], frame: DisplayFrame) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
     cbar = artist.figure.colorbar(artist, ax=ax, shrink=0.9)
+    # with ImageNormalize the colour bar's axis has a 'function' scale that draws ticks beyond
+    # its ends (they overlap the end labels): give it ticks inside the limits only
+    vmin, vmax = float(artist.norm.vmin), float(artist.norm.vmax)
+    ticks = [t for t in MaxNLocator(nbins=7).tick_values(vmin, vmax) if vmin <= t <= vmax]
+    cbar.set_ticks(ticks)
     if frame.unit:
         cbar.set_label(frame.unit)
     return cbar
@@ -638,12 +657,16 @@ def compare(
     n = len(frames)
     ncols = min(n, 3) if ncols is None else max(1, min(int(ncols), n))
     nrows = math.ceil(n / ncols)
-    fig = plt.figure(figsize=_figsize(frames[0].shape, ncols, nrows, panel_size), layout="constrained")
+    skies = [_resolve_wcs(frame, wcs) for frame in frames]
+    any_sky = any(sky is not None for sky in skies)
+    fig = plt.figure(figsize=_figsize(frames[0].shape, ncols, nrows, panel_size),
+                     layout=None if any_sky else "constrained")  # see _new_axes
+    if any_sky:
+        fig.subplots_adjust(left=0.1, right=0.95, bottom=0.12, top=0.9, wspace=0.45, hspace=0.35)
     shared = _frame_norm(frames, stretch, percentile) if share_stretch else None
     axes: list[Axes] = []
     artist = None
-    for i, frame in enumerate(frames):
-        sky = _resolve_wcs(frame, wcs)
+    for i, (frame, sky) in enumerate(zip(frames, skies, strict=True)):
         share = next((a for a, f in zip(axes, frames, strict=False) if f.extent == frame.extent), None)
         kwargs: dict[str, Any] = {"projection": sky} if sky is not None else {}
         if share is not None and sky is None and not _is_wcs_axes(share):
