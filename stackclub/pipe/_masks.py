@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ("MASK_PLANE_NAMES", "make_mask_schema")
+__all__ = ("MASK_PLANE_NAMES", "make_mask_schema", "set_mask_plane")
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from lsst.images import MaskSchema
@@ -42,3 +44,23 @@ def make_mask_schema() -> MaskSchema:
 
     by_name = {p.name: p for p in get_legacy_visit_image_mask_planes().values()}
     return MaskSchema([by_name.get(n, MaskPlane(n, n)) for n in MASK_PLANE_NAMES])
+
+
+def set_mask_plane(mask: Any, plane: str, boolean: np.ndarray) -> None:
+    """Set ``plane`` where ``boolean`` is `True` on an `lsst.images.Mask`, in place.
+
+    Same result as ``mask.set(plane, boolean)``, which indexes with the boolean array; a
+    ``bitwise_or`` with ``where=`` is several times faster on a full frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsst.images import Box, Mask
+    >>> m = Mask(schema=make_mask_schema(), bbox=Box.from_shape((2, 3)))
+    >>> set_mask_plane(m, "BAD", np.array([[True, False, False], [False, False, True]]))
+    >>> int(m.get("BAD").sum())
+    2
+    """
+    bit = mask.schema.bit(plane)
+    view = mask.array[..., bit.index]
+    np.bitwise_or(view, bit.mask, out=view, where=boolean)

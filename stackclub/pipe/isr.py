@@ -20,7 +20,7 @@ from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnect
 from lsst.pipe.base import connectionTypes as cT
 
 from .._exceptions import IsrCalibrationMissingError
-from ._masks import make_mask_schema
+from ._masks import make_mask_schema, set_mask_plane
 from .fringe import FringeTask
 from .isrFunctions import defectsToBoolArray, interpolateFromMask, makeThresholdMask, updateVariance
 from .overscan import OverscanCorrectionTask
@@ -349,12 +349,16 @@ class IsrTask(PipelineTask):
         mask = Mask(schema=make_mask_schema(), bbox=out_bbox)
         if cfg.doSaturation:
             if cfg.growSaturationFootprintSize > 0 and sat.any():
-                from scipy.ndimage import binary_dilation
-
-                sat = binary_dilation(sat, iterations=cfg.growSaturationFootprintSize)
-            mask.set(cfg.saturatedMaskName, sat)
+                # Square growth by offsetting the (few) saturated pixels: cost scales with their number.
+                g = cfg.growSaturationFootprintSize
+                ys, xs = np.nonzero(sat)
+                ny, nx = sat.shape
+                for dy in range(-g, g + 1):
+                    for dx in range(-g, g + 1):
+                        sat[np.clip(ys + dy, 0, ny - 1), np.clip(xs + dx, 0, nx - 1)] = True
+            set_mask_plane(mask, cfg.saturatedMaskName, sat)
         if cfg.doSuspect:
-            mask.set(cfg.suspectMaskName, suspect)
+            set_mask_plane(mask, cfg.suspectMaskName, suspect)
         bad = np.zeros(out_bbox.shape, dtype=bool)
         if cfg.doDefect:
             bad |= defectsToBoolArray(defects, out_bbox.shape, (out_bbox.y.start, out_bbox.x.start))
@@ -366,7 +370,7 @@ class IsrTask(PipelineTask):
                 bad |= nonfinite
                 out[nonfinite] = 0.0
         if bad.any():
-            mask.set("BAD", bad)
+            set_mask_plane(mask, "BAD", bad)
         nInterp = 0
         if cfg.doInterpolate:
             to_interp = np.zeros(out_bbox.shape, dtype=bool)
@@ -374,7 +378,7 @@ class IsrTask(PipelineTask):
                 to_interp |= mask.get(name)
             if to_interp.any():
                 nInterp = interpolateFromMask(out, to_interp)
-                mask.set("INTERPOLATED", to_interp)
+                set_mask_plane(mask, "INTERPOLATED", to_interp)
         self.log.info(
             "ISR done on detector %s: %d saturated, %d bad, %d interpolated pixels",
             detector.id,

@@ -126,10 +126,11 @@ def interpolateFromMask(imageArray: np.ndarray, badArray: np.ndarray) -> int:
     """Replace flagged pixels, in place, by linear interpolation along their row.
 
     Like Rubin's legacy interpolation (``useLegacyInterp``), which bridges bad
-    columns horizontally.  Vectorized: the nearest good pixel on each side is
-    found with cumulative maxima over the rows that contain bad pixels only.
-    A run touching the row edge takes the one good neighbour it has; a row with
-    no good pixel is left unchanged.
+    columns horizontally.  Vectorized over runs of bad pixels: each run is
+    bridged linearly between the good pixels on either side; a run touching
+    the row edge takes the one good neighbour it has; a row with no good pixel
+    is left unchanged.  The cost grows with the number of bad pixels, not the
+    image size.
 
     Parameters
     ----------
@@ -154,31 +155,31 @@ def interpolateFromMask(imageArray: np.ndarray, badArray: np.ndarray) -> int:
     """
     if badArray.shape != imageArray.shape:
         raise ValueError(f"badArray shape {badArray.shape} differs from imageArray shape {imageArray.shape}.")
-    rows = np.flatnonzero(badArray.any(axis=1))
-    if rows.size == 0:
+    ny, nx = imageArray.shape
+    # A False column after each row keeps runs from wrapping onto the next row.
+    padded = np.zeros((ny, nx + 1), dtype=np.int8)
+    padded[:, :nx] = badArray
+    edges = np.diff(padded.ravel(), prepend=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    if starts.size == 0:
         return 0
-    sub = imageArray[rows]
-    bad = badArray[rows]
-    nx = sub.shape[1]
-    cols = np.arange(nx)
-    good_idx = np.where(bad, -1, cols[np.newaxis, :])
-    left = np.maximum.accumulate(good_idx, axis=1)
-    right_rev = np.where(bad[:, ::-1], -1, cols[np.newaxis, :])
-    right = nx - 1 - np.maximum.accumulate(right_rev, axis=1)[:, ::-1]
-    right = np.where(right >= nx, -1, right)  # no good pixel to the right
-    has_left = left >= 0
-    has_right = right >= 0
-    r_idx = np.arange(sub.shape[0])[:, np.newaxis]
-    vleft = sub[r_idx, np.clip(left, 0, nx - 1)]
-    vright = sub[r_idx, np.clip(right, 0, nx - 1)]
-    span = np.maximum(np.where(has_left & has_right, right - left, 1), 1).astype(np.float64)
-    w = np.where(has_left & has_right, (cols[np.newaxis, :] - left) / span, 0.0)
-    value = np.where(
-        has_left & has_right,
-        vleft * (1 - w) + vright * w,
-        np.where(has_left, vleft, vright),
-    )
-    replace = bad & (has_left | has_right)
-    sub[replace] = value[replace]
-    imageArray[rows] = sub
-    return int(replace.sum())
+    stops = np.flatnonzero(edges == -1)
+    row, c0 = np.divmod(starts, nx + 1)
+    c1 = stops % (nx + 1)  # exclusive
+    left, right = c0 - 1, c1
+    has_left, has_right = left >= 0, right < nx
+    usable = has_left | has_right
+    row, c0, c1, left, right = row[usable], c0[usable], c1[usable], left[usable], right[usable]
+    has_left, has_right = has_left[usable], has_right[usable]
+    vl = np.where(has_left, imageArray[row, np.clip(left, 0, nx - 1)], 0.0)
+    vr = np.where(has_right, imageArray[row, np.clip(right, 0, nx - 1)], 0.0)
+    vl = np.where(has_left, vl, vr)
+    vr = np.where(has_right, vr, vl)
+    lengths = c1 - c0
+    total = int(lengths.sum())
+    run = np.repeat(np.arange(lengths.size), lengths)
+    offset = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = c0[run] + offset
+    w = (cols - left[run]) / (right[run] - left[run]).astype(np.float64)
+    imageArray[row[run], cols] = vl[run] * (1 - w) + vr[run] * w
+    return total

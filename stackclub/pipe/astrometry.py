@@ -1,0 +1,333 @@
+"""Astrometric calibration, mirroring ``lsst.meas.astrom.AstrometryTask``.
+
+1. An initial WCS from the camera model, as Rubin's ``createInitialSkyWcs`` does: detector
+   pixels -> field angle through the `lsst.images.cameras.Detector`'s transform, then a gnomonic
+   projection about the telescope's pointing (``obs_info.tracking_radec``); fitted as TAN with
+   ``astropy.wcs.utils.fit_wcs_from_points``.
+2. Matching (the job of Rubin's ``matchPessimisticB``): the pointing is off by up to tens of
+   pixels, so the offset between detected stars and projected reference stars is found by voting
+   over all pairwise differences of the brightest ones (a 2-d histogram peak), then pairs are
+   matched within ``matchRadius`` with a k-d tree (``scipy.spatial.cKDTree``).
+3. Fitting: a TAN-SIP WCS with distortion of degree ``sipOrder``, iterated with outlier
+   rejection; the result becomes an `lsst.images.SkyProjection`.  The default fitter,
+   `fitTanSipWcs`, is linear least squares in the tangent plane (Rubin's ``FitTanSipWcsTask``
+   does the same); ``astropy.wcs.utils.fit_wcs_from_points`` (``wcsFitter="astropy"``) gives
+   the same answer but takes about a second per SIP fit, as it optimizes non-linearly and
+   rebuilds astropy models at every step.
+"""
+
+from __future__ import annotations
+
+__all__ = ("AstrometryConfig", "AstrometryTask", "fitTanSipWcs", "makeInitialWcs")
+
+import math
+from typing import Any
+
+import numpy as np
+from lsst.pex.config import ChoiceField, Config, Field
+from lsst.pipe.base import AlgorithmError, Struct, Task
+
+
+class AstrometryError(AlgorithmError):
+    """The astrometric fit failed (too few matches)."""
+
+    def __init__(self, nMatches: int, nNeeded: int) -> None:
+        self.nMatches = nMatches
+        self.nNeeded = nNeeded
+        super().__init__(f"Only {nMatches} stars matched the reference catalog; {nNeeded} are needed. "
+                         "Raise astrometry.maxOffset if the pointing is far off, or check the refcat.")
+
+    @property
+    def metadata(self) -> dict:
+        return {"nMatches": self.nMatches, "nNeeded": self.nNeeded}
+
+
+def makeInitialWcs(detector: Any, boresight: Any, rotation_deg: float = 0.0) -> Any:
+    """Return a TAN `astropy.wcs.WCS` for ``detector`` from the camera model and the pointing.
+
+    Parameters
+    ----------
+    detector
+        `lsst.images.cameras.Detector` (its ``to_field_angle`` transform is used).
+    boresight
+        `astropy.coordinates.SkyCoord` of the optical axis (the telescope's pointing).
+    rotation_deg
+        Rotation of the camera on the sky (degrees, east of north).
+
+    Returns
+    -------
+    wcs
+        Approximate WCS in the detector's 0-based pixel coordinates.
+    """
+    bbox = detector.bbox
+    ys = np.linspace(bbox.y.start, bbox.y.stop - 1, 9)
+    xs = np.linspace(bbox.x.start, bbox.x.stop - 1, 9)
+    X, Y = np.meshgrid(xs, ys)
+    fa = detector.to_field_angle.apply_forward(x=X.ravel(), y=Y.ravel())
+    rot = math.radians(rotation_deg)
+    # Field angle x points to decreasing RA on the sky (east is left when north is up).
+    xi = -(np.cos(rot) * fa.x - np.sin(rot) * fa.y)
+    eta = np.sin(rot) * fa.x + np.cos(rot) * fa.y
+    ra, dec = _tangentPlane((boresight.ra.deg, boresight.dec.deg)).wcs_pix2world(np.degrees(xi), np.degrees(eta), 0)
+    ny, nx = bbox.shape
+    return fitTanSipWcs(X.ravel() - bbox.x.start, Y.ravel() - bbox.y.start, ra, dec,
+                        crpix=((nx - 1) / 2.0, (ny - 1) / 2.0), crval=(float(ra[40]), float(dec[40])))
+
+
+def _tangentPlane(crval: tuple[float, float]) -> Any:
+    import astropy.wcs
+
+    tangent = astropy.wcs.WCS(naxis=2)
+    tangent.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    tangent.wcs.crval = list(crval)
+    tangent.wcs.crpix = [1.0, 1.0]  # FITS is 1-based: array position 0 is the tangent point
+    tangent.wcs.cdelt = [1.0, 1.0]
+    return tangent
+
+
+def _polyTerms(u: np.ndarray, v: np.ndarray, order: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    powers = [(p, q) for n in range(order + 1) for p in range(n + 1) for q in [n - p]]
+    return np.column_stack([u**p * v**q for p, q in powers]), powers
+
+
+def fitTanSipWcs(x: np.ndarray, y: np.ndarray, ra: np.ndarray, dec: np.ndarray, *, crpix: tuple[float, float],
+                 crval: tuple[float, float], sipOrder: int = 0) -> Any:
+    """Fit a TAN(-SIP) WCS to matched pixel and sky positions by linear least squares.
+
+    The sky positions are projected onto the tangent plane about ``crval`` (degrees), and the
+    tangent-plane coordinates are fitted as polynomials in ``u = x - crpix``: the linear terms
+    are the CD matrix, the higher ones, multiplied by CD's inverse, the SIP ``A``/``B``
+    coefficients.  The constant term moves ``crval``; two passes make it vanish.
+
+    Parameters
+    ----------
+    x, y
+        0-based pixel positions.
+    ra, dec
+        Matched sky positions (degrees).
+    crpix
+        0-based reference pixel (e.g. the detector centre).
+    crval
+        Starting tangent point (degrees).
+    sipOrder
+        Distortion degree (0: plain TAN).
+
+    Returns
+    -------
+    wcs
+        `astropy.wcs.WCS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.wcs import WCS
+    >>> true = WCS(naxis=2); true.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    >>> true.wcs.crval = [150.0, 2.0]; true.wcs.crpix = [50.0, 60.0]
+    >>> true.wcs.cd = [[-5.5e-5, 1e-7], [1e-7, 5.5e-5]]
+    >>> x, y = np.meshgrid(np.arange(0, 200, 20.0), np.arange(0, 200, 20.0))
+    >>> ra, dec = true.wcs_pix2world(x.ravel(), y.ravel(), 0)
+    >>> fit = fitTanSipWcs(x.ravel(), y.ravel(), ra, dec, crpix=(100.0, 100.0), crval=(150.0, 2.0))
+    >>> r2, d2 = fit.wcs_pix2world(x.ravel(), y.ravel(), 0)
+    >>> bool(np.max(np.hypot((r2 - ra) * np.cos(np.radians(2.0)), d2 - dec)) * 3600 < 1e-6)
+    True
+    """
+    import astropy.wcs
+
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    u, v = x - crpix[0], y - crpix[1]
+    # Scale pixel offsets to ~1 for a well-conditioned design matrix.
+    norm = max(float(np.max(np.abs(np.concatenate([u, v])))), 1.0)
+    design, powers = _polyTerms(u / norm, v / norm, max(sipOrder, 1))
+    crval = (float(crval[0]), float(crval[1]))
+    for _ in range(3):
+        xi, eta = _tangentPlane(crval).wcs_world2pix(ra, dec, 0)
+        cx, *_ = np.linalg.lstsq(design, xi, rcond=None)
+        ce, *_ = np.linalg.lstsq(design, eta, rcond=None)
+        # Move the tangent point by the constant term, then refit.
+        r0, d0 = _tangentPlane(crval).wcs_pix2world([cx[0]], [ce[0]], 0)
+        crval = (float(r0[0]), float(d0[0]))
+        if abs(cx[0]) < 1e-10 and abs(ce[0]) < 1e-10:
+            break
+    lin = {pq: i for i, pq in enumerate(powers)}
+    cd = np.array([[cx[lin[(1, 0)]], cx[lin[(0, 1)]]], [ce[lin[(1, 0)]], ce[lin[(0, 1)]]]]) / norm
+    w = astropy.wcs.WCS(naxis=2)
+    w.wcs.crval = list(crval)
+    w.wcs.crpix = [crpix[0] + 1.0, crpix[1] + 1.0]
+    w.wcs.cd = cd
+    w.wcs.radesys = "ICRS"
+    if sipOrder >= 2:
+        cdinv = np.linalg.inv(cd)
+        a = np.zeros((sipOrder + 1, sipOrder + 1))
+        b = np.zeros((sipOrder + 1, sipOrder + 1))
+        for (p, q), i in lin.items():
+            if p + q >= 2:
+                hx, he = cx[i] / norm ** (p + q), ce[i] / norm ** (p + q)
+                a[p, q], b[p, q] = cdinv @ np.array([hx, he])
+        w.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+        w.sip = astropy.wcs.Sip(a, b, None, None, w.wcs.crpix)
+    else:
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    return w
+
+
+class AstrometryConfig(Config):
+    """Configuration for `AstrometryTask`."""
+
+    maxOffset = Field[float](doc="Largest pointing error searched for (arcsec).", default=60.0,
+                             check=lambda v: v > 0)
+    matchRadius = Field[float](doc="Final matching radius (arcsec).", default=0.5, check=lambda v: v > 0)
+    nBrightest = Field[int](doc="Number of brightest stars and references used to find the offset.",
+                            default=300, check=lambda v: v >= 5)
+    sipOrder = Field[int](doc="Degree of the SIP distortion polynomial (0: plain TAN).", default=3,
+                          check=lambda v: 0 <= v <= 5)
+    minMatches = Field[int](doc="Minimum number of matches for a fit.", default=8, check=lambda v: v >= 3)
+    matchSnrMin = Field[float](doc="Only stars above this S/N are matched.", default=10.0, check=lambda v: v >= 0)
+    rejectSigma = Field[float](doc="Reject matches whose residual exceeds this many times the RMS.",
+                               default=3.0, check=lambda v: v > 0)
+    rotation = Field[float](doc="Camera rotation on the sky (degrees) for the initial WCS.", default=0.0)
+    wcsFitter = ChoiceField[str](
+        doc="How the WCS is fitted.",
+        default="linear",
+        allowed={"linear": "fitTanSipWcs: linear least squares in the tangent plane (fast)",
+                 "astropy": "astropy.wcs.utils.fit_wcs_from_points (about 1 s per SIP fit)"},
+    )
+
+
+class AstrometryTask(Task):
+    """Match a star catalog to a reference catalog and fit the WCS.
+
+    Examples
+    --------
+    >>> task = AstrometryTask()
+    >>> task.config.matchRadius
+    0.5
+    """
+
+    ConfigClass = AstrometryConfig
+    _DefaultName = "astrometry"
+    config: AstrometryConfig
+
+    def run(self, stars: Any, refCat: Any, *, initialWcs: Any, bbox: Any) -> Struct:
+        """Fit the WCS of an image from its stars.
+
+        Parameters
+        ----------
+        stars
+            `astropy.table.Table` with ``x``, ``y`` (pixels), ``snr`` and ``psfFlux_instFlux``.
+        refCat
+            Reference catalog table with ``coord_ra``, ``coord_dec`` (degrees).
+        initialWcs
+            Starting `astropy.wcs.WCS` (0-based pixels), e.g. from `makeInitialWcs`.
+        bbox
+            The image's `lsst.images.Box`.
+
+        Returns
+        -------
+        result
+            ``wcs`` (`astropy.wcs.WCS`), ``matches`` (table: star index, row in ``refCat``,
+            separation in arcsec), ``scatter`` (RMS of the match separations, arcsec), ``offset`` (pixels found
+            by the matcher, x and y).
+
+        Raises
+        ------
+        AstrometryError
+            If fewer than ``minMatches`` stars match.
+        """
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+        from astropy.table import Table
+        from astropy.wcs.utils import fit_wcs_from_points
+        from scipy.spatial import cKDTree
+
+        cfg = self.config
+        x0, y0 = bbox.x.start, bbox.y.start
+        sx = np.asarray(stars["x"], float) - x0
+        sy = np.asarray(stars["y"], float) - y0
+        usable = np.isfinite(sx) & np.isfinite(sy) & (np.asarray(stars["snr"]) >= cfg.matchSnrMin)
+        ref_ra = np.asarray(refCat["coord_ra"], float)
+        ref_dec = np.asarray(refCat["coord_dec"], float)
+        refSky = SkyCoord(ref_ra * u.deg, ref_dec * u.deg)
+        scale = float(np.sqrt(abs(np.linalg.det(initialWcs.pixel_scale_matrix)))) * 3600.0  # arcsec/pixel
+        maxOff = cfg.maxOffset / scale
+        ny, nx = bbox.shape
+        crpix = ((nx - 1) / 2.0, (ny - 1) / 2.0)
+        # Only references near the detector: SIP inverses diverge far outside it.
+        centre = initialWcs.pixel_to_world(*crpix)
+        near_det = refSky.separation(centre).arcsec < (0.5 * math.hypot(nx, ny) * scale + 2 * cfg.maxOffset)
+        refCat = refCat[near_det]
+        near_idx = np.flatnonzero(near_det)  # rows of the caller's catalog
+        ref_ra, ref_dec = ref_ra[near_det], ref_dec[near_det]
+        refSky = refSky[near_det]
+        rx, ry = initialWcs.world_to_pixel(refSky)
+        inside = (rx > -maxOff) & (rx < nx + maxOff) & (ry > -maxOff) & (ry < ny + maxOff)
+        # --- offset by voting over pairwise differences of the brightest stars and references.
+        flux = np.asarray(stars["psfFlux_instFlux"], float)
+        bright = np.flatnonzero(usable)[np.argsort(-flux[usable])][: cfg.nBrightest]
+        ref_inside = np.flatnonzero(inside)
+        ref_flux_col = next((c for c in refCat.colnames if c.endswith("_flux")), None)
+        if ref_flux_col is not None:
+            ref_inside = ref_inside[np.argsort(-np.asarray(refCat[ref_flux_col], float)[ref_inside])]
+        ref_bright = ref_inside[: 2 * cfg.nBrightest]
+        if bright.size < cfg.minMatches or ref_bright.size < cfg.minMatches:
+            raise AstrometryError(min(bright.size, ref_bright.size), cfg.minMatches)
+        dx = (sx[bright][:, None] - rx[ref_bright][None, :]).ravel()
+        dy = (sy[bright][:, None] - ry[ref_bright][None, :]).ravel()
+        binw = 2.0
+        nb = int(2 * math.ceil(maxOff / binw))
+        hist, xe, ye = np.histogram2d(dx, dy, bins=nb, range=[[-maxOff, maxOff], [-maxOff, maxOff]])
+        # Smooth by summing 2x2 neighbours so an offset on a bin edge still wins.
+        hs = hist[:-1, :-1] + hist[1:, :-1] + hist[:-1, 1:] + hist[1:, 1:]
+        i, j = np.unravel_index(np.argmax(hs), hs.shape)
+        offx, offy = xe[i + 1], ye[j + 1]
+        near = (np.abs(dx - offx) < 2 * binw) & (np.abs(dy - offy) < 2 * binw)
+        if near.sum() >= 3:
+            offx, offy = float(np.median(dx[near])), float(np.median(dy[near]))
+        self.log.debug("Matcher offset (%.2f, %.2f) pixels from %d votes", offx, offy, int(near.sum()))
+        # --- iterate: match, fit, tighten the radius.
+        wcs = initialWcs
+        shift = np.array([offx, offy])
+        matches = None
+        radii = [max(3.0 * scale, cfg.matchRadius * 4), cfg.matchRadius * 2, cfg.matchRadius]
+        for it, radius_arcsec in enumerate(radii):
+            rx, ry = wcs.world_to_pixel(refSky)
+            rpos = np.column_stack([rx + shift[0], ry + shift[1]])
+            tree = cKDTree(rpos[inside])
+            idx_star = np.flatnonzero(usable)
+            dist, j = tree.query(np.column_stack([sx[idx_star], sy[idx_star]]),
+                                 distance_upper_bound=radius_arcsec / scale)
+            ok = np.isfinite(dist)
+            s_idx = idx_star[ok]
+            r_idx = np.flatnonzero(inside)[j[ok]]
+            # One reference per star: keep the closest star for references matched twice.
+            order = np.argsort(dist[ok])
+            _, first = np.unique(r_idx[order], return_index=True)
+            keep = order[first]
+            s_idx, r_idx = s_idx[keep], r_idx[keep]
+            if s_idx.size < cfg.minMatches:
+                raise AstrometryError(int(s_idx.size), cfg.minMatches)
+            sip = cfg.sipOrder if (cfg.sipOrder and s_idx.size >= 3 * (cfg.sipOrder + 1) ** 2) else None
+            for _ in range(3):
+                if cfg.wcsFitter == "linear":
+                    wcs = fitTanSipWcs(sx[s_idx], sy[s_idx], ref_ra[r_idx], ref_dec[r_idx], crpix=crpix,
+                                       crval=tuple(wcs.wcs.crval), sipOrder=sip or 0)
+                else:
+                    wcs = fit_wcs_from_points((sx[s_idx], sy[s_idx]), refSky[r_idx], projection="TAN",
+                                              sip_degree=sip)
+                sep = wcs.pixel_to_world(sx[s_idx], sy[s_idx]).separation(refSky[r_idx]).arcsec
+                rms = float(np.sqrt(np.mean(sep**2)))
+                good = sep <= max(cfg.rejectSigma * rms, 1e-3)
+                if good.all() or good.sum() < cfg.minMatches:
+                    break
+                s_idx, r_idx = s_idx[good], r_idx[good]
+            sep = wcs.pixel_to_world(sx[s_idx], sy[s_idx]).separation(refSky[r_idx]).arcsec
+            shift = np.zeros(2)
+            matches = Table({"star_index": s_idx, "ref_index": near_idx[r_idx], "separation": sep * u.arcsec})
+        assert matches is not None
+        scatter = float(np.sqrt(np.mean(np.asarray(matches["separation"]) ** 2)))
+        # Report in the image's own coordinates (bbox origin), as the rest of the pipeline does.
+        if x0 or y0:
+            wcs.wcs.crpix = wcs.wcs.crpix + np.array([x0, y0])
+        self.log.info("Astrometry: %d matches, scatter %.4f arcsec, matcher offset (%.1f, %.1f) pixels",
+                      len(matches), scatter, offx, offy)
+        return Struct(wcs=wcs, matches=matches, scatter=scatter, offset=(offx, offy))
