@@ -41,8 +41,11 @@ def main() -> None:
         ("numpy.median", np.median, inspect.unwrap(np.median)),
         ("matplotlib.pyplot.imshow", plt.imshow, plt.imshow),
         ("PipelineTaskConfig.saveLogOutput (field)", PipelineTaskConfig.saveLogOutput, PipelineTaskConfig),
-        ('"lsst.pipe.base.PipelineTask.runQuantum" (str)', "lsst.pipe.base.PipelineTask.runQuantum",
-         PipelineTask.runQuantum),
+        (
+            '"lsst.pipe.base.PipelineTask.runQuantum" (str)',
+            "lsst.pipe.base.PipelineTask.runQuantum",
+            PipelineTask.runQuantum,
+        ),
     ]
     print(f"{'object':48s} {'cold ms':>8s} {'warm ms':>8s} {'peer ms':>8s} {'ratio':>6s}")
     worst = 0.0

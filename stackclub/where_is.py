@@ -157,8 +157,12 @@ def _md_escape(text: str) -> str:
 
 
 def _md_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(
-        ">", "%3E"
+    return (
+        url.replace(" ", "%20")
+        .replace("(", "%28")
+        .replace(")", "%29")
+        .replace("<", "%3C")
+        .replace(">", "%3E")
     )
 
 
@@ -231,8 +235,15 @@ def where_is(obj: Any, in_the: Target = "source") -> SourceLink:
         docs = getattr(err, "docs_url", None)
         if in_the == "docs" and docs:  # built-ins: the Python documentation is the answer
             return SourceLink(
-                name=err.name, kind="built-in", target="docs", url=docs, path="", lines=None, package="python",
-                version=platform.python_version(), ref=None,
+                name=err.name,
+                kind="built-in",
+                target="docs",
+                url=docs,
+                path="",
+                lines=None,
+                package="python",
+                version=platform.python_version(),
+                ref=None,
             )
         if in_the == "docs" and hasattr(err, "compiled"):
             link = _compiled_docs(err)
@@ -372,7 +383,9 @@ def _import_module(name: str, modname: str) -> Any:
     except ModuleNotFoundError as err:
         missing = err.name or ""
         if missing and not (modname == missing or modname.startswith(missing + ".")):
-            raise UnknownNameError(name, f"cannot be imported: importing {modname!r} failed ({err})") from None
+            raise UnknownNameError(
+                name, f"cannot be imported: importing {modname!r} failed ({err})"
+            ) from None
         return None
     except Exception as err:
         raise UnknownNameError(
@@ -427,7 +440,9 @@ def _resolve_module(module: Any) -> _Resolved:
         err.docs_url = docs  # type: ignore[attr-defined]
         raise err
     if not path:
-        raise SourceNotFoundError(name, f"module {name} has no file (a namespace package?); link one of its modules")
+        raise SourceNotFoundError(
+            name, f"module {name} has no file (a namespace package?); link one of its modules"
+        )
     raise SourceNotFoundError(
         name,
         f"module {name} is a compiled extension ({Path(path).name}); there is no Python source to link"
@@ -442,7 +457,9 @@ def _module_file(module_name: str, display: str) -> str:
         raise SourceNotFoundError(display, f"its module {module_name!r} has no file (built into Python)")
     if not path.endswith(".py"):
         raise _compiled_error(
-            display, module_name, display.removeprefix(module_name + "."),
+            display,
+            module_name,
+            display.removeprefix(module_name + "."),
             f"it is compiled code in the extension module {module_name} ({Path(path).name}); there is no "
             "Python source to link",
         )
@@ -460,7 +477,10 @@ def _module_hint(module_name: str) -> str:
                 link = _link(_resolve_module(module), "source")
             except Exception:
                 return ""
-            return f". Its package's Python module is {link.url} and its C/C++ source is in {link.repository} at {link.ref}"
+            return (
+                f". Its package's Python module is {link.url} and its C/C++ source is in "
+                f"{link.repository} at {link.ref}"
+            )
         top = top.rpartition(".")[0]
     return ""
 
@@ -469,8 +489,10 @@ def _builtin_docs(name: str, obj: Any) -> str:
     if inspect.isclass(obj) and issubclass(obj, BaseException):
         return _python_docs(f"library/exceptions.html#{name}")
     if inspect.isclass(obj):
-        return _python_docs(f"library/stdtypes.html#{name}") if name not in ("object", "type") else _python_docs(
-            f"library/functions.html#{name}"
+        return (
+            _python_docs(f"library/stdtypes.html#{name}")
+            if name not in ("object", "type")
+            else _python_docs(f"library/functions.html#{name}")
         )
     return _python_docs(f"library/functions.html#{name}")
 
@@ -492,7 +514,9 @@ def _resolve_class(cls: type, kind: str) -> _Resolved:
     span = _find(path, qualname, kind="class")
     if span is None:
         raise _compiled_error(
-            display, module, qualname,
+            display,
+            module,
+            qualname,
             f"{display} is not defined in Python source in {path} (it is compiled, or was created at run "
             "time by a factory)",
         )
@@ -517,7 +541,11 @@ def _raise_compiled(obj: Any) -> None:
     self_obj = getattr(obj, "__self__", None)
     if module is None and inspect.ismodule(self_obj):
         module = self_obj.__name__
-    if module in (None, "builtins") and name in vars(builtins) or (objclass is not None and module == "builtins"):
+    if (
+        module in (None, "builtins")
+        and name in vars(builtins)
+        or (objclass is not None and module == "builtins")
+    ):
         docs = _builtin_docs(name.split(".")[0], getattr(builtins, name.split(".")[0], None))
         raise _builtin_error(name, docs)
     display = f"{module}.{name}" if module else name
@@ -559,11 +587,20 @@ def _compiled_docs(err: SourceNotFoundError) -> SourceLink | None:
     member = "." in qualname
     page = _public_name(module, qualname.rpartition(".")[0]) if member else _public_name(module, qualname)
     name = f"{page}.{qualname.rpartition('.')[2]}" if member else page
-    resolved = _Resolved(name=name, kind="compiled", module=module, path=path, lines=None, page=page, member=member)
+    resolved = _Resolved(
+        name=name, kind="compiled", module=module, path=path, lines=None, page=page, member=member
+    )
     link = _link(resolved, "docs")
     return SourceLink(
-        name=name, kind="compiled", target="docs", url=link.url, path="", lines=None, package=link.package,
-        version=link.version, ref=None,
+        name=name,
+        kind="compiled",
+        target="docs",
+        url=link.url,
+        path="",
+        lines=None,
+        package=link.package,
+        version=link.version,
+        ref=None,
     )
 
 
@@ -580,7 +617,9 @@ def _resolve_function(func: Any, kind: str) -> _Resolved:
     member = "." in qualname and "<locals>" not in qualname
     if not kind:
         kind = "method" if member else "function"
-        if member and isinstance(_owner_namespace(module, qualname).get(qualname.rpartition(".")[2]), staticmethod):
+        if member and isinstance(
+            _owner_namespace(module, qualname).get(qualname.rpartition(".")[2]), staticmethod
+        ):
             kind = "staticmethod"
     span = _find(path, qualname, kind="def", first_line=func.__code__.co_firstlineno)
     if span is None:  # e.g. a function made by exec() or a code generator: trust the code object
@@ -626,18 +665,29 @@ def _resolve_field(fld: Any, owner: type | None) -> _Resolved:
         elif span is not None:
             note = (
                 f"Field.source says {src_file}:{src_line}"
-                + (" (inside lsst.pex.config: the Field[type](...) spelling records pex_config's own frame)"
-                   if from_source and from_source.startswith(pex_dir) else "")
+                + (
+                    " (inside lsst.pex.config: the Field[type](...) spelling records pex_config's own frame)"
+                    if from_source and from_source.startswith(pex_dir)
+                    else ""
+                )
                 + "; the declaration was found by parsing the class instead"
             )
         elif from_source == path and src_line:
             span = (src_line, src_line)
             note = "declaration line from Field.source"
         else:
-            raise SourceNotFoundError(display, f"no assignment of {name!r} was found in the body of {display}")
+            raise SourceNotFoundError(
+                display, f"no assignment of {name!r} was found in the body of {display}"
+            )
         page = _public_name(module, holder.__qualname__)
         return _Resolved(
-            name=f"{page}.{name}", kind=kind, module=module, path=path, lines=span, page=page, member=True,
+            name=f"{page}.{name}",
+            kind=kind,
+            module=module,
+            path=path,
+            lines=span,
+            page=page,
+            member=True,
             note=note,
         )
     # A field not attached to a Config class: only Field.source can tell.
@@ -646,10 +696,13 @@ def _resolve_field(fld: Any, owner: type | None) -> _Resolved:
         raise SourceNotFoundError(
             f"config field {name or '?'}",
             "it is not attached to any Config class and its Field.source does not point at a file "
-            f"({src_file}:{src_line}); look it up on its Config class, e.g. where_is(MyConfig.{name or 'field'})",
+            f"({src_file}:{src_line}); look it up on its Config class, "
+            f"e.g. where_is(MyConfig.{name or 'field'})",
         )
     module = _module_name_for(path) or ""
-    return _Resolved(name=name or "?", kind=kind, module=module, path=path, lines=(src_line, src_line), page=module)
+    return _Resolved(
+        name=name or "?", kind=kind, module=module, path=path, lines=(src_line, src_line), page=module
+    )
 
 
 def _field_owner(fld: Any, name: str | None, owner: type | None) -> type | None:
@@ -762,7 +815,9 @@ def _parse(path: str, mtime_ns: int) -> tuple[ast.Module, dict[str, list[_Def]]]
                 for target in targets:
                     if isinstance(target, ast.Name):
                         add(prefix + target.id, node, node.lineno, node.lineno)
-            elif isinstance(node, ast.If | ast.Try | ast.TryStar | ast.With | ast.AsyncWith | ast.For | ast.While):
+            elif isinstance(
+                node, ast.If | ast.Try | ast.TryStar | ast.With | ast.AsyncWith | ast.For | ast.While
+            ):
                 for block in ("body", "orelse", "finalbody"):
                     visit(getattr(node, block, []) or [], prefix, in_class)
                 for handler in getattr(node, "handlers", []) or []:
@@ -897,8 +952,12 @@ def _make_dist(dist: metadata.Distribution) -> _Dist:
     except (OSError, ValueError):
         direct = {}
     return _Dist(
-        name=meta["Name"], version=meta["Version"], root=Path(str(dist.locate_file(""))), urls=urls,
-        direct_url=direct, dist=dist,
+        name=meta["Name"],
+        version=meta["Version"],
+        root=Path(str(dist.locate_file(""))),
+        urls=urls,
+        direct_url=direct,
+        dist=dist,
     )
 
 
@@ -923,7 +982,9 @@ def _editable_dists() -> tuple[_Dist, ...]:
             text = dist.read_text("direct_url.json")
         except OSError:
             continue
-        if text and '"editable": true' in text.replace(" ", "").replace('"editable":true', '"editable": true'):
+        if text and '"editable": true' in text.replace(" ", "").replace(
+            '"editable":true', '"editable": true'
+        ):
             out.append(_make_dist(dist))
     return tuple(out)
 
@@ -979,8 +1040,13 @@ def _package_of(path: str, module: str) -> _Package | None:
         rule = rule_for("python")
         version = platform.python_version()
         return _Package(
-            name="python", version=version, repository=rule.repository, repo_path=rule.source_root + rel_std,
-            ref=rule.tag_for(version), ref_note="CPython tag of the running interpreter", rule=rule,
+            name="python",
+            version=version,
+            repository=rule.repository,
+            repo_path=rule.source_root + rel_std,
+            ref=rule.tag_for(version),
+            ref_note="CPython tag of the running interpreter",
+            rule=rule,
             documentation=None,
         )
     dist = _distribution_for(path, module)
@@ -991,9 +1057,15 @@ def _package_of(path: str, module: str) -> _Package | None:
     if dist.editable_dir is not None:
         rel = Path(path).resolve().relative_to(dist.editable_dir).as_posix()
         return _Package(
-            name=dist.name, version=dist.version, repository=repository, repo_path=rel, ref=None,
-            ref_note="HEAD commit of the editable install's git checkout", rule=rule,
-            documentation=dist.documentation, editable_dir=dist.editable_dir,
+            name=dist.name,
+            version=dist.version,
+            repository=repository,
+            repo_path=rel,
+            ref=None,
+            ref_note="HEAD commit of the editable install's git checkout",
+            rule=rule,
+            documentation=dist.documentation,
+            editable_dir=dist.editable_dir,
         )
     rel = Path(path).resolve().relative_to(dist.root.resolve()).as_posix()
     vcs = dist.direct_url.get("vcs_info") or {}
@@ -1002,9 +1074,13 @@ def _package_of(path: str, module: str) -> _Package | None:
         sub = dist.direct_url.get("subdirectory", "")
         prefix = f"{sub.strip('/')}/" if sub else ""
         return _Package(
-            name=dist.name, version=dist.version, repository=vcs_repo if _on_forge(vcs_repo) else repository,
-            repo_path=prefix + rule.source_root + rel, ref=vcs["commit_id"],
-            ref_note="commit recorded in direct_url.json (a VCS install)", rule=rule,
+            name=dist.name,
+            version=dist.version,
+            repository=vcs_repo if _on_forge(vcs_repo) else repository,
+            repo_path=prefix + rule.source_root + rel,
+            ref=vcs["commit_id"],
+            ref_note="commit recorded in direct_url.json (a VCS install)",
+            rule=rule,
             documentation=dist.documentation,
         )
     scm = re.search(r"\+g([0-9a-f]{7,40})\b", dist.version)
@@ -1012,12 +1088,20 @@ def _package_of(path: str, module: str) -> _Package | None:
         ref, note = scm.group(1), f"commit g{scm.group(1)} from the development version {dist.version}"
     else:
         ref = rule.tag_for(dist.version)
-        note = f"tag from version {dist.version} by the rule {rule.label!r}" if ref else (
-            f"no tag pattern of the rule {rule.label!r} matches version {dist.version}"
+        note = (
+            f"tag from version {dist.version} by the rule {rule.label!r}"
+            if ref
+            else (f"no tag pattern of the rule {rule.label!r} matches version {dist.version}")
         )
     return _Package(
-        name=dist.name, version=dist.version, repository=repository, repo_path=rule.source_root + rel, ref=ref,
-        ref_note=note, rule=rule, documentation=dist.documentation,
+        name=dist.name,
+        version=dist.version,
+        repository=repository,
+        repo_path=rule.source_root + rel,
+        ref=ref,
+        ref_note=note,
+        rule=rule,
+        documentation=dist.documentation,
     )
 
 
@@ -1072,14 +1156,23 @@ def _blob_url(repository: str, ref: str, repo_path: str, lines: tuple[int, int] 
 
 
 def _tree_url(repository: str, ref: str) -> str:
-    return f"{repository}/-/tree/{ref}" if "gitlab" in urlparse(repository).netloc else f"{repository}/tree/{ref}"
+    return (
+        f"{repository}/-/tree/{ref}"
+        if "gitlab" in urlparse(repository).netloc
+        else f"{repository}/tree/{ref}"
+    )
 
 
 def _link(r: _Resolved, in_the: str) -> SourceLink:
     pkg = _package_of(r.path, r.module)
     common: dict[str, Any] = dict(
-        name=r.name, kind=r.kind, target=in_the, path=r.path, lines=r.lines,
-        package=pkg.name if pkg else None, version=pkg.version if pkg else None,
+        name=r.name,
+        kind=r.kind,
+        target=in_the,
+        path=r.path,
+        lines=r.lines,
+        package=pkg.name if pkg else None,
+        version=pkg.version if pkg else None,
         repository=pkg.repository if pkg else None,
     )
     if in_the == "file":
@@ -1088,7 +1181,8 @@ def _link(r: _Resolved, in_the: str) -> SourceLink:
         return SourceLink(url=_docs_url(r, pkg), ref=None, note=r.note, **common)
     if pkg is None:
         raise NoRepositoryError(
-            r.name, "?",
+            r.name,
+            "?",
             f"{r.path} belongs to no installed distribution, so no repository or version is known. "
             "in_the='file' links the file itself.",
         )
@@ -1100,28 +1194,35 @@ def _link(r: _Resolved, in_the: str) -> SourceLink:
     label = f"{pkg.name} {pkg.version}"
     if not pkg.repository:
         raise NoRepositoryError(
-            r.name, label,
+            r.name,
+            label,
             f"{label} records no repository URL in its metadata (no Project-URL 'Source', 'Repository' or "
             "a GitHub/GitLab 'Homepage'), so there is no public source to link. in_the='file' links the "
             "installed file; to teach where_is this project, add a row to stackclub._where_is_rules.RULES.",
         )
     if not ref:
         raise NoRepositoryError(
-            r.name, label,
+            r.name,
+            label,
             f"no git tag or commit is known for {label}: {note}. in_the='file' links the installed "
             "file; in_the='docs' may help; a rule in stackclub._where_is_rules.RULES can map this version.",
         )
     notes = "; ".join(n for n in (note, r.note) if n)
     if in_the == "repo":
         return SourceLink(url=_tree_url(pkg.repository, ref), ref=ref, note=notes, **common)
-    return SourceLink(url=_blob_url(pkg.repository, ref, pkg.repo_path, r.lines), ref=ref, note=notes, **common)
+    return SourceLink(
+        url=_blob_url(pkg.repository, ref, pkg.repo_path, r.lines), ref=ref, note=notes, **common
+    )
 
 
 def _docs_url(r: _Resolved, pkg: _Package | None) -> str:
     if pkg is None or (pkg.rule.docs is None and not pkg.documentation):
-        what = f"{pkg.name} {pkg.version}" if pkg else f"{r.path}, which belongs to no installed distribution,"
+        what = (
+            f"{pkg.name} {pkg.version}" if pkg else f"{r.path}, which belongs to no installed distribution,"
+        )
         raise NoRepositoryError(
-            r.name, what,
+            r.name,
+            what,
             f"{what} records no documentation URL (Project-URL 'Documentation'); read the docstring with "
             "help(obj), or obj? in IPython",
         )
@@ -1130,7 +1231,9 @@ def _docs_url(r: _Resolved, pkg: _Package | None) -> str:
         return str(pkg.documentation)
     major, minor = (pkg.version.split(".") + ["0", "0"])[:2]
     package = _package_name(r.module, pkg.name)
-    values = dict(version=pkg.version, major=major, minor=minor, module=r.module, package=package, name=r.name)
+    values = dict(
+        version=pkg.version, major=major, minor=minor, module=r.module, package=package, name=r.name
+    )
     if r.kind == "module":
         template = rule.docs_module or rule.docs_home or rule.docs
         return template.format(page=r.name, **values)
@@ -1209,9 +1312,7 @@ class FieldUses:
 
     def table(self) -> Table:
         """The uses as a `Table`: class, method, line (linked), access and code."""
-        rows = [
-            [u.cls, u.function, Link(str(u.line), u.url), u.access, u.code] for u in self.uses
-        ]
+        rows = [[u.cls, u.function, Link(str(u.line), u.url), u.access, u.code] for u in self.uses]
         title = (
             f"{len(self.uses)} uses of config.{self.field} in {', '.join(self.searched)}"
             if self.uses
@@ -1314,7 +1415,11 @@ def _config_class_of(cls: type) -> type | None:
 
 def _field_names(config_cls: type) -> set[str]:
     field_type = _pex_field_type()
-    return {name for name in dir(config_cls) if field_type and isinstance(getattr(config_cls, name, None), field_type)}
+    return {
+        name
+        for name in dir(config_cls)
+        if field_type and isinstance(getattr(config_cls, name, None), field_type)
+    }
 
 
 def _uses_in_class(klass: type, path: str, node: ast.ClassDef, name: str, is_config: bool) -> list[FieldUse]:
@@ -1327,20 +1432,32 @@ def _uses_in_class(klass: type, path: str, node: ast.ClassDef, name: str, is_con
         for child in ast.iter_child_nodes(item):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 inner = getattr(child, "name", "<lambda>")
-                walk(child, f"{function}.{inner}" if function else inner, aliases | _config_aliases(child, is_config))
+                walk(
+                    child,
+                    f"{function}.{inner}" if function else inner,
+                    aliases | _config_aliases(child, is_config),
+                )
                 continue
             if isinstance(child, ast.ClassDef):
                 continue  # a nested class is searched on its own if it is a base
             if (
                 isinstance(child, ast.Attribute)
                 and child.attr == name
-                and (_is_config_ref(child.value, is_config) or (isinstance(child.value, ast.Name) and child.value.id in aliases))
+                and (
+                    _is_config_ref(child.value, is_config)
+                    or (isinstance(child.value, ast.Name) and child.value.id in aliases)
+                )
             ):
                 access = {ast.Store: "set", ast.Del: "delete"}.get(type(child.ctx), "read")
                 code = lines[child.lineno - 1].strip() if child.lineno <= len(lines) else ""
                 out.append(
                     FieldUse(
-                        cls=public, function=function, line=child.lineno, code=code, access=access, path=path,
+                        cls=public,
+                        function=function,
+                        line=child.lineno,
+                        code=code,
+                        access=access,
+                        path=path,
                         url=_line_url(path, module, child.lineno),
                     )
                 )

@@ -39,8 +39,9 @@ OUR_REPO = "https://github.com/LSSTScienceCollaborations/StackClub"
 class SampleConnections(pipe_base.PipelineTaskConnections, dimensions=("instrument",)):
     """Connections whose outputs depend on a config field."""
 
-    calexp = cT.Output(doc="An output.", name="sample_calexp", storageClass="StructuredDataDict",
-                       dimensions=("instrument",))
+    calexp = cT.Output(
+        doc="An output.", name="sample_calexp", storageClass="StructuredDataDict", dimensions=("instrument",)
+    )
 
     def __init__(self, *, config: SampleConfig | None = None) -> None:
         super().__init__(config=config)
@@ -51,7 +52,7 @@ class SampleConnections(pipe_base.PipelineTaskConnections, dimensions=("instrume
 class SampleConfig(pipe_base.PipelineTaskConfig, pipelineConnections=SampleConnections):
     """Config with both spellings of a field declaration."""
 
-    doThing = pex_config.Field[bool](doc="Do the thing.", default=True)
+    doThing = pex_config.Field[bool](doc="Do the thing.", default=True)  # noqa: N815 - Rubin spelling
     threshold = pex_config.Field(dtype=float, doc="A threshold.", default=5.0)
 
     def validate(self) -> None:
@@ -144,7 +145,11 @@ def test_pipeline_task_exact_url_pinned_to_weekly_tag() -> None:
         f"https://github.com/lsst/pipe_base/blob/{tag}/python/lsst/pipe/base/pipelineTask.py"
         f"#L{first}-L{link.lines[1]}"
     )
-    assert (link.package, link.version, link.ref) == ("lsst-pipe-base", metadata.version("lsst-pipe-base"), tag)
+    assert (link.package, link.version, link.ref) == (
+        "lsst-pipe-base",
+        metadata.version("lsst-pipe-base"),
+        tag,
+    )
     _assert_defines(link, "class", "PipelineTask")
     _assert_block_ends(link)
     if link.version == "30.2026.4300":
@@ -178,7 +183,10 @@ def test_butler_get_method() -> None:
     assert (link.name, link.kind) == ("lsst.daf.butler.Butler.get", "method")
     _assert_defines(link, "def", "get")
     docs = where_is(Butler.get, in_the="docs").url
-    assert docs == "https://pipelines.lsst.io/v/weekly/py-api/lsst.daf.butler.Butler.html#lsst.daf.butler.Butler.get"
+    assert (
+        docs
+        == "https://pipelines.lsst.io/v/weekly/py-api/lsst.daf.butler.Butler.html#lsst.daf.butler.Butler.get"
+    )
 
 
 def test_astropy_fits_open_alias() -> None:
@@ -192,7 +200,10 @@ def test_astropy_fits_open_alias() -> None:
     )
     assert link.name == "astropy.io.fits.open"  # the public alias, not hdulist.fitsopen
     _assert_defines(link, "def", "fitsopen")
-    assert where_is(fits.open, in_the="docs").url == "https://docs.astropy.org/en/stable/api/astropy.io.fits.open.html"
+    assert (
+        where_is(fits.open, in_the="docs").url
+        == "https://docs.astropy.org/en/stable/api/astropy.io.fits.open.html"
+    )
 
 
 def test_numpy_median_through_array_function_dispatcher() -> None:
@@ -233,7 +244,9 @@ def test_real_pex_config_field_declared_with_generic_spelling() -> None:
     assert "lsst/pex/config" in fld.source.filename
     link = where_is(fld)
     _assert_defines(link, "=", "saveLogOutput")
-    assert link.url.startswith(f"https://github.com/lsst/pipe_base/blob/{_tag('lsst-pipe-base')}/python/lsst/pipe/base/config.py#L")
+    assert link.url.startswith(
+        f"https://github.com/lsst/pipe_base/blob/{_tag('lsst-pipe-base')}/python/lsst/pipe/base/config.py#L"
+    )
     assert link.name == "lsst.pipe.base.PipelineTaskConfig.saveLogOutput"
     assert link.kind == "config field (Field)"
     assert "Field.source" in link.note
@@ -256,11 +269,15 @@ def test_fields_of_both_spellings_link_their_declaration_line() -> None:
 def test_dotted_string() -> None:
     link = where_is("lsst.pipe.base.PipelineTask.runQuantum")
     _assert_defines(link, "def", "runQuantum")
-    assert link.url.startswith(f"https://github.com/lsst/pipe_base/blob/{_tag('lsst-pipe-base')}/python/lsst/pipe/base/")
+    assert link.url.startswith(
+        f"https://github.com/lsst/pipe_base/blob/{_tag('lsst-pipe-base')}/python/lsst/pipe/base/"
+    )
     assert link.url == where_is(pipe_base.PipelineTask.runQuantum).url
     # As in code, a package attribute wins over a submodule of the same name (script.run is a function).
     run = where_is("lsst.ctrl.mpexec.cli.script.run")
-    assert run.kind == "function" and run.url.endswith(f"/python/lsst/ctrl/mpexec/cli/script/run.py#L{run.lines[0]}-L{run.lines[1]}")
+    assert run.kind == "function" and run.url.endswith(
+        f"/python/lsst/ctrl/mpexec/cli/script/run.py#L{run.lines[0]}-L{run.lines[1]}"
+    )
     _assert_defines(run, "def", "run")
     module = where_is("lsst.pipe.base", in_the="repo")
     assert module.url == f"https://github.com/lsst/pipe_base/tree/{_tag('lsst-pipe-base')}"
@@ -344,7 +361,9 @@ def test_targets_and_rendering(capsys: pytest.CaptureFixture[str]) -> None:
     assert repr(source) == f"<SourceLink source of lsst.pipe.base.PipelineTask: {source.url}>"
     assert capsys.readouterr().out == ""
     assert _md_escape("a <b> & [c]_*") == r"a &lt;b&gt; &amp; \[c\]\_\*"
-    with pytest.raises(ValueError, match=r"in_the must be one of 'source', 'repo', 'docs', 'file'; got 'github'"):
+    with pytest.raises(
+        ValueError, match=r"in_the must be one of 'source', 'repo', 'docs', 'file'; got 'github'"
+    ):
         where_is(pipe_base.PipelineTask, in_the="github")  # type: ignore[arg-type]
 
 
@@ -359,7 +378,10 @@ def test_source_url_never_raises() -> None:
 
 def test_builtins_point_to_python_docs() -> None:
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    with pytest.raises(SourceNotFoundError, match=rf"len is a Python built-in.*docs.python.org/{minor}/library/functions.html#len"):
+    with pytest.raises(
+        SourceNotFoundError,
+        match=rf"len is a Python built-in.*docs.python.org/{minor}/library/functions.html#len",
+    ):
         where_is(len)
     with pytest.raises(SourceNotFoundError, match=r"stdtypes.html#dict"):
         where_is(dict)
@@ -376,7 +398,10 @@ def test_compiled_objects_link_their_module() -> None:
     import numpy as np
 
     tag = f"v{metadata.version('numpy')}"
-    with pytest.raises(SourceNotFoundError, match=rf"compiled code \(a numpy.ufunc object\).*numpy/blob/{tag}/numpy/__init__.py"):
+    with pytest.raises(
+        SourceNotFoundError,
+        match=rf"compiled code \(a numpy.ufunc object\).*numpy/blob/{tag}/numpy/__init__.py",
+    ):
         where_is(np.add)
     with pytest.raises(SourceNotFoundError, match=r"numpy.ndarray is not defined in Python source"):
         where_is(np.ndarray)
@@ -388,7 +413,9 @@ def test_objects_defined_in_the_session() -> None:
     namespace: dict[str, object] = {"__name__": "__main__"}
     code = "def f():\n    return 1\nclass K:\n    pass\n"
     exec(compile(code, "<ipython-input-3-abc>", "exec"), namespace)
-    with pytest.raises(SourceNotFoundError, match=r"defined in this notebook or interactive session.*obj\?\?"):
+    with pytest.raises(
+        SourceNotFoundError, match=r"defined in this notebook or interactive session.*obj\?\?"
+    ):
         where_is(namespace["f"])
     with pytest.raises(SourceNotFoundError, match=r"__main__.K: it was defined in this notebook"):
         where_is(namespace["K"], in_the="file")
@@ -396,7 +423,10 @@ def test_objects_defined_in_the_session() -> None:
 
 
 def test_names_that_do_not_import_suggest_close_matches() -> None:
-    with pytest.raises(UnknownNameError, match=r"lsst.pipe.base has no attribute 'PipelineTsk'.*Did you mean: lsst.pipe.base.PipelineTask"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"lsst.pipe.base has no attribute 'PipelineTsk'.*Did you mean: lsst.pipe.base.PipelineTask",
+    ):
         where_is("lsst.pipe.base.PipelineTsk")
     with pytest.raises(UnknownNameError, match=r"Did you mean: lsst.pipe.base"):
         where_is("lsst.pipe.bsae.PipelineTask")
@@ -426,7 +456,9 @@ def test_package_without_repository_url(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.syspath_prepend(str(tmp_path))
     import sc_norepo_pkg  # type: ignore[import-not-found]
 
-    with pytest.raises(NoRepositoryError, match=r"sc_norepo_pkg 1.2 records no repository URL.*in_the='file'"):
+    with pytest.raises(
+        NoRepositoryError, match=r"sc_norepo_pkg 1.2 records no repository URL.*in_the='file'"
+    ):
         where_is(sc_norepo_pkg.feature)
     assert source_url(sc_norepo_pkg.feature) is None
     file = where_is(sc_norepo_pkg.Thing, in_the="file")  # "file" still works
@@ -436,18 +468,31 @@ def test_package_without_repository_url(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_version_rules_for_other_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
-    _fake_dist(tmp_path, "sc_vcs_pkg", "0.1", ["Source, https://github.com/example/vcs"],
-               direct_url='{"url": "https://github.com/example/vcs-fork.git", '
-               f'"vcs_info": {{"vcs": "git", "commit_id": "{sha}"}}}}')
-    _fake_dist(tmp_path, "sc_scm_pkg", "2.0.dev3+gabc1234", ["Repository, https://gitlab.com/example/scm.git"])
+    _fake_dist(
+        tmp_path,
+        "sc_vcs_pkg",
+        "0.1",
+        ["Source, https://github.com/example/vcs"],
+        direct_url='{"url": "https://github.com/example/vcs-fork.git", '
+        f'"vcs_info": {{"vcs": "git", "commit_id": "{sha}"}}}}',
+    )
+    _fake_dist(
+        tmp_path, "sc_scm_pkg", "2.0.dev3+gabc1234", ["Repository, https://gitlab.com/example/scm.git"]
+    )
     _fake_dist(tmp_path, "sc_odd_pkg", "nightly", ["Source, https://github.com/example/odd"])
     monkeypatch.syspath_prepend(str(tmp_path))
     import sc_odd_pkg  # type: ignore[import-not-found]
     import sc_scm_pkg  # type: ignore[import-not-found]
     import sc_vcs_pkg  # type: ignore[import-not-found]
 
-    assert where_is(sc_vcs_pkg.feature).url == f"https://github.com/example/vcs-fork/blob/{sha}/sc_vcs_pkg/__init__.py#L1-L2"
-    assert where_is(sc_scm_pkg.Thing).url == "https://gitlab.com/example/scm/-/blob/abc1234/sc_scm_pkg/__init__.py#L5-6"
+    assert (
+        where_is(sc_vcs_pkg.feature).url
+        == f"https://github.com/example/vcs-fork/blob/{sha}/sc_vcs_pkg/__init__.py#L1-L2"
+    )
+    assert (
+        where_is(sc_scm_pkg.Thing).url
+        == "https://gitlab.com/example/scm/-/blob/abc1234/sc_scm_pkg/__init__.py#L5-6"
+    )
     with pytest.raises(NoRepositoryError, match=r"no git tag or commit is known for sc_odd_pkg nightly"):
         where_is(sc_odd_pkg.feature)
 
@@ -484,7 +529,9 @@ def test_git_head_reads_refs_without_git(tmp_path: Path) -> None:
 def test_uses_of_finds_code_not_comments_or_strings() -> None:
     uses = uses_of(SampleTask, "doThing")
     lines = HERE.read_text(encoding="utf-8").splitlines()
-    expected = sorted(i for i, text in enumerate(lines, start=1) if text.rstrip().endswith(("# <- use", "# <- set")))
+    expected = sorted(
+        i for i, text in enumerate(lines, start=1) if text.rstrip().endswith(("# <- use", "# <- set"))
+    )
     assert sorted(u.line for u in uses) == expected
     by_line = {u.line: u for u in uses}
     set_line = next(i for i in expected if lines[i - 1].rstrip().endswith("# <- set"))
@@ -503,7 +550,9 @@ def test_uses_of_finds_code_not_comments_or_strings() -> None:
 
 
 def test_uses_of_bad_input() -> None:
-    with pytest.raises(UnknownNameError, match=r"'doThnig' is not a field of .*SampleConfig. Did you mean: doThing"):
+    with pytest.raises(
+        UnknownNameError, match=r"'doThnig' is not a field of .*SampleConfig. Did you mean: doThing"
+    ):
         uses_of(SampleTask, "doThnig")
     with pytest.raises(TypeError, match=r"uses_of needs a task or config class"):
         uses_of(3, "doThing")
