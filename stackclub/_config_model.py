@@ -364,6 +364,10 @@ def _doc_text(fld: Any, pex_config: Any) -> str:
 _INTERNAL = ("lsst/pex/config/", os.sep.join(("stackclub", "_config_model.py")))
 
 
+# Where pipe_base applies the ``config:`` overrides of a pipeline YAML (``ConfigOverrides.applyTo``).
+_PIPELINE_OVERRIDES = "lsst/pipe/base/configOverrides.py"
+
+
 def _is_internal(filename: str) -> bool:
     name = filename.replace(os.sep, "/")
     return name.startswith("<frozen") or any(part in name for part in _INTERNAL)
@@ -373,6 +377,8 @@ def _short_file(filename: str) -> str:
     name = filename.replace(os.sep, "/")
     if "/ipykernel_" in name or name.startswith("<ipython-input"):
         return "notebook cell"
+    if "/site-packages/" in name:  # an installed package: its import path says enough
+        return name.rsplit("/site-packages/", 1)[1]
     try:
         rel = os.path.relpath(filename)
     except ValueError:  # another drive on Windows
@@ -394,7 +400,10 @@ def where_set(config: Config, name: str) -> str:
     if not frames:
         return str(label)
     frame = frames[-1]
-    text = f"{_short_file(str(frame.filename))}:{frame.lineno}"
+    if str(frame.filename).replace(os.sep, "/").endswith(_PIPELINE_OVERRIDES):
+        text = "pipeline config override"  # pipe_base applying a pipeline YAML's config: block
+    else:
+        text = f"{_short_file(str(frame.filename))}:{frame.lineno}"
     return text if label in ("assignment", "default") else f"{text} ({label})"
 
 
@@ -481,6 +490,8 @@ class _Walk:
             handler = _Walk._config_dict
         elif isinstance(fld, p.ConfigField):
             handler = _Walk._config_field
+        elif _is_action_struct_field(fld):
+            handler = _Walk._action_struct
         else:
             handler = _Walk._leaf
         _HANDLERS[type(fld)] = handler
@@ -492,7 +503,7 @@ class _Walk:
     def _config_field(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
         self.add(
             cfg, fld, path, parent, level, type(value),
-            type_text=f"ConfigField → {fld.dtype.__name__}", type_class=fld.dtype, is_group=True,
+            type_text=f"{type(fld).__name__} → {fld.dtype.__name__}", type_class=fld.dtype, is_group=True,
         )  # fmt: skip
         if self.deeper(level):
             self.walk(value, path, path, level + 1)
@@ -539,6 +550,25 @@ class _Walk:
         if self.deeper(level):
             for key in keys:
                 self.walk(value[key], f"{path}[{key!r}]", path, level + 1)
+
+    def _action_struct(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
+        """A ConfigurableActionStructField: a named collection of ConfigurableActions (configs)."""
+        actions = list(value.items())
+        self.add(
+            cfg, fld, path, parent, level, [name for name, _ in actions],
+            type_text=type(fld).__name__, is_group=True,
+        )  # fmt: skip
+        if self.deeper(level):
+            for name, action in actions:
+                self.walk(action, f"{path}.{name}", path, level + 1)
+
+
+def _is_action_struct_field(fld: Any) -> bool:
+    try:
+        from lsst.pex.config.configurableActions import ConfigurableActionStructField
+    except ImportError:  # an older pex_config
+        return False
+    return isinstance(fld, ConfigurableActionStructField)
 
 
 # Field class -> its walker method, filled on first sight of each field class.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import lsst.pex.config as pexConfig
@@ -286,6 +287,64 @@ def test_retarget_is_a_change() -> None:
     assert view["middle.deep"].value == "OtherDeepTask"
     assert view["middle.deep"].default == "DeepTask"
     assert view["middle.deep"].changed
+    assert view["middle.deep"].where.endswith(
+        f"test_config_docs.py:{_line_of('retarget(OtherDeepTask)')} (retarget)"
+    )
+
+
+def test_configurable_actions_and_multi_choice() -> None:
+    from lsst.pex.config.configurableActions import (
+        ConfigurableAction,
+        ConfigurableActionField,
+        ConfigurableActionStructField,
+    )
+
+    class ScaleAction(ConfigurableAction):
+        factor = pexConfig.Field[int](doc="Factor.", default=2)
+
+        def __call__(self) -> int:
+            return self.factor
+
+    class ActionConfig(pexConfig.Config):
+        one = ConfigurableActionField(doc="One action.", default=ScaleAction)
+        many = ConfigurableActionStructField(doc="Named actions.", default={"a": ScaleAction})
+        multi = pexConfig.ConfigChoiceField(
+            doc="Several at once.",
+            typemap={"plain": PlainConfig, "deep": DeepConfig},
+            multi=True,
+            default=["plain"],
+        )
+
+    config = ActionConfig()
+    config.one.factor = 5
+    config.many.b = ScaleAction
+    config.multi.names = ["plain", "deep"]
+    view = show_config(config)
+    assert view.paths == [
+        "one",
+        "one.factor",
+        "many",
+        "many.a.factor",
+        "many.b.factor",
+        "multi",
+        "multi['deep'].threshold",
+        "multi['plain'].a",
+    ]
+    assert view["one"].type == "ConfigurableActionField → ConfigurableAction"
+    assert view["many"].type == "ConfigurableActionStructField"
+    assert (view["many"].default, view["many"].value) == ("['a']", "['a', 'b']")
+    assert view["multi"].type == "ConfigChoiceField {'plain', 'deep'} (multi)"
+    assert (view["multi"].default, view["multi"].value) == ("['plain']", "['deep', 'plain']")
+    changed = show_config(config, changed_only=True)
+    # Selecting 'deep' changes 'multi'; the newly selected config's fields keep their defaults.
+    assert changed.paths == ["one", "one.factor", "many", "many.b.factor", "multi"]
+    assert diff_configs(ActionConfig(), config).paths == [
+        "one.factor",
+        "many",
+        "multi",
+        "many.b.factor",
+        "multi['deep'].threshold",
+    ]
 
 
 def test_setdefaults_counts_as_default() -> None:
@@ -336,6 +395,53 @@ def test_html_escapes_and_folds() -> None:
     assert repr(view) == "<ConfigView: TopConfig (test_config_docs.TopConfig), 17 rows>" or repr(
         view
     ).startswith("<ConfigView: TopConfig (")
+
+
+class _TagChecker(HTMLParser):
+    """Collects the tag nesting of an HTML fragment, failing on a mismatched end tag."""
+
+    VOID = frozenset({"br", "hr", "img", "meta", "link", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.summaries: list[tuple[int, str]] = []  # (details depth, summary text)
+        self._in_summary = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        if tag == "summary":
+            self._in_summary = True
+            self.summaries.append((self.stack.count("details"), ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+        if tag == "summary":
+            self._in_summary = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_summary:
+            depth, text = self.summaries[-1]
+            self.summaries[-1] = (depth, text + data)
+
+
+def test_html_is_well_formed_and_nested() -> None:
+    checker = _TagChecker()
+    checker.feed(show_config(TopConfig)._repr_html_())
+    checker.close()
+    assert checker.stack == []
+    # middle.deep folds inside middle; both summaries name the path and the target class.
+    summaries = {text.split(" — ")[0]: depth for depth, text in checker.summaries}
+    assert summaries == {"plain": 1, "middle": 1, "middle.deep": 2, "algorithm": 1, "choice": 1}
+    for html in (
+        diff_configs(TopConfig(), TopConfig())._repr_html_(),
+        show_task_tree(TopTask)._repr_html_(),
+    ):
+        checker = _TagChecker()
+        checker.feed(html)
+        assert checker.stack == []
 
 
 def test_text_rendering() -> None:
@@ -557,6 +663,7 @@ def test_show_config_of_a_pipeline_task_node(toy: tuple[object, Path]) -> None:
     assert view["doBias"].value == "False"
     assert view["connections.outputExposure"].value == "'post_isr_image'"
     assert view["connections.outputExposure"].default == "'postISRCCD'"
+    assert view["doBias"].where == "pipeline config override"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -620,10 +727,18 @@ def test_teaching_pipeline_yaml() -> None:
     path = Path(pipe.PIPELINES_DIR) / "ProcessCcd.yaml"
     if not path.exists():
         pytest.skip("ProcessCcd.yaml is not written yet")
-    view = show_pipeline(path)
+    try:
+        view = show_pipeline(path)
+    except PipelineLoadError as err:
+        if isinstance(err.__cause__, ImportError):  # a piece (instrument, task) not committed yet
+            pytest.skip(f"the teaching pipeline is not importable yet: {err}")
+        raise
     assert view.labels[0] == "isr"
     isr = show_connections(pipeline=path, label="isr")
+    assert isr["outputExposure"].dataset_type == "post_isr_image"
     assert isr["outputExposure"].dataset_type in {d[0] for d in view.datasets}
+    flows = {d[0]: d[2:] for d in view.datasets}
+    assert flows["post_isr_image"][0] == "isr"
 
 
 def test_cli_help_lists_config() -> None:
