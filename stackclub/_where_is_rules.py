@@ -62,6 +62,9 @@ class ProjectRule:
         ``#anchor``), `False` if each member has a page of its own.
     repository
         Repository URL to use instead of the one in the package metadata.
+    eups_repository
+        For packages set up with eups (no pip metadata): repository URL template, with
+        ``{product}`` the eups product name (``ip_isr``).
 
     Examples
     --------
@@ -81,6 +84,7 @@ class ProjectRule:
     docs_home: str | None = None
     members_on_class_page: bool = True
     repository: str | None = None
+    eups_repository: str | None = None
 
     def matches(self, distribution: str) -> bool:
         """Return whether this rule applies to ``distribution`` (any spelling)."""
@@ -129,6 +133,7 @@ RULES: tuple[ProjectRule, ...] = (
         docs_module="https://pipelines.lsst.io/v/weekly/modules/{package}/index.html",
         docs_home="https://pipelines.lsst.io/v/weekly/",
         members_on_class_page=True,
+        eups_repository="https://github.com/lsst/{product}",
     ),
     ProjectRule(
         label="astropy",

@@ -1051,7 +1051,7 @@ def _package_of(path: str, module: str) -> _Package | None:
         )
     dist = _distribution_for(path, module)
     if dist is None:
-        return None
+        return _eups_package(path)
     rule = rule_for(dist.name)
     repository = rule.repository or dist.repository
     if dist.editable_dir is not None:
@@ -1103,6 +1103,58 @@ def _package_of(path: str, module: str) -> _Package | None:
         rule=rule,
         documentation=dist.documentation,
     )
+
+
+def _eups_package(path: str) -> _Package | None:
+    """A package set up with eups (a Rubin Science Platform): no pip metadata, but the file lives in
+    ``<product dir>/python/...``, the product's name is its ``ups/<product>.table`` and its version is in
+    the package's generated ``version.py`` (``__fingerprint__`` is the git commit when it has one)."""
+    marker = path.rfind("/python/")
+    if marker < 0:
+        return None
+    product_dir = Path(path[:marker])
+    tables = sorted((product_dir / "ups").glob("*.table"))
+    if not tables:
+        return None
+    product = tables[0].stem
+    rule = rule_for(f"lsst-{product.replace('_', '-')}")
+    if rule.eups_repository is None:
+        return None
+    version, fingerprint = _eups_version(Path(path).parent, product_dir / "python")
+    checkout = product_dir if (product_dir / ".git").exists() else None
+    if fingerprint:
+        ref, note = fingerprint, f"commit {fingerprint} from the eups product's version.py"
+    else:
+        ref = rule.tag_for(version) if version else None
+        note = (
+            f"tag from eups version {version} by the rule {rule.label!r}"
+            if ref
+            else f"no tag is known for eups version {version or '(none in version.py)'}"
+        )
+    return _Package(
+        name=product,
+        version=version or "unknown",
+        repository=rule.eups_repository.format(product=product),
+        repo_path=path[marker + 1 :],
+        ref=ref,
+        ref_note="HEAD commit of the eups product's git checkout" if checkout else note,
+        rule=rule,
+        documentation=None,
+        editable_dir=checkout,
+    )
+
+
+def _eups_version(folder: Path, root: Path) -> tuple[str | None, str | None]:
+    """``__version__`` and a hex ``__fingerprint__`` from the nearest ``version.py`` above ``folder``."""
+    while folder != root and root in folder.parents:
+        candidate = folder / "version.py"
+        if candidate.is_file():
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+            version = re.search(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", text, re.M)
+            finger = re.search(r"^__fingerprint__\s*=\s*[\"']([0-9a-f]{7,40})[\"']", text, re.M)
+            return (version.group(1) if version else None, finger.group(1) if finger else None)
+        folder = folder.parent
+    return None, None
 
 
 def _git_head(checkout: Path) -> str | None:

@@ -497,6 +497,46 @@ def test_version_rules_for_other_installs(tmp_path: Path, monkeypatch: pytest.Mo
         where_is(sc_odd_pkg.feature)
 
 
+def _fake_eups_product(root: Path, product: str, module: str, version_py: str) -> Path:
+    """An eups-style product folder: ups/<product>.table and python/<module>/ with a version.py."""
+    product_dir = root / product / "w_2026_43"
+    (product_dir / "ups").mkdir(parents=True)
+    (product_dir / "ups" / f"{product}.table").write_text("setupRequired(utils)\n")
+    package = product_dir / "python" / module
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from .core import task_like\n")
+    (package / "core.py").write_text("def task_like():\n    return 2\n")
+    (package / "version.py").write_text(version_py)
+    return product_dir / "python"
+
+
+def test_eups_set_up_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weekly = _fake_eups_product(
+        tmp_path, "sc_eups_weekly", "sc_eups_weekly_mod", '__version__ = "w.2026.43"\n'
+    )
+    sha = "fedcba9876543210fedcba9876543210fedcba98"
+    pinned = _fake_eups_product(
+        tmp_path, "sc_eups_sha", "sc_eups_sha_mod", f'__version__ = "g1234"\n__fingerprint__ = "{sha}"\n'
+    )
+    monkeypatch.syspath_prepend(str(weekly))
+    monkeypatch.syspath_prepend(str(pinned))
+    import sc_eups_sha_mod  # type: ignore[import-not-found]
+    import sc_eups_weekly_mod  # type: ignore[import-not-found]
+
+    link = where_is(sc_eups_weekly_mod.task_like)
+    assert link.url == (
+        "https://github.com/lsst/sc_eups_weekly/blob/w.2026.43/python/sc_eups_weekly_mod/core.py#L1-L2"
+    )
+    assert (link.package, link.version, link.name) == (
+        "sc_eups_weekly",
+        "w.2026.43",
+        "sc_eups_weekly_mod.task_like",
+    )
+    assert where_is(sc_eups_sha_mod.task_like).url == (
+        f"https://github.com/lsst/sc_eups_sha/blob/{sha}/python/sc_eups_sha_mod/core.py#L1-L2"
+    )
+
+
 def test_rule_table() -> None:
     rubin = rule_for("lsst-pipe-base")
     assert rubin.tag_for("30.2026.4300") == "w.2026.43"
