@@ -37,7 +37,7 @@ import sys
 import sysconfig
 import tokenize
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -650,7 +650,7 @@ def _resolve_field(fld: Any, owner: type | None) -> _Resolved:
     source = getattr(fld, "source", None)
     src_file = str(getattr(source, "filename", "") or "")
     src_line = int(getattr(source, "lineno", 0) or 0)
-    pex_dir = str(Path(sys.modules["lsst.pex.config"].__file__).parent)
+    pex_dir = str(Path(sys.modules["lsst.pex.config"].__file__ or "").parent)
     if holder is not None:
         module = holder.__module__
         display = f"{module}.{holder.__qualname__}.{name}"
@@ -720,6 +720,7 @@ def _field_owner(fld: Any, name: str | None, owner: type | None) -> type | None:
             klass = stack.pop()
             if vars(klass).get(name) is fld:
                 holders.append(klass)
+            sub: type
             for sub in type.__subclasses__(klass):
                 if sub not in seen:
                     seen.add(sub)
@@ -765,16 +766,16 @@ def _public_name(module: str, qualname: str) -> str:
         return f"{module}.{qualname}"
     parts = module.split(".")
     for i in range(1, len(parts)):
-        parent = sys.modules.get(".".join(parts[:i]))
-        namespace = getattr(parent, "__dict__", None)
+        parent_name = ".".join(parts[:i])
+        namespace = getattr(sys.modules.get(parent_name), "__dict__", None)
         if not namespace:
             continue
         if namespace.get(top) is target:
-            return f"{parent.__name__}.{qualname}"
+            return f"{parent_name}.{qualname}"
         if not rest:  # a top-level object exported under another name (an alias)
             for alias, value in list(namespace.items()):
                 if value is target and not alias.startswith("_"):
-                    return f"{parent.__name__}.{alias}"
+                    return f"{parent_name}.{alias}"
     return f"{module}.{qualname}"
 
 
@@ -970,7 +971,7 @@ def _dists_named(name: str) -> tuple[_Dist, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def _top_level_map() -> dict[str, list[str]]:
+def _top_level_map() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
 
 
@@ -1122,6 +1123,7 @@ def _eups_package(path: str) -> _Package | None:
         return None
     version, fingerprint = _eups_version(Path(path).parent, product_dir / "python")
     checkout = product_dir if (product_dir / ".git").exists() else None
+    ref: str | None
     if fingerprint:
         ref, note = fingerprint, f"commit {fingerprint} from the eups product's version.py"
     else:
@@ -1364,7 +1366,9 @@ class FieldUses:
 
     def table(self) -> Table:
         """The uses as a `Table`: class, method, line (linked), access and code."""
-        rows = [[u.cls, u.function, Link(str(u.line), u.url), u.access, u.code] for u in self.uses]
+        rows: list[Sequence[Any]] = [
+            [u.cls, u.function, Link(str(u.line), u.url), u.access, u.code] for u in self.uses
+        ]
         title = (
             f"{len(self.uses)} uses of config.{self.field} in {', '.join(self.searched)}"
             if self.uses
