@@ -179,7 +179,8 @@ def where_is(obj: Any, in_the: Target = "source") -> SourceLink:
     obj
         A module, class, function, method (bound or not), property, classmethod or
         staticmethod, a pex_config field (``IsrTaskConfig.doFringe``), a task or config
-        *instance* (its class is linked), or a dotted name such as
+        *instance* (its class is linked), a subtask's config (``config.overscan``: the
+        subtask class it targets is linked), or a dotted name such as
         ``"lsst.pipe.base.PipelineTask.runQuantum"``.
     in_the
         ``"source"``: the file in the project's public repository at the installed version's
@@ -287,7 +288,6 @@ class _Resolved:
     page: str  # public name of the docs page (owner class for members)
     member: bool = False
     note: str = ""
-    builtin_docs: str | None = None  # Python docs URL, for builtins
 
 
 def _resolve(obj: Any) -> _Resolved:
@@ -299,6 +299,9 @@ def _resolve(obj: Any) -> _Resolved:
         return _resolve_field(obj, owner)
     if inspect.ismodule(obj):
         return _resolve_module(obj)
+    configurable = getattr(sys.modules.get("lsst.pex.config"), "ConfigurableInstance", None)
+    if configurable is not None and isinstance(obj, configurable):
+        obj = obj.target  # config.overscan -> the subtask class it will make
     kind, func = _unwrap_callable(obj)
     if inspect.isclass(func):
         return _resolve_class(func, kind="class")

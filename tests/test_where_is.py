@@ -299,6 +299,9 @@ def test_stackclub_pipe_isr_task() -> None:
     link = where_is(isr.IsrTask)
     assert link.url.startswith(f"{OUR_REPO}/blob/{link.ref}/stackclub/pipe/isr.py#L")
     _assert_defines(link, "class", "IsrTask")
+    # A subtask's config (a ConfigurableInstance) links the subtask class it targets.
+    subtask = where_is(isr.IsrTaskConfig().overscan, in_the="file")
+    _assert_defines(subtask, "class", isr.IsrTaskConfig().overscan.target.__name__)
     field_link = where_is(isr.IsrTaskConfig.doFringe)
     _assert_defines(field_link, "=", "doFringe")
     uses = uses_of(isr.IsrTask, "doFringe")
