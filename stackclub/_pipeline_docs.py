@@ -438,6 +438,70 @@ class PipelineView:
         visualization.show_mermaid(self.graph, stream, dataset_types=True)
         return MermaidDiagram(stream.getvalue())
 
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the tasks and dataset types with matplotlib (a picture that renders anywhere).
+
+        The graph is pipe_base's own networkx export (``make_bipartite_xgraph``), laid out in
+        layers (``networkx.topological_generations``): tasks are boxes, dataset types rounded,
+        prerequisite inputs dashed; the automatic ``_log``/``_metadata`` outputs are left out.
+
+        Parameters
+        ----------
+        ax
+            Axes to draw on; a new figure is made when `None`.
+
+        Returns
+        -------
+        ax : `matplotlib.axes.Axes`
+            The axes drawn on.
+        """
+        import matplotlib.pyplot as plt
+        import networkx
+        from lsst.pipe.base.pipeline_graph import NodeType
+
+        xgraph = self.graph.make_bipartite_xgraph()
+        hidden = [
+            key
+            for key in xgraph
+            if key.node_type is NodeType.DATASET_TYPE
+            and (edge := self.graph.producing_edge_of(key.name)) is not None
+            and edge.connection_name.startswith("_")
+        ]
+        xgraph.remove_nodes_from(hidden)
+        for layer, keys in enumerate(networkx.topological_generations(xgraph)):
+            for key in keys:
+                xgraph.nodes[key]["layer"] = layer
+        pos = networkx.multipartite_layout(xgraph, subset_key="layer", align="horizontal")
+        pos = {key: (x, -y) for key, (x, y) in pos.items()}  # first layer at the top
+        if ax is None:
+            n_layers = 1 + max((d["layer"] for _, d in xgraph.nodes(data=True)), default=0)
+            _, ax = plt.subplots(figsize=(7, 1.0 + 0.9 * n_layers))
+        for u, v, key in xgraph.edges(keys=True):
+            prerequisite = (
+                u.node_type is NodeType.DATASET_TYPE and key in self.graph.tasks[v.name].prerequisite_inputs
+            )
+            ax.annotate(
+                "",
+                xy=pos[v],
+                xytext=pos[u],
+                arrowprops={"arrowstyle": "-|>", "color": "0.3", "linestyle": "--" if prerequisite else "-",
+                            "shrinkA": 14, "shrinkB": 14},
+            )  # fmt: skip
+        for key, (x, y) in pos.items():
+            is_task = key.node_type is NodeType.TASK
+            box = {"boxstyle": "square,pad=0.4" if is_task else "round,pad=0.4",
+                   "facecolor": "#B1F2EF" if is_task else "#F5F5F5",
+                   "edgecolor": "black" if is_task else "#00BABC"}  # fmt: skip
+            ax.text(x, y, key.name, ha="center", va="center", fontsize=9, family="monospace", bbox=box,
+                    fontweight="bold" if is_task else "normal")  # fmt: skip
+        xs = [x for x, _ in pos.values()] or [0.0]
+        ys = [y for _, y in pos.values()] or [0.0]
+        ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)  # text and arrows do not set data limits
+        ax.set_ylim(min(ys) - 0.25, max(ys) + 0.25)
+        ax.set_axis_off()
+        ax.set_title(self.title, fontsize=10)
+        return ax
+
     def __str__(self) -> str:
         return "\n\n".join(
             [
@@ -473,8 +537,10 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
     Returns
     -------
     view : `PipelineView`
-        Tables of tasks and dataset types; ``view.mermaid`` is a picture in JupyterLab and
-        ``view.text_graph()`` the same graph as text.
+        Tables of tasks and dataset types.  Pictures of the same graph: ``view.mermaid``
+        (pipe_base's ``show_mermaid``; drawn by JupyterLab), ``view.plot()`` (matplotlib, drawn
+        anywhere, e.g. in notebooks read on GitHub) and ``view.text_graph()`` (pipe_base's
+        ``show``, also part of ``print(view)``).
 
     Raises
     ------

@@ -656,6 +656,25 @@ def test_show_pipeline(toy: tuple[object, Path]) -> None:
     assert show_pipeline(pipeBase.Pipeline.from_uri(str(pipeline))).labels == ["isr", "detect"]
 
 
+def test_pipeline_plot(toy: tuple[object, Path]) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, pipeline = toy
+    ax = show_pipeline(pipeline).plot()
+    try:
+        labels = {text.get_text() for text in ax.texts} - {""}  # arrows are empty annotations
+        assert labels == {"raw", "bias", "isr", "post_isr_image", "detect", "src"}  # no _log/_metadata
+        arrows = [a for a in ax.texts if a.get_text() == "" and a.arrow_patch is not None]
+        assert len(arrows) == 5
+        assert sum(a.arrow_patch.get_linestyle() == "--" for a in arrows) == 1  # the bias prerequisite
+        y = {text.get_text(): text.get_position()[1] for text in ax.texts if text.get_text()}
+        assert y["raw"] > y["isr"] > y["post_isr_image"] > y["detect"] > y["src"]
+    finally:
+        plt.close(ax.figure)
+
+
 def test_show_config_of_a_pipeline_task_node(toy: tuple[object, Path]) -> None:
     _, pipeline = toy
     graph = pipeBase.Pipeline.from_uri(str(pipeline)).to_graph()
