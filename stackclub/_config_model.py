@@ -403,7 +403,8 @@ def where_set(config: Config, name: str) -> str:
     if str(frame.filename).replace(os.sep, "/").endswith(_PIPELINE_OVERRIDES):
         text = "pipeline config override"  # pipe_base applying a pipeline YAML's config: block
     else:
-        text = f"{_short_file(str(frame.filename))}:{frame.lineno}"
+        where = _short_file(str(frame.filename))
+        text = f"{where}, line {frame.lineno}" if where == "notebook cell" else f"{where}:{frame.lineno}"
     return text if label in ("assignment", "default") else f"{text} ({label})"
 
 

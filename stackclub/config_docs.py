@@ -193,7 +193,8 @@ def show_config(
         of these classes (``"lsst.pipe.base.PipelineTaskConfig"``).
     fields
         Keep only fields whose name or dotted path matches this glob (or any of these globs),
-        e.g. ``"do*"``; their enclosing configs are kept too.
+        e.g. ``"do*"``, and the fields of a matching nested config (``"overscan"``); their
+        enclosing configs are kept too.
     changed_only
         Keep only fields whose value differs from the default, and add where each was set
         (file and line, from the history pex_config keeps for every field).
@@ -245,13 +246,19 @@ def show_config(
         _validate(config)
     globs = _globs(fields)
     rows = flatten_config(config, with_defaults=True, depth=depth)
-    keep = [(not globs or _matches(row, globs)) and (not changed_only or row.changed) for row in rows]
+    # A field matches a glob when it or an enclosing config does ("overscan" shows its fields).
+    selected: dict[str, bool] = {}
+    for row in rows:  # parents come before their children
+        selected[row.path] = not globs or _matches(row, globs) or selected.get(row.parent, False)
+    keep = {row.path for row in rows if selected[row.path] and (not changed_only or row.changed)}
     # A parent stays when any of its descendants stays, so the dotted structure reads well.
-    if globs or changed_only:
-        kept_paths = {row.path for row, k in zip(rows, keep, strict=True) if k}
-        ancestors = {a for p in kept_paths for a in _ancestors(p, rows)}
-        keep = [k or row.path in ancestors for row, k in zip(rows, keep, strict=True)]
-    shown = [row for row, k in zip(rows, keep, strict=True) if k]
+    parents = {row.path: row.parent for row in rows}
+    for path in list(keep):
+        parent = parents[path]
+        while parent and parent not in keep:
+            keep.add(parent)
+            parent = parents[parent]
+    shown = [row for row in rows if row.path in keep]
     return ConfigView(
         title=_title(config),
         rows=shown,
@@ -643,14 +650,6 @@ def _globs(fields: str | Sequence[str] | None) -> list[str]:
 
 def _matches(row: ConfigRow, globs: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(row.name, g) or fnmatch.fnmatchcase(row.path, g) for g in globs)
-
-
-def _ancestors(path: str, rows: list[ConfigRow]) -> Iterator[str]:
-    by_path = {row.path: row for row in rows}
-    parent = by_path[path].parent
-    while parent:
-        yield parent
-        parent = by_path[parent].parent
 
 
 def _styled(text: str) -> Any:

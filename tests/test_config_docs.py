@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -280,6 +279,15 @@ def _line_of(text: str) -> int:
     return next(i for i, line in enumerate(lines, start=1) if text in line and "_line_of" not in line)
 
 
+def test_where_names_notebook_cells() -> None:
+    config = TopConfig()
+    cell = compile("config.doBias = False\nconfig.gain = 0.75\n", "/tmp/ipykernel_4242/123456789.py", "exec")
+    exec(cell, {"config": config})
+    view = show_config(config, changed_only=True)
+    assert view["doBias"].where == "notebook cell, line 1"
+    assert view["gain"].where == "notebook cell, line 2"
+
+
 def test_retarget_is_a_change() -> None:
     config = TopConfig()
     config.middle.deep.retarget(OtherDeepTask)
@@ -368,6 +376,13 @@ def test_fields_glob_and_depth() -> None:
         "middle.deep.threshold",
     ]
     assert show_config(TopConfig, fields="nomatch*").paths == []
+    # A matching nested config brings its fields along.
+    assert show_config(TopConfig, fields="middle").paths == [
+        "middle",
+        "middle.doThing",
+        "middle.deep",
+        "middle.deep.threshold",
+    ]
     top = show_config(TopConfig, depth=0)
     assert all("." not in p and "[" not in p for p in top.paths)
     assert len(top) == 11
@@ -712,6 +727,33 @@ def test_cli_config(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Cannot apply config file" in result.output
 
 
+def test_cli_config_with_a_pipeline(toy: tuple[object, Path], tmp_path: Path) -> None:
+    _, pipeline = toy
+    runner = CliRunner()
+    result = runner.invoke(main, ["config", "-p", str(pipeline), "--label", "isr", "--changed-only"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[3:]}
+    assert rows["doBias"][2:4] == ["True", "False"]
+    assert rows["connections.outputExposure"][2:4] == ["'postISRCCD'", "'post_isr_image'"]
+    assert "pipeline config override" in result.output
+    override = tmp_path / "more.py"
+    override.write_text("config.doBias = True\n")
+    result = runner.invoke(
+        main, ["config", "-p", str(pipeline), "--label", "isr", "--changed-only", "-C", str(override)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "doBias" not in result.output  # back to its default
+    result = runner.invoke(
+        main, ["config", "cfgdocs_toy_tasks.ToyDetectTask", "-p", str(pipeline), "--connections"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "post_isr_image" in result.output and "postISRCCD" in result.output
+    result = runner.invoke(main, ["config", "-p", str(pipeline), "--label", "nope"])
+    assert result.exit_code == 1 and "no task labelled 'nope'" in result.output
+    result = runner.invoke(main, ["config"])
+    assert result.exit_code == 2 and "Give TASK_OR_CONFIG_CLASS, or --pipeline and --label." in result.output
+
+
 def test_cli_config_tree() -> None:
     result = CliRunner().invoke(main, ["config", "test_config_docs.TopTask", "--tree"])
     if "test_config_docs" not in sys.modules:  # pragma: no cover - depends on the import mode
@@ -763,4 +805,12 @@ def test_teaching_pipeline_yaml() -> None:
 def test_cli_help_lists_config() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0 and "config" in result.output
-    assert textwrap.dedent(CliRunner().invoke(main, ["config", "--help"]).output).count("--changed-only") == 1
+    help_text = CliRunner().invoke(main, ["config", "--help"]).output
+    for option in (
+        "--changed-only",
+        "--fields GLOB",
+        "-C, --config-file FILE",
+        "-p, --pipeline YAML",
+        "--tree",
+    ):
+        assert option in help_text
