@@ -67,8 +67,8 @@ def config(
                 raise click.UsageError("--tree reads a task class; leave out --pipeline.")
             text = show_task_tree(task_or_config_class).to_table().to_text(max_width=width)
         elif connections:
-            view = show_connections(task_or_config_class, pipeline=pipeline, label=label)
-            text = view.to_table().to_text(max_width=width)
+            conns = show_connections(task_or_config_class, pipeline=pipeline, label=label)
+            text = conns.to_table().to_text(max_width=width)
         else:
             if pipeline is not None:
                 cfg, _ = _config_from_pipeline(task_or_config_class, pipeline, label)
