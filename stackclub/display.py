@@ -119,23 +119,48 @@ def _resolve_wcs(frame: DisplayFrame, wcs: Any) -> astropy.wcs.WCS | None:
     raise TypeError(f"wcs must be None, False or an astropy.wcs.WCS; got {type(wcs).__name__}")
 
 
+#: Margins around image panels, in inches: left (pixel axes), left (sky axes), right, bottom, top.
+_MARGINS = {"left": 0.75, "left_sky": 1.05, "right": 0.2, "bottom": 0.6, "top": 0.45, "colorbar": 1.0}
+
+
 def _figsize(shape: tuple[int, int], ncols: int = 1, nrows: int = 1, panel: float = 5.0) -> tuple[float, float]:
     ny, nx = shape
     aspect = min(max(ny / nx, 0.25), 4.0)
     width, height = (panel, panel * aspect) if aspect <= 1 else (panel / aspect, panel)
-    return (ncols * (width + 1.6), nrows * (height + 0.8))
+    m = _MARGINS
+    return (
+        ncols * (width + m["left_sky"]) + m["right"] + m["colorbar"],
+        nrows * (height + m["bottom"]) + m["top"],
+    )
+
+
+def _fixed_layout(fig: Figure, *, sky: bool, ncols: int = 1, nrows: int = 1) -> None:
+    """Leave fixed room (in inches) for labels, title and colour bar.
+
+    Image figures do not use matplotlib's constrained layout: it makes ``savefig`` draw every
+    image twice (once to measure, once to render) -- doubling the time on a 2k x 4k frame --
+    and it collapses for WCSAxes viewed away from the WCS reference pixel.
+    """
+    width, height = fig.get_size_inches()
+    m = _MARGINS
+    left = m["left_sky"] if sky else m["left"]
+    fig.subplots_adjust(
+        left=left / width,
+        right=1.0 - m["right"] / width,
+        bottom=m["bottom"] / height,
+        top=1.0 - m["top"] / height,
+        # gaps between panels, as fractions of a panel's size (matplotlib's convention)
+        wspace=(m["left_sky"] + 0.3) / max(width / ncols - m["left_sky"] - 0.3, 0.5),
+        hspace=(m["bottom"] + m["top"]) / max(height / nrows - m["bottom"] - m["top"], 0.5),
+    )
 
 
 def _new_axes(frame: DisplayFrame, wcs: astropy.wcs.WCS | None) -> Axes:
     import matplotlib.pyplot as plt
 
-    if wcs is None:
-        return plt.figure(figsize=_figsize(frame.shape), layout="constrained").add_subplot()
-    # WCSAxes and constrained layout do not mix (the layout collapses when the view is away
-    # from the WCS reference pixel): leave fixed room for the sexagesimal tick labels instead.
     fig = plt.figure(figsize=_figsize(frame.shape))
-    fig.subplots_adjust(left=0.2, right=0.95, bottom=0.13, top=0.9)
-    return fig.add_subplot(projection=wcs)
+    _fixed_layout(fig, sky=wcs is not None)
+    return fig.add_subplot(projection=wcs) if wcs is not None else fig.add_subplot()
 
 
 def _is_wcs_axes(ax: Axes) -> bool:
@@ -179,9 +204,8 @@ def _draw(
 
     colormap = colormaps[cmap].with_extremes(bad=_BAD_PIXEL_COLOR)
     finite = frame.finite()
-    data = frame.array if finite is None else np.ma.array(frame.array, mask=~finite)
     artist = ax.imshow(
-        data,
+        frame.array,  # matplotlib masks NaN/inf itself (drawn in the colour map's 'bad' colour)
         origin="lower",
         extent=frame.extent,
         norm=norm,
@@ -659,10 +683,8 @@ def compare(
     nrows = math.ceil(n / ncols)
     skies = [_resolve_wcs(frame, wcs) for frame in frames]
     any_sky = any(sky is not None for sky in skies)
-    fig = plt.figure(figsize=_figsize(frames[0].shape, ncols, nrows, panel_size),
-                     layout=None if any_sky else "constrained")  # see _new_axes
-    if any_sky:
-        fig.subplots_adjust(left=0.1, right=0.95, bottom=0.12, top=0.9, wspace=0.45, hspace=0.35)
+    fig = plt.figure(figsize=_figsize(frames[0].shape, ncols, nrows, panel_size))
+    _fixed_layout(fig, sky=any_sky, ncols=ncols, nrows=nrows)
     shared = _frame_norm(frames, stretch, percentile) if share_stretch else None
     axes: list[Axes] = []
     artist = None
