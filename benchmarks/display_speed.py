@@ -63,8 +63,12 @@ def main() -> None:
         finite = frame[np.isfinite(frame)]
         vmin, vmax = ZScaleInterval().get_limits(finite)
         fig, ax = plt.subplots(figsize=(5.0, 9.0))
-        image = ax.imshow(frame, origin="lower", cmap="gray",
-                          norm=ImageNormalize(vmin=vmin, vmax=vmax, stretch=LinearStretch()))
+        image = ax.imshow(
+            frame,
+            origin="lower",
+            cmap="gray",
+            norm=ImageNormalize(vmin=vmin, vmax=vmax, stretch=LinearStretch()),
+        )
         fig.colorbar(image, ax=ax)
         _png(fig)
 
@@ -78,9 +82,14 @@ def main() -> None:
     try:
         from lsst.images import Image, MaskedImage, MaskSchema, get_legacy_visit_image_mask_planes
 
-        masked = MaskedImage(Image(frame), mask_schema=MaskSchema(list(get_legacy_visit_image_mask_planes().values())))
-        for name, rows in (("SATURATED", slice(2000, 2010)), ("COSMIC_RAY", slice(3000, 3002)),
-                           ("DETECTED", slice(1000, 1400))):
+        masked = MaskedImage(
+            Image(frame), mask_schema=MaskSchema(list(get_legacy_visit_image_mask_planes().values()))
+        )
+        for name, rows in (
+            ("SATURATED", slice(2000, 2010)),
+            ("COSMIC_RAY", slice(3000, 3002)),
+            ("DETECTED", slice(1000, 1400)),
+        ):
             plane = np.zeros(SHAPE, bool)
             plane[rows, 100:1800] = True
             masked.mask.set(name, plane)
@@ -96,9 +105,11 @@ def main() -> None:
     ours()  # warm up imports and matplotlib's caches once
     peer()
     peer_s = _best(peer)
-    rows = [("plain matplotlib imshow + ZScaleInterval + PNG (peer)", peer_s),
-            ("show_image(frame) + PNG", _best(ours)),
-            ("show_image(frame) + canvas.draw()", _best(ours_draw_only))]
+    rows = [
+        ("plain matplotlib imshow + ZScaleInterval + PNG (peer)", peer_s),
+        ("show_image(frame) + PNG", _best(ours)),
+        ("show_image(frame) + canvas.draw()", _best(ours_draw_only)),
+    ]
     if masked is not None:
         rows.append(("show_image(MaskedImage, 3 planes) + PNG", _best(ours_masked)))
     rows.append(("compare(3 frames, shared zscale) + PNG", _best(ours_compare)))

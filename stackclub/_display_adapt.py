@@ -103,7 +103,9 @@ def _check_2d(array: np.ndarray, what: str) -> np.ndarray:
     if array.dtype.kind == "b":
         array = array.astype(np.uint8)
     elif array.dtype.kind not in "iuf":
-        raise TypeError(f"{what} has pixels of type {array.dtype}; expected integer or floating-point numbers")
+        raise TypeError(
+            f"{what} has pixels of type {array.dtype}; expected integer or floating-point numbers"
+        )
     if array.ndim != 2:
         hint = " (for a cube or an RGB image, pass one plane, e.g. cube[0])" if array.ndim > 2 else ""
         raise ValueError(f"{what} must be 2-D, but it has shape {array.shape}{hint}")
@@ -167,7 +169,9 @@ def _const_getter(value: np.ndarray) -> Callable[[], np.ndarray]:
     return lambda: value
 
 
-def as_mask_planes(mask: Any, shape: tuple[int, int]) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, str]]:
+def as_mask_planes(
+    mask: Any, shape: tuple[int, int]
+) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, str]]:
     """Read mask planes (name -> boolean getter) and their docs from any supported mask.
 
     Parameters
@@ -318,8 +322,10 @@ def _as_frame(obj: Any) -> DisplayFrame:
         array = _check_2d(np.asarray(obj.filled(np.nan), dtype=float), "the masked array")
         return DisplayFrame(array, label="masked array")
     if isinstance(obj, np.ndarray):
-        return DisplayFrame(_check_2d(obj, "the array"), label=f"array {obj.shape[0]}×{obj.shape[1]}"
-                            if obj.ndim == 2 else "array")
+        return DisplayFrame(
+            _check_2d(obj, "the array"),
+            label=f"array {obj.shape[0]}×{obj.shape[1]}" if obj.ndim == 2 else "array",
+        )
     # astropy NDData / CCDData: data + optional mask, wcs, unit
     try:
         from astropy.nddata import NDData
@@ -336,8 +342,10 @@ def _as_frame(obj: Any) -> DisplayFrame:
             frame.plane_docs = {"MASKED": f"{label}.mask"}
         return frame
     # lsst.afw.image (duck-typed: camelCase accessors)
-    if hasattr(obj, "getMaskedImage") or (hasattr(obj, "getImage") and hasattr(obj, "getMask")) or (
-        hasattr(obj, "getArray") and hasattr(obj, "getXY0")
+    if (
+        hasattr(obj, "getMaskedImage")
+        or (hasattr(obj, "getImage") and hasattr(obj, "getMask"))
+        or (hasattr(obj, "getArray") and hasattr(obj, "getXY0"))
     ):
         return _from_afw(obj)
     label = type(obj).__name__
@@ -354,8 +362,9 @@ def _as_frame(obj: Any) -> DisplayFrame:
     if hasattr(obj, "schema") and hasattr(obj, "get") and hasattr(obj, "bbox"):
         shape = tuple(int(n) for n in obj.bbox.shape)
         start = obj.bbox.start
-        frame = DisplayFrame(np.zeros(shape, dtype=np.float32), x0=int(start[1]), y0=int(start[0]),
-                             label=label, mask_only=True)
+        frame = DisplayFrame(
+            np.zeros(shape, dtype=np.float32), x0=int(start[1]), y0=int(start[0]), label=label, mask_only=True
+        )
         if frame.array.size == 0:
             raise ValueError(f"the {label} is empty (shape {shape}): there is nothing to show")
         frame.planes, frame.plane_docs = as_mask_planes(obj, frame.shape)

@@ -55,7 +55,8 @@ def check_stretch(stretch: str, percentile: float | Sequence[float] | None) -> N
     values = [percentile] if np.isscalar(percentile) else list(percentile)  # type: ignore[arg-type]
     if len(values) not in (1, 2) or not all(0 <= float(v) <= 100 for v in values):
         raise ValueError(
-            f"percentile must be a number in (0, 100] or a (lower, upper) pair of percentiles; got {percentile!r}"
+            "percentile must be a number in (0, 100] or a (lower, upper) pair of percentiles; "
+            f"got {percentile!r}"
         )
     if len(values) == 1 and float(values[0]) == 0:
         raise ValueError("percentile=0 keeps no pixels; use e.g. percentile=99.5")

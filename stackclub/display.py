@@ -89,8 +89,9 @@ _SIGMA_TO_FWHM = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 def _plane_colors(names: Sequence[str], overrides: Mapping[str, str] | None) -> dict[str, str]:
     from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
-    cycle = colormaps["tab10"].colors
+    cycle = [to_hex(c) for c in colormaps["tab10"](np.arange(10))]
     colors: dict[str, str] = {}
     spare = 0
     for name in names:
@@ -99,7 +100,7 @@ def _plane_colors(names: Sequence[str], overrides: Mapping[str, str] | None) -> 
         elif name in MASK_PLANE_COLORS:
             colors[name] = MASK_PLANE_COLORS[name]
         else:
-            colors[name] = cycle[spare % len(cycle)]  # type: ignore[assignment]
+            colors[name] = cycle[spare % len(cycle)]
             spare += 1
     return colors
 
@@ -123,7 +124,9 @@ def _resolve_wcs(frame: DisplayFrame, wcs: Any) -> astropy.wcs.WCS | None:
 _MARGINS = {"left": 0.75, "left_sky": 1.05, "right": 0.2, "bottom": 0.6, "top": 0.45, "colorbar": 1.0}
 
 
-def _figsize(shape: tuple[int, int], ncols: int = 1, nrows: int = 1, panel: float = 5.0) -> tuple[float, float]:
+def _figsize(
+    shape: tuple[int, int], ncols: int = 1, nrows: int = 1, panel: float = 5.0
+) -> tuple[float, float]:
     ny, nx = shape
     aspect = min(max(ny / nx, 0.25), 4.0)
     width, height = (panel, panel * aspect) if aspect <= 1 else (panel / aspect, panel)
@@ -219,8 +222,13 @@ def _draw(
         handles.append(Patch(color=_BAD_PIXEL_COLOR, label=f"NaN/inf ({n_bad} px)"))
     handles += _overlay_mask(frame, ax, mask_planes, mask_alpha, mask_colors)
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8,
-                  title="mask planes" if frame.planes and len(handles) > (finite is not None) else None)
+        ax.legend(
+            handles=handles,
+            loc="upper right",
+            fontsize="small",
+            framealpha=0.8,
+            title="mask planes" if frame.planes and len(handles) > (finite is not None) else None,
+        )
     ax.set_xlim(frame.extent[0], frame.extent[1])
     ax.set_ylim(frame.extent[2], frame.extent[3])
     _label_axes(ax, frame)
@@ -384,9 +392,19 @@ def show_image(
         ax = _new_axes(frame, sky)
     elif sky is not None and not _is_wcs_axes(ax):
         _LOG.info("the image has a WCS but ax is not a WCSAxes: drawing pixel axes")
-    norm = _frame_norm([frame], "linear" if frame.mask_only else stretch, None if frame.mask_only else percentile)
-    artist = _draw(frame, ax, norm, cmap=cmap, mask_planes=mask_planes, mask_alpha=mask_alpha,
-                   mask_colors=mask_colors, title=title)
+    norm = _frame_norm(
+        [frame], "linear" if frame.mask_only else stretch, None if frame.mask_only else percentile
+    )
+    artist = _draw(
+        frame,
+        ax,
+        norm,
+        cmap=cmap,
+        mask_planes=mask_planes,
+        mask_alpha=mask_alpha,
+        mask_colors=mask_colors,
+        title=title,
+    )
     if colorbar and not frame.mask_only:
         _colorbar(artist, ax, frame)
     return ax
@@ -421,18 +439,18 @@ def mask_plane_table(image: Any, *, mask: Any = None, mask_colors: Mapping[str, 
     """
     frame = as_frame(image, mask=mask)
     colors = _plane_colors(list(frame.planes), mask_colors)
-    rows = []
+    rows: list[Sequence[Any]] = []
     for name in frame.planes:
-        color = colors[name] if isinstance(colors[name], str) else _hex(colors[name])
-        rows.append([name, Styled(color, f"color: {color}"), int(np.count_nonzero(frame.plane(name))),
-                     frame.plane_docs.get(name, "")])
+        color = colors[name]
+        rows.append(
+            [
+                name,
+                Styled(color, f"color: {color}"),
+                int(np.count_nonzero(frame.plane(name))),
+                frame.plane_docs.get(name, ""),
+            ]
+        )
     return Table(["plane", "colour", "pixels set", "description"], rows, title=None)
-
-
-def _hex(color: Any) -> str:
-    from matplotlib.colors import to_hex
-
-    return to_hex(color)
 
 
 def show_sources(
@@ -528,15 +546,31 @@ def show_sources(
         _LOG.info("%d sources have no finite position and are not drawn", int((~keep).sum()))
     offsets = np.column_stack([xs[keep], ys[keep]])
     markers = EllipseCollection(
-        widths[keep], heights[keep], angles[keep], units="xy", offsets=offsets,
-        offset_transform=ax.transData, facecolors="none", edgecolors=color, linewidths=1.0,
+        widths[keep],
+        heights[keep],
+        angles[keep],
+        units="xy",
+        offsets=offsets,
+        offset_transform=ax.transData,
+        facecolors="none",
+        edgecolors=color,
+        linewidths=1.0,
     )
     markers.set_gid("sources")
     ax.add_collection(markers, autolim=False)
     legend = ax.get_legend()
     handles = list(legend.legend_handles) if legend is not None else []
-    handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
-                          markeredgecolor=color, label=f"{label} ({len(offsets)})"))
+    handles.append(
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markerfacecolor="none",
+            markeredgecolor=color,
+            label=f"{label} ({len(offsets)})",
+        )
+    )
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
     return ax
 
@@ -695,8 +729,16 @@ def compare(
             kwargs.update(sharex=share, sharey=share)
         ax = fig.add_subplot(nrows, ncols, i + 1, **kwargs)
         norm = shared if shared is not None else _frame_norm([frame], stretch, percentile)
-        artist = _draw(frame, ax, norm, cmap=cmap, mask_planes=mask_planes, mask_alpha=0.4,
-                       mask_colors=None, title=None if titles is None else titles[i])
+        artist = _draw(
+            frame,
+            ax,
+            norm,
+            cmap=cmap,
+            mask_planes=mask_planes,
+            mask_alpha=0.4,
+            mask_colors=None,
+            title=None if titles is None else titles[i],
+        )
         if colorbar and not share_stretch:
             _colorbar(artist, ax, frame)
         axes.append(ax)
@@ -768,8 +810,9 @@ def show_amplifiers(
     if geometry not in ("auto", "assembled", "unassembled"):
         raise ValueError(f"geometry must be 'auto', 'assembled' or 'unassembled'; got {geometry!r}")
     frame = as_frame(raw)
-    image_kwargs.setdefault("title", f"{getattr(detector, 'name', 'detector')}: "
-                                     f"{len(detector.amplifiers)} amplifiers")
+    image_kwargs.setdefault(
+        "title", f"{getattr(detector, 'name', 'detector')}: {len(detector.amplifiers)} amplifiers"
+    )
     image_kwargs.setdefault("mask_planes", ())
     ax = show_image(frame, ax=ax, **image_kwargs)
     left, right, bottom, top = frame.extent
@@ -787,24 +830,45 @@ def show_amplifiers(
             if x_hi <= x_lo or y_hi <= y_lo:
                 continue
             filled = region != "data"
-            ax.add_patch(Rectangle(
-                (x_lo, y_lo), x_hi - x_lo, y_hi - y_lo, gid=f"{amp.name}:{region}",
-                facecolor=color if filled else "none", alpha=0.3 if filled else 1.0,
-                edgecolor=color, linewidth=1.2,
-            ))
+            ax.add_patch(
+                Rectangle(
+                    (x_lo, y_lo),
+                    x_hi - x_lo,
+                    y_hi - y_lo,
+                    gid=f"{amp.name}:{region}",
+                    facecolor=color if filled else "none",
+                    alpha=0.3 if filled else 1.0,
+                    edgecolor=color,
+                    linewidth=1.2,
+                )
+            )
             drawn += 1
             if region == "data":
-                ax.text(0.5 * (x_lo + x_hi), 0.5 * (y_lo + y_hi), amp.name, ha="center", va="center",
-                        fontsize="small", color="black",
-                        bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+                ax.text(
+                    0.5 * (x_lo + x_hi),
+                    0.5 * (y_lo + y_hi),
+                    amp.name,
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="black",
+                    bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"},
+                )
     if drawn == 0:
         raise ValueError(
             f"no amplifier region of detector {getattr(detector, 'name', '?')!r} ({geometry} geometry) "
             f"falls on this image (x {left + 0.5:g}..{right - 0.5:g}, y {bottom + 0.5:g}..{top - 0.5:g}); "
             "does this detector describe this raw frame? Try geometry='assembled' or 'unassembled'."
         )
-    handles = [Patch(facecolor="none" if r == "data" else _AMP_REGIONS[r][1], edgecolor=_AMP_REGIONS[r][1],
-                     alpha=1.0 if r == "data" else 0.5, label=r.replace("_", " ")) for r in regions]
+    handles = [
+        Patch(
+            facecolor="none" if r == "data" else _AMP_REGIONS[r][1],
+            edgecolor=_AMP_REGIONS[r][1],
+            alpha=1.0 if r == "data" else 0.5,
+            label=r.replace("_", " "),
+        )
+        for r in regions
+    ]
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
     return ax
 
@@ -899,10 +963,28 @@ def show_psf(
         if pixel_scale is not None:
             text += f" = {fwhm * pixel_scale:.2f}″"
         title = f"PSF at {where}\n{text}" if where else f"PSF kernel\n{text}"
-    show_image(frame, stretch=stretch, percentile=percentile, ax=ax, title=title, colorbar=colorbar,
-               wcs=False, cmap=cmap, mask_planes=())
-    ax.add_patch(Circle((cx, cy), fwhm / 2.0, gid="fwhm", facecolor="none", edgecolor="red",
-                        linewidth=1.5, label=f"FWHM {fwhm:.2f} px"))
+    show_image(
+        frame,
+        stretch=stretch,
+        percentile=percentile,
+        ax=ax,
+        title=title,
+        colorbar=colorbar,
+        wcs=False,
+        cmap=cmap,
+        mask_planes=(),
+    )
+    ax.add_patch(
+        Circle(
+            (cx, cy),
+            fwhm / 2.0,
+            gid="fwhm",
+            facecolor="none",
+            edgecolor="red",
+            linewidth=1.5,
+            label=f"FWHM {fwhm:.2f} px",
+        )
+    )
     ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
     ax.set_xlabel("x offset [pixel]" if where else "x [pixel]")
     ax.set_ylabel("y offset [pixel]" if where else "y [pixel]")
@@ -1024,8 +1106,13 @@ def show_histogram(
         fig = plt.figure(figsize=(6.4, 4.0), layout="constrained")
         ax = fig.add_subplot()
     outside = int(values.size - counts.sum())
-    ax.stairs(counts, edges, gid="histogram", color="0.25",
-              label=f"{values.size} pixels ({outside} outside the range)")
+    ax.stairs(
+        counts,
+        edges,
+        gid="histogram",
+        color="0.25",
+        label=f"{values.size} pixels ({outside} outside the range)",
+    )
     ax.axvline(mean, color="tab:red", gid="mean", label=f"clipped mean = {mean:.5g}")
     ax.axvline(median, color="tab:blue", linestyle=":", gid="median", label=f"clipped median = {median:.5g}")
     ax.axvline(mean - std, color="tab:red", linestyle="--", gid="mean-std", label=f"± clipped σ = {std:.4g}")

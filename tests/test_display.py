@@ -69,8 +69,9 @@ def save(fig_or_ax: Any, name: str) -> Path:
     return path
 
 
-def star_field(rng: np.random.Generator, shape: tuple[int, int], n: int = 12, sky: float = 100.0,
-               sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def star_field(
+    rng: np.random.Generator, shape: tuple[int, int], n: int = 12, sky: float = 100.0, sigma: float = 2.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian stars on a noisy sky; returns (image, x, y)."""
     ny, nx = shape
     xs = rng.uniform(8, nx - 8, n)
@@ -91,7 +92,9 @@ def tan_wcs(nx: int, ny: int) -> astropy.wcs.WCS:
     return wcs
 
 
-def lsst_image(rng: np.random.Generator, *, x0: int = 100, y0: int = 200, shape: tuple[int, int] = (60, 80)) -> Any:
+def lsst_image(
+    rng: np.random.Generator, *, x0: int = 100, y0: int = 200, shape: tuple[int, int] = (60, 80)
+) -> Any:
     """An lsst.images.Image with a bbox origin and a SkyProjection from a FITS TAN WCS."""
     from lsst.images import Box, DetectorFrame, Image, SkyProjection
 
@@ -134,8 +137,11 @@ def small_detector(*, unassembled: bool) -> Any:
     frame_set = _ast.FrameSet(focal_plane)
     field_angle = _ast.Frame(2, "Ident=FIELD_ANGLE,Domain=FIELD_ANGLE,Unit(1)=rad,Unit(2)=rad")
     frame_set.addFrame(1, _ast.ZoomMap(2, 1e-4), field_angle)
-    pixels = _ast.Frame(2, "Ident=DETECTOR_7,Domain=DETECTOR_7,Unit(1)=pixel,Unit(2)=pixel,"
-                           "Bottom(1)=0,Top(1)=100,Bottom(2)=0,Top(2)=40")
+    pixels = _ast.Frame(
+        2,
+        "Ident=DETECTOR_7,Domain=DETECTOR_7,Unit(1)=pixel,Unit(2)=pixel,"
+        "Bottom(1)=0,Top(1)=100,Bottom(2)=0,Top(2)=40",
+    )
     frame_set.addFrame(1, _ast.ZoomMap(2, 0.015).inverted(), pixels)
     frames = CameraFrameSet("TestCam", frame_set)
     amps = []
@@ -149,13 +155,23 @@ def small_detector(*, unassembled: bool) -> Any:
             parallel_overscan_bbox=Box.factory[40:44, raw_x0 + 2 : raw_x0 + 52],
             readout_corner=ReadoutCorner.LL,
         )
-        amps.append(Amplifier(
-            name=name, bbox=Box.factory[0:40, i * 50 : i * 50 + 50], readout_corner=ReadoutCorner.LL,
-            **({"unassembled_raw_geometry": raw} if unassembled else {"assembled_raw_geometry": raw}),
-        ))
+        amps.append(
+            Amplifier(
+                name=name,
+                bbox=Box.factory[0:40, i * 50 : i * 50 + 50],
+                readout_corner=ReadoutCorner.LL,
+                **({"unassembled_raw_geometry": raw} if unassembled else {"assembled_raw_geometry": raw}),
+            )
+        )
     attributes = DetectorAttributes(
-        name="S07", id=7, type=DetectorType.SCIENCE, serial="test-0007", bbox=Box.factory[0:40, 0:100],
-        orientation=Orientation(focal_plane_x=0.0, focal_plane_y=0.0, focal_plane_z=0.0), pixel_size=0.015, physical_type="CCD",
+        name="S07",
+        id=7,
+        type=DetectorType.SCIENCE,
+        serial="test-0007",
+        bbox=Box.factory[0:40, 0:100],
+        orientation=Orientation(focal_plane_x=0.0, focal_plane_y=0.0, focal_plane_z=0.0),
+        pixel_size=0.015,
+        physical_type="CCD",
     )
     return Detector(attributes, amps, frames)
 
@@ -293,8 +309,15 @@ def test_visit_image_psf_and_sky(rng: np.random.Generator) -> None:
         sky_projection=projection,
         psf=GaussianPointSpreadFunction(sigma, bounds=bbox, stamp_size=25),
         detector=detector,
-        obs_info=make_obs_info(exposure_id=2026031500001, detector_id=0, physical_filter="SimCam-R",
-                               exposure_time=30.0, datetime_begin="2026-03-16T03:00:00", ra=150.0, dec=2.0),
+        obs_info=make_obs_info(
+            exposure_id=2026031500001,
+            detector_id=0,
+            physical_filter="SimCam-R",
+            exposure_time=30.0,
+            datetime_begin="2026-03-16T03:00:00",
+            ra=150.0,
+            dec=2.0,
+        ),
         band="r",
     )
     saturated = np.zeros(tuple(bbox.shape), bool)
@@ -528,7 +551,9 @@ def test_compare_shares_one_stretch(rng: np.random.Generator) -> None:
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 3
     assert [ax.get_title() for ax in panels] == ["raw", "post-ISR", "flat"]
-    limits = ZScaleInterval().get_limits(np.concatenate([a.ravel().astype(np.float64) for a in (raw, calibrated, flat)]))
+    limits = ZScaleInterval().get_limits(
+        np.concatenate([a.ravel().astype(np.float64) for a in (raw, calibrated, flat)])
+    )
     for ax in panels:
         assert (ax.images[0].norm.vmin, ax.images[0].norm.vmax) == pytest.approx(limits)
     assert len(fig.axes) == 4  # three panels + one shared colour bar
@@ -551,8 +576,9 @@ def test_compare_shares_one_stretch(rng: np.random.Generator) -> None:
 
 
 def _boxes(ax: Any) -> dict[str, tuple[float, float, float, float]]:
-    return {p.get_gid(): (p.get_x(), p.get_y(), p.get_width(), p.get_height())
-            for p in ax.patches if p.get_gid()}
+    return {
+        p.get_gid(): (p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in ax.patches if p.get_gid()
+    }
 
 
 def test_amplifiers_on_an_assembled_raw(rng: np.random.Generator) -> None:
@@ -562,13 +588,20 @@ def test_amplifiers_on_an_assembled_raw(rng: np.random.Generator) -> None:
     raw_array = rng.normal(1000.0, 5.0, (44, 116)).astype(np.float32)
     ax = stackclub.show_amplifiers(Image(raw_array), detector)
     boxes = _boxes(ax)
-    assert set(boxes) == {f"{amp}:{region}" for amp in ("C00", "C01")
-                          for region in ("data", "prescan", "serial_overscan", "parallel_overscan")}
+    assert set(boxes) == {
+        f"{amp}:{region}"
+        for amp in ("C00", "C01")
+        for region in ("data", "prescan", "serial_overscan", "parallel_overscan")
+    }
     assert boxes["C01:serial_overscan"] == (109.5, -0.5, 6, 40)
     assert boxes["C00:parallel_overscan"] == (1.5, 39.5, 50, 4)
     assert ax.get_title() == "S07: 2 amplifiers"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "data", "prescan", "serial overscan", "parallel overscan"]
+        "data",
+        "prescan",
+        "serial overscan",
+        "parallel overscan",
+    ]
     save(ax, "show_amplifiers_small")
     with pytest.raises(ValueError, match="needs a detector"):
         stackclub.show_amplifiers(Image(raw_array))
@@ -594,9 +627,17 @@ def test_amplifiers_on_a_simcam_raw(rng: np.random.Generator) -> None:
     bbox = raw_bbox(SMALL_GEOMETRY)
     array = rng.normal(1500.0, 5.0, tuple(bbox.shape)).clip(0, 65535).astype(np.uint16)
     raw = RawExposure(
-        Image(array, bbox=bbox), make_detector(0, geometry=SMALL_GEOMETRY),
-        make_obs_info(exposure_id=2026031500001, detector_id=0, physical_filter="SimCam-R",
-                      exposure_time=30.0, datetime_begin="2026-03-16T03:00:00", ra=150.0, dec=2.0),
+        Image(array, bbox=bbox),
+        make_detector(0, geometry=SMALL_GEOMETRY),
+        make_obs_info(
+            exposure_id=2026031500001,
+            detector_id=0,
+            physical_filter="SimCam-R",
+            exposure_time=30.0,
+            datetime_begin="2026-03-16T03:00:00",
+            ra=150.0,
+            dec=2.0,
+        ),
     )
     ax = stackclub.show_amplifiers(raw)
     boxes = _boxes(ax)
