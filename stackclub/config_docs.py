@@ -13,7 +13,15 @@ class, an instance, a `~lsst.pipe.base.Task` (class or instance) or a dotted cla
 `show_pipeline`        a pipeline's tasks in order and the datasets flowing between them
 =====================  ==========================================================================
 
-The pipeline helpers live in `stackclub._pipeline_docs` and are re-exported here.
+The pipeline helpers live in `stackclub._pipeline_docs` and are re-exported here; the row
+model (walking every pex_config field kind, defaults, history) in `stackclub._config_model`.
+
+Compared with the tools learners meet elsewhere: documenteer's ``lsst-task-config-fields``
+Sphinx directives also walk ``Config._fields`` and format each field kind, but document a class
+(no current values, no history) and only inside a Sphinx build; ``pipetask build --show config``
+prints the current values as Python, without types, defaults or docs.  Here one object gives
+type, default, value, doc and "set at" for a class or an instance, folded per nested config,
+in a notebook or a terminal (``stackclub config``).
 """
 
 from __future__ import annotations

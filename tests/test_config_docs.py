@@ -288,6 +288,19 @@ def test_where_names_notebook_cells() -> None:
     assert view["gain"].where == "notebook cell, line 2"
 
 
+def test_config_dict_entries() -> None:
+    config = TopConfig()
+    config.perBand["g"] = PlainConfig()
+    config.perBand["r"] = PlainConfig()
+    config.perBand["r"].a = 7
+    view = show_config(config, fields="perBand")
+    assert view.paths == ["perBand", "perBand['g'].a", "perBand['r'].a"]
+    assert (view["perBand"].default, view["perBand"].value) == ("[]", "['g', 'r']")
+    # Entries the default config does not have are changes, with no default to show.
+    assert (view["perBand['r'].a"].default, view["perBand['r'].a"].value) == ("", "7")
+    assert view["perBand['g'].a"].changed and view["perBand['g'].a"].parent == "perBand"
+
+
 def test_retarget_is_a_change() -> None:
     config = TopConfig()
     config.middle.deep.retarget(OtherDeepTask)
