@@ -142,14 +142,21 @@ class ConfigView:
             cells.append(row.where)
         return cells
 
-    def to_table(self) -> Table:
-        """All rows as one flat `Table` (what ``str`` shows)."""
+    def to_table(self, *, max_width: int | None = None) -> Table:
+        """All rows as one flat `Table` (what ``str`` shows).
+
+        ``max_width`` cuts long defaults, values and docs with ``…`` (field paths and types
+        are always shown whole).
+        """
         heading = f"{self.title}: {_count(len(self.rows), 'field')}"
-        return Table(self.columns, [self._cells(r, html=False) for r in self.rows], title=heading)
+        rows = [self._cells(r, html=False) for r in self.rows]
+        if max_width is not None:
+            rows = [[*row[:2], *(_cut(str(c), max_width) for c in row[2:])] for row in rows]
+        return Table(self.columns, rows, title=heading)
 
     def to_text(self, *, max_width: int | None = 60) -> str:
-        """Render as aligned text; cells longer than ``max_width`` are cut with ``…``."""
-        return self.to_table().to_text(max_width=max_width)
+        """Render as aligned text; defaults, values and docs longer than ``max_width`` are cut."""
+        return self.to_table(max_width=max_width).to_text()
 
     def __str__(self) -> str:
         return self.to_text()
@@ -658,6 +665,11 @@ def _globs(fields: str | Sequence[str] | None) -> list[str]:
 
 def _matches(row: ConfigRow, globs: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(row.name, g) or fnmatch.fnmatchcase(row.path, g) for g in globs)
+
+
+def _cut(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def _styled(text: str) -> Any:
