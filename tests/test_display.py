@@ -255,10 +255,11 @@ def test_masked_image_planes_and_docs(rng: np.random.Generator) -> None:
     names = [t.get_text() for t in ax.get_legend().get_texts()]
     schema_order = [p.name for p in masked.mask.schema if p is not None and p.name in planes]
     assert names == schema_order
-    overlay = ax.images[1].get_array()
-    assert overlay.shape == (ny, nx, 4)
-    assert tuple(overlay[6, 6, :3]) == tuple(round(255 * c) for c in matplotlib.colors.to_rgb("green"))
-    assert overlay[0, 0, 3] == 0  # unmasked pixels are transparent
+    overlay = ax.images[1]
+    assert overlay.get_gid() == "mask_planes"
+    assert overlay.get_array().shape == (ny, nx)
+    assert overlay.to_rgba(overlay.get_array()[6, 6]) == matplotlib.colors.to_rgba("green", 0.4)
+    assert overlay.to_rgba(overlay.get_array()[0, 0])[3] == 0  # unmasked pixels are transparent
     save(ax, "show_image_masked_image")
     # choose planes; an unknown one is a clear error
     ax = stackclub.show_image(masked, mask_planes=["DETECTED", "BAD"])
