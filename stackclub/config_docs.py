@@ -149,7 +149,7 @@ class ConfigView:
         are always shown whole).
         """
         heading = f"{self.title}: {_count(len(self.rows), 'field')}"
-        rows = [self._cells(r, html=False) for r in self.rows]
+        rows: list[Sequence[Any]] = [self._cells(r, html=False) for r in self.rows]
         if max_width is not None:
             rows = [[*row[:2], *(_cut(str(c), max_width) for c in row[2:])] for row in rows]
         return Table(self.columns, rows, title=heading)
