@@ -688,3 +688,35 @@ def test_histogram_marks_clipped_stats(rng: np.random.Generator) -> None:
         stackclub.show_histogram(frame, range=(5, 1))
     with pytest.raises(ValueError, match="bins must be"):
         stackclub.show_histogram(frame, bins=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# a real processing step: simcam raw -> our IsrTask -> post-ISR, looked at with every helper
+
+
+def test_real_raw_through_isr() -> None:
+    from stackclub.pipe.isr import IsrTask, IsrTaskConfig
+    from stackclub.simcam.camera import SMALL_GEOMETRY
+    from stackclub.simcam.sky import simulate_exposure
+
+    raw, truth = simulate_exposure(SMALL_GEOMETRY, seed=3)
+    config = IsrTaskConfig()
+    for name in ("doBias", "doDark", "doFlat", "doFringe", "doDefect"):  # no calibration frames here
+        setattr(config, name, False)
+    post_isr = IsrTask(config=config).run(raw).outputExposure
+
+    ax = stackclub.show_amplifiers(raw)
+    assert len(_boxes(ax)) == 4 * SMALL_GEOMETRY.n_amps
+    fig = stackclub.compare([raw, post_isr], ["raw (ADU)", "post-ISR (electrons)"], share_stretch=False)
+    assert len([a for a in fig.axes if a.images]) == 2
+    save(fig, "compare_raw_post_isr")
+    ax = stackclub.show_sources(post_isr, truth, mask_planes=["SATURATED"])
+    markers = next(c for c in ax.collections if c.get_gid() == "sources")
+    assert len(markers.get_offsets()) == len(truth) > 0
+    assert ax.get_legend().get_texts()[0].get_text() == "SATURATED"
+    save(ax, "show_sources_post_isr_truth")
+    ax = stackclub.show_histogram(post_isr, exclude_planes=["SATURATED"])
+    mean = next(line for line in ax.lines if line.get_gid() == "mean").get_xdata()[0]
+    keep = ~post_isr.mask.get("SATURATED") & np.isfinite(post_isr.image.array)
+    assert mean == pytest.approx(sigma_clipped_stats(post_isr.image.array[keep])[0])
+    save(ax, "show_histogram_post_isr")
