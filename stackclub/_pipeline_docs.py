@@ -561,6 +561,8 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
     ['isr', 'calibrateImage']
     """
     graph, source = load_pipeline_graph(path_or_pipeline)
+    if graph is path_or_pipeline:
+        graph = graph.copy()  # resolving below must not change the caller's graph
     try:
         graph.resolve(visualization_only=True)
     except Exception as err:  # still usable unresolved; storage classes then come from edges

@@ -682,6 +682,13 @@ def test_show_pipeline(toy: tuple[object, Path]) -> None:
     assert "<details>" in html and "post_isr_image" in html
     assert "postISRCCD" not in html
     assert show_pipeline(pipeBase.Pipeline.from_uri(str(pipeline))).labels == ["isr", "detect"]
+    graph = pipeBase.Pipeline.from_uri(str(pipeline)).to_graph()
+    assert show_pipeline(graph).labels == ["isr", "detect"]
+    assert not graph.is_fully_resolved  # the caller's graph is left as it was
+    for html in (view._repr_html_(), show_connections(pipeline=pipeline, label="isr")._repr_html_()):
+        checker = _TagChecker()
+        checker.feed(html)
+        assert checker.stack == []
 
 
 def test_pipeline_plot(toy: tuple[object, Path]) -> None:
