@@ -803,6 +803,27 @@ def test_teaching_pipeline_tasks() -> None:
     assert conns["ccdExposure"].dataset_type == "raw"
 
 
+def test_every_teaching_pipeline_task_renders() -> None:
+    pipe = pytest.importorskip("stackclub.pipe")
+    tasks = [
+        obj
+        for name in pipe.__all__
+        if isinstance(obj := getattr(pipe, name), type) and issubclass(obj, pipeBase.PipelineTask)
+    ]
+    assert tasks, "stackclub.pipe exports no PipelineTask"
+    for task in tasks:
+        view = show_config(task)
+        assert len(view) > 1 and all(row.type for row in view)
+        checker = _TagChecker()
+        checker.feed(view._repr_html_())
+        assert checker.stack == [], task
+        tree = show_task_tree(task)
+        assert tree.rows[0].task_class is task
+        assert all(issubclass(row.task_class, pipeBase.Task) for row in tree), task
+        connections = show_connections(task)
+        assert {row.kind for row in connections} >= {"input", "output"}, task
+
+
 def test_teaching_pipeline_yaml() -> None:
     pipe = pytest.importorskip("stackclub.pipe")
     path = Path(pipe.PIPELINES_DIR) / "ProcessCcd.yaml"
