@@ -442,6 +442,12 @@ def mask_plane_table(image: Any, *, mask: Any = None, mask_colors: Mapping[str, 
     table
         A `~stackclub._render.Table` (escaped HTML in a notebook, aligned text in a terminal).
 
+    Notes
+    -----
+    This adds what only the display knows -- each plane's overlay colour and how many pixels
+    are set -- to the schema's descriptions. For the schema itself (bits, element type), call
+    ``mask.schema.describe()``; ``mask.describe(detail=True)`` also counts pixels per plane.
+
     Examples
     --------
     >>> import numpy as np

@@ -720,3 +720,31 @@ def test_real_raw_through_isr() -> None:
     keep = ~post_isr.mask.get("SATURATED") & np.isfinite(post_isr.image.array)
     assert mean == pytest.approx(sigma_clipped_stats(post_isr.image.array[keep])[0])
     save(ax, "show_histogram_post_isr")
+
+
+def test_sources_from_pandas_and_structured_arrays(rng: np.random.Generator) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame, xs, ys = star_field(rng, (40, 40), n=5)
+    table = pandas.DataFrame({"xcentroid": xs, "ycentroid": ys})
+    ax = stackclub.show_sources(frame, table, x="xcentroid", y="ycentroid")
+    assert len(next(c for c in ax.collections if c.get_gid() == "sources").get_offsets()) == 5
+    records = np.zeros(
+        3,
+        dtype=[
+            ("x", float),
+            ("y", float),
+            ("base_SdssShape_xx", float),
+            ("base_SdssShape_yy", float),
+            ("base_SdssShape_xy", float),
+        ],
+    )
+    records["x"], records["y"] = [5, 10, 15], [5, 10, 15]
+    records["base_SdssShape_xx"], records["base_SdssShape_yy"], records["base_SdssShape_xy"] = 4.0, 4.0, 2.0
+    ax = stackclub.show_sources(frame, records, nsigma=1.0)
+    markers = next(c for c in ax.collections if c.get_gid() == "sources")
+    # xx = yy = 4, xy = 2: principal variances 6 and 2, major axis at 45 degrees
+    assert markers._widths[0] == pytest.approx(math.sqrt(6.0))
+    assert markers._heights[0] == pytest.approx(math.sqrt(2.0))
+    assert markers._angles[0] == pytest.approx(math.radians(45.0))
+    with pytest.raises(ValueError, match=r"its columns are: xcentroid, ycentroid"):
+        stackclub.show_sources(frame, table)
