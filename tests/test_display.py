@@ -748,3 +748,19 @@ def test_sources_from_pandas_and_structured_arrays(rng: np.random.Generator) -> 
     assert markers._angles[0] == pytest.approx(math.radians(45.0))
     with pytest.raises(ValueError, match=r"its columns are: xcentroid, ycentroid"):
         stackclub.show_sources(frame, table)
+
+
+def test_drawing_is_deterministic(rng: np.random.Generator) -> None:
+    import io
+
+    frame, xs, ys = star_field(rng, (64, 48))
+    hot = frame > 400
+
+    def png() -> bytes:
+        ax = stackclub.show_sources(frame, {"x": xs, "y": ys}, mask={"BAD": hot}, stretch="histeq")
+        buffer = io.BytesIO()
+        ax.figure.savefig(buffer, format="png", metadata={"Software": None})
+        plt.close(ax.figure)
+        return buffer.getvalue()
+
+    assert png() == png()
