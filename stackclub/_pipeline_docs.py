@@ -476,10 +476,13 @@ class PipelineView:
         if ax is None:
             n_layers = 1 + max((d["layer"] for _, d in xgraph.nodes(data=True)), default=0)
             _, ax = plt.subplots(figsize=(7, 1.0 + 0.9 * n_layers))
+        arrows: dict[tuple[Any, Any], bool] = {}  # one arrow per node pair; dashed if a prerequisite
         for u, v, key in xgraph.edges(keys=True):
             prerequisite = (
                 u.node_type is NodeType.DATASET_TYPE and key in self.graph.tasks[v.name].prerequisite_inputs
             )
+            arrows[u, v] = arrows.get((u, v), True) and prerequisite
+        for (u, v), prerequisite in arrows.items():
             ax.annotate(
                 "",
                 xy=pos[v],
@@ -599,14 +602,15 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
             produced[name] = label
             storage.setdefault(name, write.storage_class_name)
         dims = ", ".join(sorted(node.get_connections().dimensions))
-        tasks.append((label, node.task_class, sorted(ins), sorted(outs), dims))
+        # A dataset read through two connections (e.g. one reference catalog) is listed once.
+        tasks.append((label, node.task_class, sorted(set(ins)), sorted(set(outs)), dims))
     names = list(dict.fromkeys(order))
     datasets = [
         (
             name,
             storage.get(name, ""),
             produced.get(name, "(overall input)"),
-            ", ".join(consumed.get(name, [])) or "(final output)",
+            ", ".join(dict.fromkeys(consumed.get(name, []))) or "(final output)",
         )
         for name in names
     ]

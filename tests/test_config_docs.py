@@ -157,6 +157,8 @@ class ToyIsrTask(pipeBase.PipelineTask):
 
 class ToyDetectConnections(pipeBase.PipelineTaskConnections, dimensions=DIMS):
     exposure = cT.Input(name="postISRCCD", storageClass="ImageV2", dimensions=DIMS, doc="Image to search.")
+    raw = cT.Input(name="raw", storageClass="ImageV2", dimensions=DIMS, doc="The raw, for its metadata.")
+    rawAgain = cT.Input(name="raw", storageClass="ImageV2", dimensions=DIMS, doc="The same raw again.")
     sources = cT.Output(name="src", storageClass="ArrowAstropy", dimensions=DIMS, doc="Detected sources.")
     schema = cT.InitOutput(name="src_schema", storageClass="ArrowAstropy", doc="Empty source table.")
 
@@ -640,7 +642,13 @@ def test_connections_in_a_pipeline_show_effective_names(toy: tuple[object, Path]
     assert '<span style="font-weight: bold">post_isr_image</span>' in view._repr_html_()
     assert "postISRCCD" in str(view)
     detect = show_connections(pipeline=str(pipeline), label="detect")
-    assert detect.dataset_types == {"exposure": "post_isr_image", "sources": "src", "schema": "src_schema"}
+    assert detect.dataset_types == {
+        "exposure": "post_isr_image",
+        "raw": "raw",
+        "rawAgain": "raw",
+        "sources": "src",
+        "schema": "src_schema",
+    }
     assert detect["schema"].kind == "init-output" and detect["schema"].dimensions == ""
 
 
@@ -672,7 +680,8 @@ def test_show_pipeline(toy: tuple[object, Path]) -> None:
     assert view.tasks[1][3] == ["src", "src_schema (init)"]
     flows = {d[0]: d[2:] for d in view.datasets}
     assert flows["post_isr_image"] == ("isr", "detect")
-    assert flows["raw"] == ("(overall input)", "isr")
+    assert flows["raw"] == ("(overall input)", "isr, detect")  # once, though detect reads it twice
+    assert view.tasks[1][2] == ["post_isr_image", "raw"]
     assert flows["src"] == ("detect", "(final output)")
     assert "post_isr_image" in view.text_graph()
     mermaid = view.mermaid
@@ -702,7 +711,7 @@ def test_pipeline_plot(toy: tuple[object, Path]) -> None:
         labels = {text.get_text() for text in ax.texts} - {""}  # arrows are empty annotations
         assert labels == {"raw", "bias", "isr", "post_isr_image", "detect", "src"}  # no _log/_metadata
         arrows = [a for a in ax.texts if a.get_text() == "" and a.arrow_patch is not None]
-        assert len(arrows) == 5
+        assert len(arrows) == 6  # raw -> detect drawn once for its two connections
         assert sum(a.arrow_patch.get_linestyle() == "--" for a in arrows) == 1  # the bias prerequisite
         y = {text.get_text(): text.get_position()[1] for text in ax.texts if text.get_text()}
         assert y["raw"] > y["isr"] > y["post_isr_image"] > y["detect"] > y["src"]
