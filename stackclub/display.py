@@ -173,6 +173,7 @@ def _is_wcs_axes(ax: Axes) -> bool:
 def _label_axes(ax: Axes, frame: DisplayFrame) -> None:
     if _is_wcs_axes(ax) and getattr(ax, "wcs", None) is not None and ax.wcs.has_celestial:  # type: ignore[attr-defined]
         ax.coords[0].set_axislabel("Right ascension")  # type: ignore[attr-defined]
+        ax.coords[0].set_ticks(number=4)  # type: ignore[attr-defined]  # sexagesimal labels are wide
         ax.coords[1].set_axislabel("Declination")  # type: ignore[attr-defined]
     else:
         ax.set_xlabel("x [pixel]")
@@ -809,6 +810,11 @@ def show_amplifiers(
         No detector, an unknown region or geometry, or no amplifier region falls on the
         image (the detector does not describe this raw frame). Boxes are clipped to the
         image, so a cut-out of a raw (one amplifier) shows the regions it holds.
+
+    Notes
+    -----
+    Only the boxes are drawn. For the amplifiers' names, gains, read noise and saturation
+    levels, call ``detector.describe()``: lsst-images already renders that report.
 
     Examples
     --------

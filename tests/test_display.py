@@ -764,3 +764,19 @@ def test_drawing_is_deterministic(rng: np.random.Generator) -> None:
         return buffer.getvalue()
 
     assert png() == png()
+
+
+def test_compare_with_sky_axes_and_drawing_into_own_axes(rng: np.random.Generator) -> None:
+    first, second = lsst_image(rng), lsst_image(rng)
+    fig = stackclub.compare([first, second], wcs=None, ncols=2)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2 and all(hasattr(ax, "coords") for ax in panels)
+    assert [ax.get_title() for ax in panels] == ["Image", "Image"]
+    save(fig, "compare_sky")
+    # a learner's own grid: each helper draws where it is told
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(12, 4))
+    assert stackclub.show_image(first, ax=left) is left  # pixel axes: left is not a WCSAxes
+    assert stackclub.show_histogram(first, ax=middle) is middle
+    assert stackclub.show_psf(np.outer(np.hanning(9), np.hanning(9)), ax=right) is right
+    assert left.get_xlabel() == "x [pixel]"
+    assert len(fig.axes) == 5  # three panels and the colour bars of the image and the PSF
