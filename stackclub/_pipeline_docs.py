@@ -441,9 +441,10 @@ class PipelineView:
     def plot(self, ax: Any = None) -> Any:
         """Draw the tasks and dataset types with matplotlib (a picture that renders anywhere).
 
-        The graph is pipe_base's own networkx export (``make_bipartite_xgraph``), laid out in
-        layers (``networkx.topological_generations``): tasks are boxes, dataset types rounded,
-        prerequisite inputs dashed; the automatic ``_log``/``_metadata`` outputs are left out.
+        The graph is pipe_base's own networkx export (``make_bipartite_xgraph``), one row per
+        ``networkx.topological_generations`` layer, the figure as wide as the widest row of
+        labels: tasks are boxes, dataset types rounded, prerequisite inputs dashed; the
+        automatic ``_log``/``_metadata`` outputs are left out.
 
         Parameters
         ----------
@@ -468,14 +469,11 @@ class PipelineView:
             and edge.connection_name.startswith("_")
         ]
         xgraph.remove_nodes_from(hidden)
-        for layer, keys in enumerate(networkx.topological_generations(xgraph)):
-            for key in keys:
-                xgraph.nodes[key]["layer"] = layer
-        pos = networkx.multipartite_layout(xgraph, subset_key="layer", align="horizontal")
-        pos = {key: (x, -y) for key, (x, y) in pos.items()}  # first layer at the top
-        if ax is None:
-            n_layers = 1 + max((d["layer"] for _, d in xgraph.nodes(data=True)), default=0)
-            _, ax = plt.subplots(figsize=(7, 1.0 + 0.9 * n_layers))
+        pos, widest = _layered_positions(xgraph, networkx.topological_generations(xgraph))
+        n_layers = 1 - min((y for _, y in pos.values()), default=0)
+        if ax is None:  # x is in characters of the 9 pt monospace labels (~0.075 inch each)
+            fig, ax = plt.subplots(figsize=(max(4.0, 0.075 * widest + 0.6), 0.6 + 0.8 * n_layers))
+            fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9)
         arrows: dict[tuple[Any, Any], bool] = {}  # one arrow per node pair; dashed if a prerequisite
         for u, v, key in xgraph.edges(keys=True):
             prerequisite = (
@@ -497,10 +495,8 @@ class PipelineView:
                    "edgecolor": "black" if is_task else "#00BABC"}  # fmt: skip
             ax.text(x, y, key.name, ha="center", va="center", fontsize=9, family="monospace", bbox=box,
                     fontweight="bold" if is_task else "normal")  # fmt: skip
-        xs = [x for x, _ in pos.values()] or [0.0]
-        ys = [y for _, y in pos.values()] or [0.0]
-        ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)  # text and arrows do not set data limits
-        ax.set_ylim(min(ys) - 0.25, max(ys) + 0.25)
+        ax.set_xlim(-widest / 2 - 1, widest / 2 + 1)  # text and arrows do not set data limits
+        ax.set_ylim(-n_layers + 0.5, 0.5)
         ax.set_axis_off()
         ax.set_title(self.title, fontsize=10)
         return ax
@@ -526,6 +522,31 @@ class PipelineView:
                 "</div>",
             ]
         )
+
+
+def _layered_positions(xgraph: Any, layers: Any) -> tuple[dict[Any, tuple[float, float]], float]:
+    """Place each layer on its own row (y = -layer), nodes side by side by label width.
+
+    Within a layer, nodes are ordered by the mean x of their already-placed predecessors
+    (one barycentre pass), which keeps most arrows from crossing.  Returns the positions and
+    the widest row, both in characters.
+    """
+    pos: dict[Any, tuple[float, float]] = {}
+    widest = 0.0
+    for depth, keys in enumerate(layers):
+
+        def barycentre(key: Any) -> float:
+            xs = [pos[p][0] for p in xgraph.predecessors(key) if p in pos]
+            return sum(xs) / len(xs) if xs else 0.0
+
+        ordered = sorted(keys, key=lambda k: (barycentre(k), k.name)) if depth else list(keys)
+        widths = [len(k.name) + 4.0 for k in ordered]
+        x = -sum(widths) / 2
+        for key, width in zip(ordered, widths, strict=True):
+            pos[key] = (x + width / 2, -float(depth))
+            x += width
+        widest = max(widest, sum(widths))
+    return pos, widest
 
 
 def show_pipeline(path_or_pipeline: Any) -> PipelineView:
