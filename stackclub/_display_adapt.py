@@ -37,6 +37,10 @@ ACCEPTED = (
 )
 
 
+#: ``DATAMODL`` of files that lsst.images wrote (read back with ``read_archive``).
+_LSST_IMAGES_SCHEMAS = "https://images.lsst.io/schemas/"
+
+
 @dataclass
 class DisplayFrame:
     """A 2-D pixel array with everything the display helpers need to draw it.
@@ -313,7 +317,14 @@ def _as_frame(obj: Any) -> DisplayFrame:
 
         path = os.fspath(obj)
         with fits.open(path, memmap=False) as hdus:
-            frame = _from_fits(hdus, os.path.basename(path))
+            model = str(hdus[0].header.get("DATAMODL", ""))
+            if not model.startswith(_LSST_IMAGES_SCHEMAS):
+                return _from_fits(hdus, os.path.basename(path))
+        # written by lsst.images: read it back as what it is (mask planes, bbox origin, sky projection)
+        from lsst.images.serialization import read_archive
+
+        frame = _as_frame(read_archive(path))
+        frame.label = os.path.basename(path)
         return frame
     module = type(obj).__module__ or ""
     if module.startswith("astropy.io.fits"):

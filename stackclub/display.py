@@ -336,7 +336,9 @@ def show_image(
         A 2-D numpy array, an astropy ``NDData``/``CCDData``, a FITS HDU, ``HDUList`` or file
         path, an ``lsst.images`` ``Image``, ``Mask``, ``MaskedImage`` or ``VisitImage``, our
         raw type (anything with ``.image`` and ``.detector``), or an ``lsst.afw.image``
-        ``Exposure``/``MaskedImage`` (duck-typed).
+        ``Exposure``/``MaskedImage`` (duck-typed). A FITS file that ``lsst.images`` wrote is
+        read back with ``lsst.images.serialization.read_archive`` (mask, origin and sky
+        projection included); any other FITS file shows its first HDU with 2-D data.
     stretch
         ``"zscale"`` (linear between IRAF's zscale limits, the default), ``"linear"``,
         ``"asinh"``, ``"log"`` or ``"histeq"`` (histogram equalisation). All but

@@ -780,3 +780,19 @@ def test_compare_with_sky_axes_and_drawing_into_own_axes(rng: np.random.Generato
     assert stackclub.show_psf(np.outer(np.hanning(9), np.hanning(9)), ax=right) is right
     assert left.get_xlabel() == "x [pixel]"
     assert len(fig.axes) == 5  # three panels and the colour bars of the image and the PSF
+
+
+def test_a_file_lsst_images_wrote_is_read_back_whole(rng: np.random.Generator, tmp_path: Path) -> None:
+    from lsst.images import MaskedImage
+
+    masked = MaskedImage(lsst_image(rng, x0=30, y0=40), mask_schema=rubin_mask_schema())
+    flagged = np.zeros((60, 80), bool)
+    flagged[10:20, 10:20] = True
+    masked.mask.set("BAD", flagged)
+    path = tmp_path / "masked.fits"
+    masked.write(str(path))
+    ax = stackclub.show_image(path)
+    assert ax.images[0].get_extent() == [29.5, 109.5, 39.5, 99.5]
+    assert hasattr(ax, "coords")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["BAD"]
+    assert ax.get_title() == "masked.fits"
