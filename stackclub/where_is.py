@@ -306,7 +306,7 @@ def _resolve(obj: Any) -> _Resolved:
     if inspect.isclass(func):
         return _resolve_class(func, kind="class")
     if inspect.isfunction(func):
-        return _resolve_function(func, kind)
+        return _resolve_function(func, kind, owner)
     if _is_compiled_callable(func):
         _raise_compiled(func)
     # Any other object: an instance (a task, a config, ...) -> its class.
@@ -416,9 +416,7 @@ def _fail_top_level(name: str, top: str) -> tuple[Any, type | None]:
 
 
 def _check_session(name: str, module: str | None, path: str | None) -> None:
-    in_cell = path is not None and (
-        re.match(r"<(ipython-input|stdin|string|console|input)", path) is not None or "ipykernel_" in path
-    )
+    in_cell = path is not None and (re.match(r"<ipython-input", path) is not None or "ipykernel_" in path)
     if in_cell or (module == "__main__" and not (path and os.path.isfile(path))):
         raise SourceNotFoundError(
             name,
@@ -544,11 +542,9 @@ def _raise_compiled(obj: Any) -> None:
     self_obj = getattr(obj, "__self__", None)
     if module is None and inspect.ismodule(self_obj):
         module = self_obj.__name__
-    if (
-        module in (None, "builtins")
-        and name in vars(builtins)
-        or (objclass is not None and module == "builtins")
-    ):
+    if module is None and inspect.isclass(self_obj) and self_obj.__module__ == "builtins":
+        module = "builtins"  # e.g. object.__new__
+    if module in (None, "builtins") and name.split(".")[0] in vars(builtins):
         docs = _builtin_docs(name.split(".")[0], getattr(builtins, name.split(".")[0], None))
         raise _builtin_error(name, docs)
     display = f"{module}.{name}" if module else name
@@ -607,7 +603,7 @@ def _compiled_docs(err: SourceNotFoundError) -> SourceLink | None:
     )
 
 
-def _resolve_function(func: Any, kind: str) -> _Resolved:
+def _resolve_function(func: Any, kind: str, owner: type | None = None) -> _Resolved:
     module = func.__module__ or ""
     qualname = func.__qualname__
     display = f"{module}.{qualname}" if module else qualname
@@ -616,7 +612,7 @@ def _resolve_function(func: Any, kind: str) -> _Resolved:
     if path.startswith("<frozen ") and module:  # os, posixpath, ... are frozen in 3.12: use the module file
         path = _module_file(module, display)
     if not os.path.isfile(path):
-        raise SourceNotFoundError(display, f"its code says it came from {path!r}, which is not a file")
+        return _generated_function(func, display, path, owner)
     member = "." in qualname and "<locals>" not in qualname
     if not kind:
         kind = "method" if member else "function"
@@ -636,6 +632,40 @@ def _resolve_function(func: Any, kind: str) -> _Resolved:
         public = _public_name(module, qualname)
         page = public
     return _Resolved(name=public, kind=kind, module=module, path=path, lines=span, page=page, member=member)
+
+
+def _generated_function(func: Any, display: str, path: str, owner: type | None) -> _Resolved:
+    """A function whose code was generated from a string (``@dataclass``'s ``__init__``, ...): it has
+    no lines of its own, so link the class it belongs to, whose source shows the decorator."""
+    module = func.__module__ or ""
+    qualname = func.__qualname__
+    if owner is None and "<locals>" not in qualname and "." in qualname:
+        holder: Any = sys.modules.get(module)
+        for part in qualname.split(".")[:-1]:
+            holder = getattr(holder, part, None)
+        owner = holder if inspect.isclass(holder) else None
+    if owner is None:  # e.g. a dataclass __repr__, whose qualname names no class: look in its module
+        namespace = getattr(sys.modules.get(module), "__dict__", {})
+        owner = next(
+            (
+                c
+                for c in list(namespace.values())
+                if inspect.isclass(c) and _unwrap_callable(vars(c).get(func.__name__))[1] is func
+            ),
+            None,
+        )
+    if owner is None:
+        raise SourceNotFoundError(
+            display,
+            f"it was generated at run time from code in a string ({path}), e.g. by a decorator such as "
+            "@dataclass, so it has no lines of its own; link the class it belongs to instead",
+        )
+    resolved = _resolve_class(owner, kind="class")
+    resolved.note = (
+        f"{func.__name__} is generated at run time (e.g. by @dataclass) and has no lines of its own: "
+        f"linked its class {resolved.name}"
+    )
+    return resolved
 
 
 def _owner_namespace(module: str, qualname: str) -> Mapping[str, Any]:

@@ -7,6 +7,7 @@ importlib.metadata finds exactly as it finds real ones.
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
@@ -307,6 +308,35 @@ def test_stackclub_pipe_isr_task() -> None:
     uses = uses_of(isr.IsrTask, "doFringe")
     assert len(uses) >= 1
     assert all("doFringe" in u.code for u in uses)
+
+
+@pytest.mark.parametrize("package", ["lsst.pipe.base", "lsst.daf.butler", "lsst.pex.config", "lsst.images"])
+def test_every_public_class_and_function_of_a_rubin_package(package: str) -> None:
+    """where_is never raises for a class or function defined in an installed package, and the
+    first linked line always holds its def/class."""
+    import importlib
+
+    module = importlib.import_module(package)
+    checked = 0
+    for name in sorted(getattr(module, "__all__", None) or vars(module)):
+        obj = getattr(module, name, None)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not obj.__module__.startswith(package):
+            continue
+        link = where_is(obj, in_the="file")
+        _assert_defines(link, "class" if inspect.isclass(obj) else "def", obj.__name__)
+        assert source_url(obj) is not None
+        checked += 1
+    assert checked > 10
+
+
+def test_generated_methods_link_their_class() -> None:
+    from lsst.daf.butler import FileDataset
+
+    link = where_is(FileDataset.__repr__)  # written by @dataclass from a string: no lines of its own
+    _assert_defines(link, "class", "FileDataset")
+    assert "generated at run time" in link.note
+    init = where_is("lsst.pipe.base.LabelSpecifier.__init__")
+    _assert_defines(init, "class", "LabelSpecifier")
 
 
 # --- every kind of object -------------------------------------------------------------------------
