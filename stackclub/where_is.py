@@ -1432,7 +1432,8 @@ def uses_of(cls_or_task: Any, field_name: str) -> FieldUses:
     cls_or_task
         A task or config class, an instance of one, or a dotted name of one.
     field_name
-        The config field, e.g. ``"doFringe"``.
+        The config field, e.g. ``"doFringe"``; ``"overscan.fitType"`` looks in the subtask
+        that the ``overscan`` field configures (its task, config and their bases).
 
     Returns
     -------
@@ -1458,6 +1459,18 @@ def uses_of(cls_or_task: Any, field_name: str) -> FieldUses:
     if cls.__module__ == "builtins":
         raise TypeError(f"uses_of needs a task or config class (or instance); got {obj!r}")
     config_cls = _config_class_of(cls)
+    if "." in field_name and config_cls is not None:  # "overscan.fitType": a field of a subtask's config
+        head, _, rest = field_name.partition(".")
+        sub = getattr(config_cls, head, None) if head in _field_names(config_cls) else None
+        target = getattr(sub, "target", None) or getattr(sub, "dtype", None)
+        if not (inspect.isclass(target) and (_is_config(target) or _config_class_of(target) is not None)):
+            raise UnknownNameError(
+                field_name,
+                f"does not name a subtask's field: {head!r} is not a ConfigurableField or ConfigField of "
+                f"{config_cls.__module__}.{config_cls.__qualname__}",
+                tuple(_subtask_fields(config_cls)),
+            )
+        return uses_of(target, rest)
     if config_cls is not None:
         fields = _field_names(config_cls)
         if field_name not in fields:
@@ -1488,6 +1501,19 @@ def uses_of(cls_or_task: Any, field_name: str) -> FieldUses:
             searched.append(klass.__qualname__)
         uses.extend(_uses_in_class(klass, path, node, field_name, is_config))
     return FieldUses(field=field_name, searched=tuple(searched) + ("their bases",), uses=uses)
+
+
+def _subtask_fields(config_cls: type) -> list[str]:
+    return sorted(
+        name
+        for name in _field_names(config_cls)
+        if inspect.isclass(getattr(getattr(config_cls, name), "target", None))
+        or _is_config_class(getattr(getattr(config_cls, name), "dtype", None))
+    )
+
+
+def _is_config_class(obj: Any) -> bool:
+    return inspect.isclass(obj) and _is_config(obj)
 
 
 def _is_config(cls: type) -> bool:

@@ -305,6 +305,13 @@ def test_stackclub_pipe_isr_task() -> None:
     _assert_defines(subtask, "class", isr.IsrTaskConfig().overscan.target.__name__)
     field_link = where_is(isr.IsrTaskConfig.doFringe)
     _assert_defines(field_link, "=", "doFringe")
+    # A subtask's field: "overscan.<field>" searches the subtask's own source.
+    overscan = isr.IsrTaskConfig.overscan.target
+    sub_field = sorted(overscan.ConfigClass._fields)[0]
+    assert uses_of(isr.IsrTask, f"overscan.{sub_field}").field == sub_field
+    assert uses_of(isr.IsrTask, f"overscan.{sub_field}").searched[0] == overscan.__qualname__
+    with pytest.raises(UnknownNameError, match=r"'doFringe.x' does not name a subtask's field.*overscan"):
+        uses_of(isr.IsrTask, "doFringe.x")
     uses = uses_of(isr.IsrTask, "doFringe")
     assert len(uses) >= 1
     assert all("doFringe" in u.code for u in uses)
