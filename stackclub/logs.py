@@ -1052,11 +1052,16 @@ def show_task_log(
             f"{', '.join(known) if known else 'none (no pipeline has run here yet)'}",
         ) from None
     if ref is None:
-        searched = collections if collections is not None else butler.collections.defaults
+        if collections is None:
+            searched = list(butler.collections.defaults)
+        elif isinstance(collections, str):
+            searched = [collections]
+        else:
+            searched = list(collections)
         raise TaskLogNotFoundError(
             label,
             data_id,
-            f"no {dataset_type!r} dataset for data ID {dict(data_id)!r} in collections {list(searched)!r}; "
+            f"no {dataset_type!r} dataset for data ID {dict(data_id)!r} in collections {searched!r}; "
             "pass collections= (the run's output collection) and check the data ID",
         )
     stored = butler.get(ref)

@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lsst.daf.butler import Butler, DatasetType
 from lsst.pex.config import Config, ConfigurableField, Field
-from lsst.pipe.base import Task
+from lsst.pipe.base import (
+    PipelineTask,
+    PipelineTaskConfig,
+    PipelineTaskConnections,
+    Struct,
+    Task,
+    connectionTypes,
+)
+from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
 from lsst.utils.logging import getLogger as lsst_get_logger
 
 import stackclub
@@ -383,3 +392,173 @@ def test_public_api_is_registered() -> None:
 def test_log_entry_survives_a_bad_format_call() -> None:
     record = logging.LogRecord("x", logging.INFO, "f.py", 1, "%d items", ("many",), None)
     assert LogEntry.from_record(record).message.startswith("'%d items' % ('many',) (could not format:")
+
+
+# -- run_command ------------------------------------------------------------------------------
+
+
+def test_run_command_on_real_pipetask_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (BIN / "pipetask").is_file()
+    # Not on PATH, as in a kernel whose venv is not activated: found beside the running Python.
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = run_command("pipetask --help")
+    assert result.returncode == 0 and result.args == ("pipetask", "--help")
+    assert "Usage: pipetask [OPTIONS] COMMAND [ARGS]..." in result.output
+    assert any(line.split()[:1] == ["run"] for line in result.lines)  # the `run` subcommand is listed
+    assert capsys.readouterr().out == result.output  # streamed as it came
+    assert repr(result).startswith("<CommandResult: 'pipetask --help' exited 0, ")
+    assert "exited with code <b>0</b>" in result._repr_html_()
+    assert str(result) == result.output
+
+
+def test_run_command_failure_raises_with_the_tail(capsys: pytest.CaptureFixture[str]) -> None:
+    code = "import sys\nfor i in range(30): print('line', i)\nprint('fatal <error>', file=sys.stderr)\nsys.exit(3)"
+    with pytest.raises(CommandError, match=r"failed: it exited with code 3\. Its last 5 of 31 lines:") as info:
+        run_command([sys.executable, "-c", code], tail=5)
+    err = info.value
+    assert err.returncode == 3
+    assert err.tail == ["line 26", "line 27", "line 28", "line 29", "fatal <error>"]
+    assert str(err).splitlines()[1:6] == ["    line 26", "    line 27", "    line 28", "    line 29", "    fatal <error>"]
+    assert err.output.splitlines()[0] == "line 0" and len(err.output.splitlines()) == 31
+    assert capsys.readouterr().out == err.output  # stderr merged in order, streamed
+    # check=False returns instead
+    result = run_command([sys.executable, "-c", code], show=False, check=False)
+    assert result.returncode == 3 and result.lines[-1] == "fatal <error>"
+
+
+def test_run_command_real_pipetask_failure() -> None:
+    with pytest.raises(CommandError, match=r"(?s)exited with code 2.*No such command 'frobnicate'") as info:
+        run_command("pipetask frobnicate", show=False)
+    assert isinstance(info.value, StackClubError)
+
+
+def test_run_command_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child waits for a file that we create only once we have *seen* its first line."""
+    flag = tmp_path / "go"
+    code = textwrap.dedent(
+        f"""
+        import pathlib, time
+        print("first")
+        while not pathlib.Path({str(flag)!r}).exists():
+            time.sleep(0.01)
+        print("second")
+        """
+    )
+
+    class Watcher(io.StringIO):
+        def write(self, text: str) -> int:
+            if text == "first\n":
+                flag.touch()
+            return super().write(text)
+
+    out = Watcher()
+    monkeypatch.setattr(sys, "stdout", out)
+    result = run_command([sys.executable, "-c", code], timeout=60)
+    assert out.getvalue() == "first\nsecond\n" == result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "kwargs", "match"),
+    [
+        ("no-such-program-xyz --help", {}, r"'no-such-program-xyz' was not found on PATH nor in "),
+        ([sys.executable, "-c", "import time; print('started'); time.sleep(60)"], {"timeout": 0.5},
+         r"timed out after 0.5 s\. Its output:\n    started"),
+        ("", {}, "needs a command to run"),
+    ],
+)
+def test_run_command_errors(command: Any, kwargs: dict[str, Any], match: str) -> None:
+    error = ValueError if command == "" else CommandError
+    with pytest.raises(error, match=match):
+        run_command(command, show=False, **kwargs)
+
+
+def test_run_command_env_and_cwd(tmp_path: Path) -> None:
+    code = "import os; print(os.getcwd()); print(os.environ['STACKCLUB_TEST'], os.environ['PYTHONUNBUFFERED'])"
+    result = run_command([sys.executable, "-c", code], cwd=tmp_path, env={"STACKCLUB_TEST": "x y"}, show=False)
+    assert result.lines == [str(tmp_path), "x y 1"]
+
+
+# -- show_task_log: a real pipeline run into a real SQLite repository ---------------------------
+
+
+class ClubLogConnections(PipelineTaskConnections, dimensions=()):
+    club_input = connectionTypes.Input(
+        name="club_input", doc="A dict to read.", storageClass="StructuredDataDict"
+    )
+    club_output = connectionTypes.Output(
+        name="club_output", doc="The dict, with one more key.", storageClass="StructuredDataDict"
+    )
+
+
+class ClubLogConfig(PipelineTaskConfig, pipelineConnections=ClubLogConnections):
+    key = Field[str](doc="Key the task adds.", default="seen")
+
+
+class ClubLogTask(PipelineTask):
+    """A PipelineTask without dimensions that logs at three levels."""
+
+    ConfigClass = ClubLogConfig
+    _DefaultName = "clubLog"
+
+    def run(self, club_input: dict[str, int]) -> Struct:
+        self.log.info("Read %d keys <from the butler>", len(club_input))
+        self.log.debug("Adding key %r", self.config.key)
+        self.log.warning("Nothing to do & nothing done")
+        return Struct(club_output={**club_input, self.config.key: 1})
+
+
+TASK_LOGGER = f"{ClubLogTask.__module__.split('.')[0]}.clubLog"
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, CapturedLogs]:
+    """A SQLite repository in which ClubLogTask ran once (with its log at DEBUG)."""
+    root = str(tmp_path_factory.mktemp("repo"))
+    Butler.makeRepo(root)
+    with Butler.from_config(root, writeable=True) as butler:
+        butler.registry.registerDatasetType(
+            DatasetType("club_input", (), "StructuredDataDict", universe=butler.dimensions)
+        )
+        butler.collections.register("inputs")
+        butler.put({"a": 1, "b": 2}, "club_input", run="inputs")
+    butler = SimplePipelineExecutor.prep_butler(root, inputs=["inputs"], output="u/club/run")
+    executor = SimplePipelineExecutor.from_task_class(ClubLogTask, butler=butler)
+    with capture_logs("DEBUG", loggers=[TASK_LOGGER], show=False) as logs:
+        quanta = executor.run(register_dataset_types=True)
+    assert len(quanta) == 1
+    return butler, logs
+
+
+def test_show_task_log_reads_back_what_the_run_logged(pipeline_run: tuple[Any, CapturedLogs]) -> None:
+    butler, live = pipeline_run
+    expected = [
+        ("INFO", TASK_LOGGER, "Read 2 keys <from the butler>"),
+        ("DEBUG", TASK_LOGGER, "Adding key 'seen'"),
+        ("WARNING", TASK_LOGGER, "Nothing to do & nothing done"),
+    ]
+    assert _summary(live) == expected
+    stored = stackclub.show_task_log(butler, "clubLog")
+    assert isinstance(stored, LogRecords) and stored.title == "clubLog_log"
+    assert _summary(stored.select(logger=TASK_LOGGER)) == expected
+    assert stored.select(logger=TASK_LOGGER).text == live.text  # rendered the same way
+    assert str(stored).splitlines()[0] == "clubLog_log"
+    html = stored._repr_html_()
+    assert "<b>clubLog_log</b>" in html and "Read 2 keys &lt;from the butler&gt;" in html
+    assert "Nothing to do &amp; nothing done" in html
+    warnings = stackclub.show_task_log(butler, "clubLog", {}, collections="u/club/run", level="WARNING")
+    assert _summary(warnings) == [expected[2]]
+    assert warnings[0].time.tzinfo is not None
+
+
+def test_show_task_log_errors_say_what_exists(pipeline_run: tuple[Any, CapturedLogs]) -> None:
+    butler, _ = pipeline_run
+    with pytest.raises(
+        TaskLogNotFoundError, match=r"no dataset type 'isr_log'; task labels with a stored log: clubLog\."
+    ):
+        stackclub.show_task_log(butler, "isr")
+    with pytest.raises(
+        TaskLogNotFoundError, match=r"no 'clubLog_log' dataset for data ID \{\} in collections \['inputs'\]"
+    ):
+        stackclub.show_task_log(butler, "clubLog", collections="inputs")
