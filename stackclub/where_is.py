@@ -510,11 +510,25 @@ def _resolve_class(cls: type, kind: str) -> _Resolved:
         raise _builtin_error(qualname, _builtin_docs(qualname, cls))
     if module == "__main__":
         _check_session(display, module, None)
-    path = _module_file(module, display)
-    _check_session(display, module, path)
-    span = _find(path, qualname, kind="class")
-    if span is None:
-        raise _compiled_error(
+    span: tuple[int, int] | None = None
+    failure: SourceNotFoundError | None = None
+    try:
+        path = _module_file(module, display)
+    except SourceNotFoundError as err:
+        path, failure = "", err
+    else:
+        _check_session(display, module, path)
+        span = _find(path, qualname, kind="class")
+    if not path or span is None:
+        # __module__ may name the public package rather than the defining file (numpy's @set_module):
+        # the class's own Python methods know the file their code came from.
+        for candidate in _code_files(cls):
+            span = _find(candidate, qualname, kind="class")
+            if span is not None:
+                path = candidate
+                break
+    if not path or span is None:
+        raise failure or _compiled_error(
             display,
             module,
             qualname,
@@ -523,6 +537,21 @@ def _resolve_class(cls: type, kind: str) -> _Resolved:
         )
     public = _public_name(module, qualname)
     return _Resolved(name=public, kind=kind, module=module, path=path, lines=span, page=public)
+
+
+def _code_files(cls: type) -> list[str]:
+    """Python files that the code of ``cls``'s own methods comes from."""
+    files: list[str] = []
+    prefix = cls.__qualname__ + "."
+    for value in list(vars(cls).values()):
+        func = _unwrap_callable(value)[1]
+        code = getattr(func, "__code__", None)
+        if code is None or not getattr(func, "__qualname__", "").startswith(prefix):
+            continue
+        filename = code.co_filename
+        if filename.endswith(".py") and filename not in files and os.path.isfile(filename):
+            files.append(filename)
+    return files
 
 
 def _builtin_error(name: str, docs: str) -> SourceNotFoundError:
@@ -889,10 +918,12 @@ def _find(path: str, qualname: str, *, kind: str, first_line: int | None = None)
 def _class_node(cls: type) -> tuple[str, ast.ClassDef] | None:
     module = sys.modules.get(cls.__module__)
     path = getattr(module, "__file__", None)
-    if not path or not path.endswith(".py"):
-        return None
-    defs = [d for d in _index(path).get(cls.__qualname__, []) if isinstance(d.node, ast.ClassDef)]
-    return (path, defs[-1].node) if defs else None  # type: ignore[return-value]
+    candidates = ([path] if path and path.endswith(".py") else []) + _code_files(cls)
+    for candidate in candidates:
+        defs = [d for d in _index(candidate).get(cls.__qualname__, []) if isinstance(d.node, ast.ClassDef)]
+        if defs:
+            return candidate, defs[-1].node  # type: ignore[return-value]
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -207,6 +207,15 @@ def test_astropy_fits_open_alias() -> None:
     )
 
 
+def test_class_whose_module_names_the_public_package() -> None:
+    import numpy as np
+
+    assert np.poly1d.__module__ == "numpy"  # numpy's @set_module: the file is elsewhere
+    link = where_is(np.poly1d)
+    assert link.url.startswith(f"https://github.com/numpy/numpy/blob/v{metadata.version('numpy')}/numpy/lib/")
+    _assert_defines(link, "class", "poly1d")
+
+
 def test_numpy_median_through_array_function_dispatcher() -> None:
     import numpy as np
 
