@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import logging
 import sys
 import textwrap
@@ -185,6 +186,7 @@ def test_quiet_middleware_and_third_party_keep_their_floor() -> None:
 
 
 def test_levels_and_handlers_restored_when_the_block_raises() -> None:
+    lsst_level = logging.getLogger("lsst").level
     logging.getLogger("lsst").setLevel(logging.INFO)  # as pipetask's CliLog leaves it
     try:
         before = _snapshot()
@@ -199,7 +201,7 @@ def test_levels_and_handlers_restored_when_the_block_raises() -> None:
         assert logging.getLogger().level == root_level
         assert logging.getLogger("lsst").level == logging.INFO
     finally:
-        logging.getLogger("lsst").setLevel(logging.NOTSET)
+        logging.getLogger("lsst").setLevel(lsst_level)
 
 
 def test_other_handlers_do_not_print_more_while_capturing() -> None:
@@ -562,3 +564,176 @@ def test_show_task_log_errors_say_what_exists(pipeline_run: tuple[Any, CapturedL
         TaskLogNotFoundError, match=r"no 'clubLog_log' dataset for data ID \{\} in collections \['inputs'\]"
     ):
         stackclub.show_task_log(butler, "clubLog", collections="inputs")
+
+
+# -- in a real Jupyter kernel ---------------------------------------------------------------------
+
+KERNEL_SETUP = '''
+import logging
+from lsst.pex.config import Config, ConfigurableField
+from lsst.pipe.base import Task
+import stackclub
+
+class FringeTask(Task):
+    ConfigClass = Config
+    _DefaultName = "fringe"
+    def run(self):
+        self.log.info("fringe <amp> & done")
+
+class MyConfig(Config):
+    fringe = ConfigurableField(target=FringeTask, doc="Fringe subtask.")
+
+class MyTask(Task):
+    ConfigClass = MyConfig
+    _DefaultName = "myTask"
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.makeSubtask("fringe")
+    def run(self):
+        self.log.info("start")
+        print("printed by the task")
+        self.fringe.run()
+        self.log.debug("debug detail")
+        self.log.warning("careful")
+
+def state():
+    root = logging.getLogger()
+    return root.level, [type(h).__name__ for h in root.handlers]
+
+before = state()
+'''
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real IPython kernel running this interpreter (so it imports this checkout's stackclub)."""
+    import json
+
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    spec_dir = tmp_path_factory.mktemp("kernels") / "stackclub-test"
+    spec_dir.mkdir()
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "t", "language": "python"}))
+    km = KernelManager(
+        kernel_name="stackclub-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+    )
+    km.start_kernel(cwd=str(spec_dir))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        assert _run_in(kc, KERNEL_SETUP) == []
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _run_in(kc: Any, code: str) -> list[tuple[str, Any]]:
+    """Execute ``code``; return the cell's outputs as (kind, content) in order, streams coalesced."""
+    outputs: list[tuple[str, Any]] = []
+
+    def hook(msg: dict[str, Any]) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            if outputs and outputs[-1][0] == content["name"]:
+                outputs[-1] = (content["name"], outputs[-1][1] + content["text"])
+            else:
+                outputs.append((content["name"], content["text"]))
+        elif kind in ("display_data", "execute_result", "update_display_data"):
+            outputs.append((kind, content["data"]))
+        elif kind == "error":
+            outputs.append(("error", f"{content['ename']}: {content['evalue']}"))
+
+    kc.execute_interactive(code, output_hook=hook, timeout=120)
+    return outputs
+
+
+def test_kernel_cell_shows_task_records_as_they_arrive(kernel: Any) -> None:
+    outputs = _run_in(
+        kernel,
+        "with stackclub.capture_logs() as logs:\n    MyTask().run()\nprint(state() == before, len(logs))",
+    )
+    kinds = [kind for kind, _ in outputs]
+    assert kinds == ["display_data", "stdout", "display_data", "display_data", "stdout"]
+    texts = [data["text/plain"] for kind, data in outputs if kind == "display_data"]
+    assert texts == [
+        "__main__.myTask INFO: start",
+        "__main__.myTask.fringe INFO: fringe <amp> & done",
+        "__main__.myTask WARNING: careful",
+    ]
+    assert outputs[1][1] == "printed by the task\n"  # in order with the records
+    html = outputs[2][1]["text/html"]
+    assert "fringe &lt;amp&gt; &amp; done" in html and "<amp>" not in html
+    assert 'var(--jp-info-color0, #01579b)">INFO</span>' in html
+    assert outputs[-1][1] == "True 3\n"  # levels and handlers restored; the object kept the records
+
+
+def test_kernel_cell_magic(kernel: Any) -> None:
+    assert _run_in(kernel, "%load_ext stackclub") == []
+    outputs = _run_in(kernel, "%%capture_logs DEBUG --loggers __main__.myTask.fringe -o fringe_logs\nMyTask().run()")
+    assert outputs == [
+        ("stdout", "printed by the task\n"),
+        ("display_data", {"text/plain": "__main__.myTask.fringe INFO: fringe <amp> & done", "text/html": ANY_HTML}),
+    ]
+    assert _run_in(kernel, "print(repr(fringe_logs.text), state() == before)") == [
+        ("stdout", "'__main__.myTask.fringe INFO: fringe <amp> & done' True\n")
+    ]
+    # An error in the cell is shown as usual; the records before it are shown and the loggers restored.
+    outputs = _run_in(kernel, "%%capture_logs WARNING -o failed\nMyTask().run()\n1 / 0")
+    assert [kind for kind, _ in outputs] == ["stdout", "display_data", "error"]
+    assert outputs[1][1]["text/plain"] == "__main__.myTask WARNING: careful"
+    assert outputs[2][1] == "ZeroDivisionError: division by zero"
+    assert _run_in(kernel, "print(len(failed), state() == before)") == [("stdout", "1 True\n")]
+
+
+class _AnyHtml:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith('<div class="stackclub-logs"><pre')
+
+
+ANY_HTML = _AnyHtml()
+
+
+def test_notebook_with_captured_task_log_passes_nbval(tmp_path: Path) -> None:
+    """Executed and stored like `make notebooks` does, then checked by strict nbval in a fresh kernel."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(KERNEL_SETUP),
+        nbformat.v4.new_code_cell("with stackclub.capture_logs() as logs:\n    MyTask().run()"),
+        nbformat.v4.new_code_cell("%load_ext stackclub"),
+        nbformat.v4.new_code_cell("%%capture_logs DEBUG\nMyTask().run()"),
+        # print(): a Table's own HTML carries a per-run id="table<number>" that nbval would flag
+        nbformat.v4.new_code_cell("print(logs.to_table()['level', 'name', 'message'])"),
+    ]
+    # python3 is the native kernel: this interpreter (the project's venv).
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    stored = nb.cells[1].outputs
+    assert [o.output_type for o in stored] == ["display_data", "stream", "display_data", "display_data"]
+    assert stored[0].data["text/plain"] == "__main__.myTask INFO: start"
+    assert [o.data["text/plain"] for o in nb.cells[3].outputs if o.output_type == "display_data"] == [
+        "__main__.myTask INFO: start",
+        "__main__.myTask.fringe INFO: fringe <amp> & done",
+        "__main__.myTask DEBUG: debug detail",
+        "__main__.myTask WARNING: careful",
+    ]
+    path = tmp_path / "logs.ipynb"
+    nbformat.write(nb, path)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    args = ["--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini")]
+    check = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert "5 passed" in check.stdout
