@@ -848,36 +848,42 @@ def _public_name(module: str, qualname: str) -> str:
 
 @dataclass(frozen=True)
 class _Def:
+    kind: str  # "class", "def" or "assign"
     first: int  # first decorator line, or the def/class line
     line: int  # the def/class/assignment line
     end: int
-    node: ast.AST
 
 
-@functools.lru_cache(maxsize=256)
-def _parse(path: str, mtime_ns: int) -> tuple[ast.Module, dict[str, list[_Def]]]:
+@functools.lru_cache(maxsize=8)
+def _tree(path: str, mtime_ns: int) -> ast.Module:
+    """The parsed file; few are kept (a tree takes ~1 kB per source line), the small index many."""
     with tokenize.open(path) as handle:
-        tree = ast.parse(handle.read(), filename=path)
+        return ast.parse(handle.read(), filename=path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(path: str, mtime_ns: int) -> dict[str, list[_Def]]:
     index: dict[str, list[_Def]] = {}
 
-    def add(qualname: str, node: ast.AST, line: int, first: int) -> None:
-        index.setdefault(qualname, []).append(_Def(first, line, node.end_lineno or line, node))  # type: ignore[attr-defined]
+    def add(qualname: str, kind: str, node: ast.stmt, first: int) -> None:
+        index.setdefault(qualname, []).append(_Def(kind, first, node.lineno, node.end_lineno or node.lineno))
 
     def visit(body: list[ast.stmt], prefix: str, in_class: bool) -> None:
         for node in body:
             if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 first = min([d.lineno for d in node.decorator_list] + [node.lineno])
                 qualname = prefix + node.name
-                add(qualname, node, node.lineno, first)
                 if isinstance(node, ast.ClassDef):
+                    add(qualname, "class", node, first)
                     visit(node.body, qualname + ".", True)
                 else:
+                    add(qualname, "def", node, first)
                     visit(node.body, qualname + ".<locals>.", False)
             elif in_class and isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if isinstance(target, ast.Name):
-                        add(prefix + target.id, node, node.lineno, node.lineno)
+                        add(prefix + target.id, "assign", node, node.lineno)
             elif isinstance(
                 node, ast.If | ast.Try | ast.TryStar | ast.With | ast.AsyncWith | ast.For | ast.While
             ):
@@ -886,13 +892,13 @@ def _parse(path: str, mtime_ns: int) -> tuple[ast.Module, dict[str, list[_Def]]]
                 for handler in getattr(node, "handlers", []) or []:
                     visit(handler.body, prefix, in_class)
 
-    visit(tree.body, "", False)
-    return tree, index
+    visit(_tree(path, mtime_ns).body, "", False)
+    return index
 
 
 def _index(path: str) -> dict[str, list[_Def]]:
     try:
-        return _parse(path, os.stat(path).st_mtime_ns)[1]
+        return _parse(path, os.stat(path).st_mtime_ns)
     except (OSError, SyntaxError, ValueError) as err:
         _LOG.debug("cannot parse %s: %s", path, err)
         return {}
@@ -902,10 +908,7 @@ def _find(path: str, qualname: str, *, kind: str, first_line: int | None = None)
     defs = _index(path).get(qualname)
     if not defs:
         return None
-    if kind == "class":
-        defs = [d for d in defs if isinstance(d.node, ast.ClassDef)] or defs
-    elif kind == "def":
-        defs = [d for d in defs if isinstance(d.node, ast.FunctionDef | ast.AsyncFunctionDef)] or defs
+    defs = [d for d in defs if d.kind == kind] or defs
     chosen = defs[-1]  # the last definition is the one Python keeps
     if first_line is not None:
         for d in defs:
@@ -920,9 +923,13 @@ def _class_node(cls: type) -> tuple[str, ast.ClassDef] | None:
     path = getattr(module, "__file__", None)
     candidates = ([path] if path and path.endswith(".py") else []) + _code_files(cls)
     for candidate in candidates:
-        defs = [d for d in _index(candidate).get(cls.__qualname__, []) if isinstance(d.node, ast.ClassDef)]
-        if defs:
-            return candidate, defs[-1].node  # type: ignore[return-value]
+        span = _find(candidate, cls.__qualname__, kind="class")
+        if span is None:
+            continue
+        tree = _tree(candidate, os.stat(candidate).st_mtime_ns)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.lineno == span[0] and node.name == cls.__name__:
+                return candidate, node
     return None
 
 
