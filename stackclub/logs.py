@@ -340,7 +340,9 @@ class LogRecords:
 
         entries = list(self._entries)
         times = Time(
-            [e.time.astimezone(datetime.UTC).replace(tzinfo=None) for e in entries], format="datetime", scale="utc"
+            [e.time.astimezone(datetime.UTC).replace(tzinfo=None) for e in entries],
+            format="datetime",
+            scale="utc",
         )
         return Table(
             [
@@ -816,7 +818,9 @@ class CommandResult:
         return self.output
 
     def __repr__(self) -> str:
-        return f"<CommandResult: {self.command!r} exited {self.returncode}, {len(self.lines)} lines of output>"
+        return (
+            f"<CommandResult: {self.command!r} exited {self.returncode}, {len(self.lines)} lines of output>"
+        )
 
     def _repr_html_(self) -> str:
         # A summary only: the output itself was already streamed into the cell.

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
 import logging
+import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
+import lsst.utils.logging as lsst_logging
 import pytest
 from lsst.daf.butler import Butler, DatasetType
 from lsst.pex.config import Config, ConfigurableField, Field
@@ -28,7 +29,6 @@ from lsst.pipe.base import (
     connectionTypes,
 )
 from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
-from lsst.utils.logging import getLogger as lsst_get_logger
 
 import stackclub
 from stackclub._exceptions import CommandError, StackClubError, TaskLogNotFoundError
@@ -56,7 +56,6 @@ class FringeTask(Task):
 
 
 class IsrConfig(Config):
-    doFringe = Field[bool](doc="Apply the fringe correction?", default=True)
     fringe = ConfigurableField(target=FringeTask, doc="Fringe subtraction.")
 
 
@@ -158,7 +157,7 @@ def test_loggers_narrows() -> None:
 
 def test_quiet_middleware_and_third_party_keep_their_floor() -> None:
     assert QUIET_LOGGERS["lsst.daf"] == logging.INFO and QUIET_LOGGERS["matplotlib"] == logging.WARNING
-    butler_log = lsst_get_logger("lsst.daf.butler.registry")
+    butler_log = lsst_logging.getLogger("lsst.daf.butler.registry")
     mpl_log = logging.getLogger("matplotlib.font_manager")
     with capture_logs("DEBUG", show=False) as logs:
         butler_log.debug("sql noise")
@@ -416,13 +415,24 @@ def test_run_command_on_real_pipetask_help(
 
 
 def test_run_command_failure_raises_with_the_tail(capsys: pytest.CaptureFixture[str]) -> None:
-    code = "import sys\nfor i in range(30): print('line', i)\nprint('fatal <error>', file=sys.stderr)\nsys.exit(3)"
-    with pytest.raises(CommandError, match=r"failed: it exited with code 3\. Its last 5 of 31 lines:") as info:
+    code = (
+        "import sys\nfor i in range(30): print('line', i)\n"
+        "print('fatal <error>', file=sys.stderr)\nsys.exit(3)"
+    )
+    with pytest.raises(
+        CommandError, match=r"failed: it exited with code 3\. Its last 5 of 31 lines:"
+    ) as info:
         run_command([sys.executable, "-c", code], tail=5)
     err = info.value
     assert err.returncode == 3
     assert err.tail == ["line 26", "line 27", "line 28", "line 29", "fatal <error>"]
-    assert str(err).splitlines()[1:6] == ["    line 26", "    line 27", "    line 28", "    line 29", "    fatal <error>"]
+    assert str(err).splitlines()[1:6] == [
+        "    line 26",
+        "    line 27",
+        "    line 28",
+        "    line 29",
+        "    fatal <error>",
+    ]
     assert err.output.splitlines()[0] == "line 0" and len(err.output.splitlines()) == 31
     assert capsys.readouterr().out == err.output  # stderr merged in order, streamed
     # check=False returns instead
@@ -465,8 +475,11 @@ def test_run_command_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.Mo
     ("command", "kwargs", "match"),
     [
         ("no-such-program-xyz --help", {}, r"'no-such-program-xyz' was not found on PATH nor in "),
-        ([sys.executable, "-c", "import time; print('started'); time.sleep(60)"], {"timeout": 0.5},
-         r"timed out after 0.5 s\. Its output:\n    started"),
+        (
+            [sys.executable, "-c", "import time; print('started'); time.sleep(60)"],
+            {"timeout": 0.5},
+            r"timed out after 0.5 s\. Its output:\n    started",
+        ),
         ("", {}, "needs a command to run"),
     ],
 )
@@ -477,8 +490,12 @@ def test_run_command_errors(command: Any, kwargs: dict[str, Any], match: str) ->
 
 
 def test_run_command_env_and_cwd(tmp_path: Path) -> None:
-    code = "import os; print(os.getcwd()); print(os.environ['STACKCLUB_TEST'], os.environ['PYTHONUNBUFFERED'])"
-    result = run_command([sys.executable, "-c", code], cwd=tmp_path, env={"STACKCLUB_TEST": "x y"}, show=False)
+    code = (
+        "import os\nprint(os.getcwd())\nprint(os.environ['STACKCLUB_TEST'], os.environ['PYTHONUNBUFFERED'])"
+    )
+    result = run_command(
+        [sys.executable, "-c", code], cwd=tmp_path, env={"STACKCLUB_TEST": "x y"}, show=False
+    )
     assert result.lines == [str(tmp_path), "x y 1"]
 
 
@@ -568,7 +585,7 @@ def test_show_task_log_errors_say_what_exists(pipeline_run: tuple[Any, CapturedL
 
 # -- in a real Jupyter kernel ---------------------------------------------------------------------
 
-KERNEL_SETUP = '''
+KERNEL_SETUP = """
 import logging
 from lsst.pex.config import Config, ConfigurableField
 from lsst.pipe.base import Task
@@ -601,7 +618,7 @@ def state():
     return root.level, [type(h).__name__ for h in root.handlers]
 
 before = state()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -615,10 +632,10 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Any:
     spec_dir = tmp_path_factory.mktemp("kernels") / "stackclub-test"
     spec_dir.mkdir()
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "t", "language": "python"}))
-    km = KernelManager(
-        kernel_name="stackclub-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-    )
+    spec = {"argv": argv, "display_name": "t", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+    km = KernelManager(kernel_name="stackclub-test", kernel_spec_manager=specs)
     km.start_kernel(cwd=str(spec_dir))
     kc = km.client()
     kc.start_channels()
@@ -673,10 +690,11 @@ def test_kernel_cell_shows_task_records_as_they_arrive(kernel: Any) -> None:
 
 def test_kernel_cell_magic(kernel: Any) -> None:
     assert _run_in(kernel, "%load_ext stackclub") == []
-    outputs = _run_in(kernel, "%%capture_logs DEBUG --loggers __main__.myTask.fringe -o fringe_logs\nMyTask().run()")
-    assert outputs == [
+    cell = "%%capture_logs DEBUG --loggers __main__.myTask.fringe -o fringe_logs\nMyTask().run()"
+    fringe_line = "__main__.myTask.fringe INFO: fringe <amp> & done"
+    assert _run_in(kernel, cell) == [
         ("stdout", "printed by the task\n"),
-        ("display_data", {"text/plain": "__main__.myTask.fringe INFO: fringe <amp> & done", "text/html": ANY_HTML}),
+        ("display_data", {"text/plain": fringe_line, "text/html": ANY_HTML}),
     ]
     assert _run_in(kernel, "print(repr(fringe_logs.text), state() == before)") == [
         ("stdout", "'__main__.myTask.fringe INFO: fringe <amp> & done' True\n")
@@ -727,7 +745,8 @@ def test_notebook_with_captured_task_log_passes_nbval(tmp_path: Path) -> None:
     path = tmp_path / "logs.ipynb"
     nbformat.write(nb, path)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    args = ["--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini")]
+    ini = str(tmp_path / "pytest.ini")
+    args = ["--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", "-c", ini]
     check = subprocess.run(
         [sys.executable, "-m", "pytest", *args, str(path)],
         cwd=tmp_path,
@@ -737,3 +756,12 @@ def test_notebook_with_captured_task_log_passes_nbval(tmp_path: Path) -> None:
     )
     assert check.returncode == 0, check.stdout[-3000:]
     assert "5 passed" in check.stdout
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import stackclub.logs
+
+    result = doctest.testmod(stackclub.logs, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 20
