@@ -508,8 +508,11 @@ def _resolve_class(cls: type, kind: str) -> _Resolved:
     display = f"{module}.{qualname}" if module else qualname
     if module == "builtins":
         raise _builtin_error(qualname, _builtin_docs(qualname, cls))
-    if module == "__main__":
-        _check_session(display, module, None)
+    if module == "__main__":  # a notebook cell, or a script run with `python script.py`
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if not (main_file and os.path.isfile(main_file) and _find(main_file, qualname, kind="class")):
+            main_file = None
+        _check_session(display, module, main_file)
     span: tuple[int, int] | None = None
     failure: SourceNotFoundError | None = None
     try:
@@ -964,7 +967,7 @@ class _Dist:
         return Path(unquote(url.path)).resolve() if url.scheme == "file" else None
 
     def owns(self, path: str) -> bool:
-        if self.editable_dir is not None and _is_under(path, self.editable_dir):
+        if self.editable_dir is not None and _in_checkout(path, self.editable_dir):
             return True
         try:
             rel = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
@@ -990,6 +993,17 @@ class _Dist:
             if label in self.urls:
                 return self.urls[label]
         return None
+
+
+def _in_checkout(path: str, checkout: Path) -> bool:
+    """Whether ``path`` is part of the editable checkout: under it, but not in a virtual
+    environment or site-packages that happens to live inside it (``.venv/``)."""
+    if not _is_under(path, checkout):
+        return False
+    parts = Path(path).resolve().relative_to(checkout).parts
+    return not any(p in ("site-packages", "dist-packages") or p.startswith(".venv") for p in parts) and not (
+        _is_under(path, Path(sys.prefix).resolve()) and Path(sys.prefix).resolve() != checkout
+    )
 
 
 def _is_under(path: str, folder: Path) -> bool:
@@ -1079,7 +1093,7 @@ def _distribution_for(path: str, module: str) -> _Dist | None:
             if dist.owns(path):
                 return dist
     for dist in _editable_dists():  # e.g. a test module inside an editable checkout
-        if dist.editable_dir is not None and _is_under(path, dist.editable_dir):
+        if dist.editable_dir is not None and _in_checkout(path, dist.editable_dir):
             return dist
     return None
 

@@ -471,6 +471,15 @@ def test_objects_defined_in_the_session() -> None:
     assert source_url(namespace["f"]) is None
 
 
+def test_virtual_environment_inside_the_checkout_is_not_our_code() -> None:
+    # .venv lives inside the editable checkout: its files belong to their own distributions.
+    import _pytest.main
+
+    link = where_is(_pytest.main, in_the="file")
+    assert link.package == "pytest"
+    assert link.path.startswith(sys.prefix) or "site-packages" in link.path
+
+
 def test_names_that_do_not_import_suggest_close_matches() -> None:
     with pytest.raises(
         UnknownNameError,
