@@ -293,7 +293,12 @@ class _Resolved:
 def _resolve(obj: Any) -> _Resolved:
     owner: type | None = None
     if isinstance(obj, str):
+        attribute = obj.strip().rpartition(".")[2]
         obj, owner = _import_dotted(obj)
+        if owner is not None and _is_plain_value(obj):  # "PipelineTask.canMultiprocess": a class attribute
+            resolved = _resolve_class_attribute(owner, attribute)
+            if resolved is not None:
+                return resolved
     field_type = _pex_field_type()
     if field_type is not None and isinstance(obj, field_type):
         return _resolve_field(obj, owner)
@@ -311,6 +316,42 @@ def _resolve(obj: Any) -> _Resolved:
         _raise_compiled(func)
     # Any other object: an instance (a task, a config, ...) -> its class.
     return _resolve_class(type(obj), kind="class")
+
+
+def _is_plain_value(obj: Any) -> bool:
+    """A value (number, string, tuple, ...) rather than something with a definition of its own."""
+    field_type = _pex_field_type()
+    return not (
+        callable(obj)
+        or inspect.ismodule(obj)
+        or isinstance(obj, property | functools.cached_property | classmethod | staticmethod)
+        or (field_type is not None and isinstance(obj, field_type))
+        or inspect.isdatadescriptor(obj)
+    )
+
+
+def _resolve_class_attribute(owner: type, attribute: str) -> _Resolved | None:
+    """The assignment of a class attribute (``_DefaultName = "isr"``) in the class that sets it."""
+    for klass in owner.__mro__:
+        if attribute not in vars(klass):
+            continue
+        for path in [getattr(sys.modules.get(klass.__module__), "__file__", None) or "", *_code_files(klass)]:
+            if not path.endswith(".py"):
+                continue
+            span = _find(path, f"{klass.__qualname__}.{attribute}", kind="assign")
+            if span is not None:
+                page = _public_name(klass.__module__, klass.__qualname__)
+                return _Resolved(
+                    name=f"{page}.{attribute}",
+                    kind="class attribute",
+                    module=klass.__module__,
+                    path=path,
+                    lines=span,
+                    page=page,
+                    member=True,
+                )
+        return None
+    return None
 
 
 def _unwrap_callable(obj: Any) -> tuple[str, Any]:

@@ -378,6 +378,17 @@ def test_kinds_of_objects(obj: object, kind: str, keyword: str, name: str) -> No
     _assert_defines(link, keyword, name)
 
 
+def test_class_attributes_link_their_assignment() -> None:
+    link = where_is("lsst.pipe.base.PipelineTask.canMultiprocess")
+    assert link.kind == "class attribute"
+    _assert_defines(link, "=", "canMultiprocess")
+    # Looked up on a subclass, the attribute is found where it is set.
+    own = where_is(f"{__name__}.SampleTask._DefaultName", in_the="file")
+    _assert_defines(own, "=", "_DefaultName")
+    inherited = where_is(f"{__name__}.SampleTask.canMultiprocess")
+    assert inherited.url == link.url
+
+
 def test_module_and_stdlib() -> None:
     import json
 
