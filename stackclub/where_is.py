@@ -181,7 +181,8 @@ def where_is(obj: Any, in_the: Target = "source") -> SourceLink:
         staticmethod, a pex_config field (``IsrTaskConfig.doFringe``), a task or config
         *instance* (its class is linked), a subtask's config (``config.overscan``: the
         subtask class it targets is linked), or a dotted name such as
-        ``"lsst.pipe.base.PipelineTask.runQuantum"``.
+        ``"lsst.pipe.base.PipelineTask.runQuantum"`` (a dotted name may also end in a class
+        attribute, ``"lsst.pipe.base.PipelineTask.canMultiprocess"``: its assignment is linked).
     in_the
         ``"source"``: the file in the project's public repository at the installed version's
         tag or commit, with ``#Lstart-Lend`` covering the definition;
