@@ -363,7 +363,9 @@ class LogRecords:
         for e in self._entries:
             counts[e.levelname] = counts.get(e.levelname, 0) + 1
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-        return f"<{type(self).__name__}: {len(self._entries)} records{': ' + summary if summary else ''}>"
+        n = len(self._entries)
+        noun = "record" if n == 1 else "records"
+        return f"<{type(self).__name__}: {n} {noun}{': ' + summary if summary else ''}>"
 
     def _repr_html_(self) -> str:
         return _html_block(self._entries, title=self.title)
@@ -766,6 +768,12 @@ def capture_logs(
     installs it), that handler already writes records into the cell, so nothing is shown a
     second time; the records are still kept.  Records from other threads are shown with the
     next record or when the block ends.
+
+    The capture listens on the root logger, so it misses records of a logger whose
+    ``propagate`` is False.  Leave nested blocks in the reverse order of entering them (as
+    ``with`` does).  A handler *added inside* the block sees the lowered levels too: running a
+    pipeline with ``SimplePipelineExecutor`` inside ``capture_logs()`` therefore also stores the
+    tasks' INFO records in their ``<label>_log`` datasets (see `show_task_log`).
 
     Examples
     --------

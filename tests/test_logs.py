@@ -765,3 +765,17 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(stackclub.logs, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted >= 20
+
+
+def test_kernel_run_command_streams_into_the_cell(kernel: Any) -> None:
+    code = (
+        "import sys\n"
+        "child = 'import sys; print(1); print(2, file=sys.stderr)'\n"
+        "r = stackclub.run_command([sys.executable, '-c', child])\n"
+        "r"
+    )
+    outputs = _run_in(kernel, code)
+    assert outputs[0] == ("stdout", "1\n2\n")  # stderr merged, in the cell as a stream
+    assert outputs[1][0] == "execute_result"  # the result shows a summary, not the output again
+    assert "exited with code <b>0</b> (2 lines of output" in outputs[1][1]["text/html"]
+    assert len(outputs) == 2
