@@ -182,7 +182,8 @@ def where_is(obj: Any, in_the: Target = "source") -> SourceLink:
         *instance* (its class is linked), a subtask's config (``config.overscan``: the
         subtask class it targets is linked), or a dotted name such as
         ``"lsst.pipe.base.PipelineTask.runQuantum"`` (a dotted name may also end in a class
-        attribute, ``"lsst.pipe.base.PipelineTask.canMultiprocess"``: its assignment is linked).
+        attribute, ``"lsst.pipe.base.PipelineTask.canMultiprocess"``: its assignment is linked),
+        or the name of a console command (``"pipetask"``: the function it runs is linked).
     in_the
         ``"source"``: the file in the project's public repository at the installed version's
         tag or commit, with ``#Lstart-Lend`` covering the definition;
@@ -308,6 +309,8 @@ def _resolve(obj: Any) -> _Resolved:
     configurable = getattr(sys.modules.get("lsst.pex.config"), "ConfigurableInstance", None)
     if configurable is not None and isinstance(obj, configurable):
         obj = obj.target  # config.overscan -> the subtask class it will make
+    if type(obj).__module__.startswith("click.") and inspect.isfunction(getattr(obj, "callback", None)):
+        obj = obj.callback  # a click command (``butler``, ``lsst-images-admin``) -> the function it runs
     kind, func = _unwrap_callable(obj)
     if inspect.isclass(func):
         return _resolve_class(func, kind="class")
@@ -399,9 +402,15 @@ def _import_dotted(name: str) -> tuple[Any, type | None]:
     text = name.strip()
     parts = text.split(".")
     if not text or not all(p.isidentifier() for p in parts):
+        command = _console_script(text)
+        if command is not None:
+            return command, None
         raise UnknownNameError(name, "is not a dotted Python name such as 'lsst.pipe.base.PipelineTask'")
     obj = _import_module(name, parts[0])
     if obj is None:
+        command = _console_script(text) if len(parts) == 1 else None
+        if command is not None:  # "pipetask": the function the command runs
+            return command, None
         return _fail_top_level(name, parts[0])
     owner: type | None = None
     for i in range(1, len(parts)):
@@ -419,6 +428,18 @@ def _import_dotted(name: str) -> tuple[Any, type | None]:
         owner = obj if inspect.isclass(obj) else None
         obj = value
     return obj, owner
+
+
+def _console_script(command: str) -> Any:
+    """The function a console command (``pipetask``, ``butler``) runs, from its entry point; or None."""
+    for entry_point in metadata.entry_points(group="console_scripts", name=command):
+        try:
+            return entry_point.load()
+        except Exception as err:
+            raise UnknownNameError(
+                command, f"is the command {entry_point.value!r}, which fails to load: {err}"
+            ) from None
+    return None
 
 
 def _import_module(name: str, modname: str) -> Any:

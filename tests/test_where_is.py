@@ -289,6 +289,11 @@ def test_dotted_string() -> None:
         f"/python/lsst/ctrl/mpexec/cli/script/run.py#L{run.lines[0]}-L{run.lines[1]}"
     )
     _assert_defines(run, "def", "run")
+    # A command's name links the function its entry point runs.
+    command = where_is("pipetask")
+    assert command.name == "lsst.ctrl.mpexec.cli.pipetask.main"
+    _assert_defines(command, "def", "main")
+    assert where_is("lsst-images-admin").package == "lsst-images"
     module = where_is("lsst.pipe.base", in_the="repo")
     assert module.url == f"https://github.com/lsst/pipe_base/tree/{_tag('lsst-pipe-base')}"
 
