@@ -22,7 +22,7 @@ PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
 # Commands run by make (and notebooks' `!stackclub ...` / `!pipetask ...` cells) find the venv's tools.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help lab test notebooks bench clean demo-repo check-python venv-test venv-lab
+.PHONY: help lab test notebooks bench clean demo-repo check-python venv-test venv-lab docs test-browser
 
 help:  ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,22 @@ notebooks: check-python venv-test  ## re-execute every notebook in place (commit
 
 bench: check-python venv-test  ## run the benchmarks (ratios against peers measured in the same run)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+# The documentation site and the browser test (issue 11).  Notebooks are rendered from their
+# committed outputs (never re-executed); the API pages' examples run at build time, offline.
+EXTRAS_DOCS := stack,lab,docs
+EXTRAS_BROWSER := stack,lab,docs,browser
+SPHINXOPTS ?= -W --keep-going -q
+docs: check-python $(BIN)/python  ## build the documentation site into docs/_build/html (warnings are errors)
+	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_DOCS))
+	$(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
+test-browser: check-python $(BIN)/python  ## JupyterLab + the docs site in headless Chromium (needs Debian's chromium)
+	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_BROWSER))
+	@$(MAKE) --no-print-directory _demo-repo
+	@$(MAKE) --no-print-directory docs
+	STACKCLUB_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser -o addopts=-ra -p no:cacheprovider -v $(PYTEST_ARGS)
 
 clean:  ## remove the virtual environment and build products
 	rm -rf $(VENV) build *.egg-info .pytest_cache
