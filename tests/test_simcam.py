@@ -287,3 +287,235 @@ def test_calibrations_units_and_shapes() -> None:
         simulate_calibs(SMALL_GEOMETRY, bands=("q",))
     with pytest.raises(BadDetectorError):
         simulate_calibs(SMALL_GEOMETRY, detector_id=42)
+
+
+# --- the demo repository ------------------------------------------------------------------------
+
+
+def _butler(path: str):  # type: ignore[no-untyped-def]
+    from lsst.daf.butler import Butler
+
+    return Butler.from_config(path)
+
+
+def test_small_repo_dimension_records(small_repo: str) -> None:
+    from conftest import SMALL_REPO_SETTINGS
+
+    with _butler(small_repo) as butler:
+        (instrument,) = butler.query_dimension_records("instrument")
+        assert instrument.name == "SimCam" and instrument.class_name == "stackclub.simcam.instrument.SimCam"
+        assert len(butler.query_dimension_records("detector", instrument="SimCam")) == SIMCAM.n_detectors
+        filters = {r.name: r.band for r in butler.query_dimension_records("physical_filter", instrument="SimCam")}
+        assert filters == {f"SimCam-{b.upper()}": b for b in "grizy"}
+        exposures = butler.query_dimension_records("exposure", instrument="SimCam", order_by="exposure")
+        assert [e.id for e in exposures] == [2026031500001, 2026031500002]
+        assert [e.physical_filter for e in exposures] == ["SimCam-R", "SimCam-Z"]
+        assert exposures[0].exposure_time == 30.0 and exposures[0].has_simulated
+        visits = butler.query_dimension_records("visit", instrument="SimCam")
+        assert sorted(v.id for v in visits) == [e.id for e in exposures]
+        vdr = butler.query_dimension_records("visit_detector_region", instrument="SimCam")
+        assert sorted((r.visit, r.detector) for r in vdr) == [(e.id, 4) for e in exposures]
+        assert len(SMALL_REPO_SETTINGS["detectors"]) == 1  # type: ignore[arg-type]
+
+
+def test_small_repo_collections_and_counts(small_repo: str) -> None:
+    from lsst.daf.butler import CollectionType
+
+    with _butler(small_repo) as butler:
+        info = butler.collections.get_info("SimCam/defaults")
+        assert info.type == CollectionType.CHAINED
+        assert list(info.children) == ["SimCam/raw/all", "SimCam/calib", "refcats", "SimCam/truth"]
+        assert butler.collections.get_info("SimCam/calib").type == CollectionType.CALIBRATION
+
+        def n(name: str, collection: str) -> int:
+            return len(butler.query_datasets(name, collections=collection, explain=False, find_first=False))
+
+        assert n("raw", "SimCam/raw/all") == 2
+        assert n("bias", "SimCam/calib") == n("dark", "SimCam/calib") == n("defects", "SimCam/calib") == 1
+        assert n("flat", "SimCam/calib") == 2  # r and z
+        assert n("fringe", "SimCam/calib") == 1  # z only
+        assert n("simcam_truth", "SimCam/truth") == 2
+        assert n("simcam_refcat", "refcats") >= 1
+
+
+def test_small_repo_calibration_validity(small_repo: str) -> None:
+    from astropy.time import Time
+    from lsst.daf.butler import Timespan
+
+    with _butler(small_repo) as butler:
+        # through the exposure's timespan, as a pipeline finds it
+        z_visit = butler.registry.expandDataId(instrument="SimCam", exposure=2026031500002, detector=4)
+        found = butler.find_dataset("fringe", z_visit, collections="SimCam/calib", timespan=z_visit.timespan)
+        assert found is not None and found.dataId["physical_filter"] == "SimCam-Z"
+        assert butler.find_dataset("bias", z_visit, collections="SimCam/calib", timespan=z_visit.timespan)
+        r_visit = butler.registry.expandDataId(instrument="SimCam", exposure=2026031500001, detector=4)
+        # no fringe frame in r
+        assert butler.find_dataset("fringe", r_visit, collections="SimCam/calib", timespan=r_visit.timespan) is None
+        # by explicit timespan: inside and outside the bias validity range
+        inside = Timespan(Time("2026-03-10T00:00:00", scale="tai"), Time("2026-03-10T00:01:00", scale="tai"))
+        outside = Timespan(Time("2025-01-01T00:00:00", scale="tai"), Time("2025-01-01T00:01:00", scale="tai"))
+        data_id = {"instrument": "SimCam", "detector": 4}
+        assert butler.find_dataset("bias", data_id, collections="SimCam/calib", timespan=inside) is not None
+        assert butler.find_dataset("bias", data_id, collections="SimCam/calib", timespan=outside) is None
+        # defects are curated: valid at any time
+        assert butler.find_dataset("defects", data_id, collections="SimCam/calib", timespan=outside) is not None
+        bias = butler.get("bias", data_id, collections="SimCam/calib", timespan=inside)
+        assert bias.image.bbox == camera.assembled_bbox(SMALL_GEOMETRY) and str(bias.image.unit) == "electron"
+
+
+def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
+    from conftest import SMALL_REPO_SETTINGS
+
+    from stackclub.simcam.repo import _field_radius
+    from stackclub.simcam.sky import make_visits, seeded_rng, simulate_exposure
+
+    seed = SMALL_REPO_SETTINGS["seed"]
+    with _butler(small_repo) as butler:
+        data_id = {"instrument": "SimCam", "exposure": 2026031500001, "detector": 4}
+        raw = butler.get("raw", data_id, collections="SimCam/defaults")
+        assert isinstance(raw, RawExposure) and raw.image.array.dtype == np.uint16
+        assert raw.obs_info.exposure_id == 2026031500001 and raw.detector.id == 4
+        # ArrowAstropy reads drop the table's meta unless asked not to
+        keep_meta = {"strip_astropy_meta_yaml": False}
+        truth = butler.get("simcam_truth", {"instrument": "SimCam", "visit": 2026031500001, "detector": 4},
+                           collections="SimCam/defaults", parameters=keep_meta)
+        catalog = butler.get("simcam_truth_catalog", instrument="SimCam", collections="SimCam/truth",
+                             parameters=keep_meta)
+        amp = butler.get("raw", data_id, collections="SimCam/defaults", parameters={"amplifier": "C01"})
+        np.testing.assert_array_equal(amp.image.array, raw.amplifier_image("C01").array)
+    # The same seed simulates the same pixels: what the Butler returns is what was simulated.
+    visit = make_visits(seeded_rng(seed, "visits"), 2, ("r", "z"))[0]
+    expected, expected_truth = simulate_exposure(SMALL_GEOMETRY, detector_id=4, visit=visit, catalog=catalog,
+                                                 seed=seed)  # fmt: skip
+    np.testing.assert_array_equal(raw.image.array, expected.image.array)
+    assert raw.obs_info == expected.obs_info
+    assert list(truth["id"]) == list(expected_truth["id"])
+    assert truth.meta["seeing_fwhm_arcsec"] == pytest.approx(visit.seeing_fwhm_arcsec)
+    assert catalog.meta["radius_deg"] == pytest.approx(_field_radius(SMALL_GEOMETRY))
+
+
+def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:
+    from lsst.images import Box
+
+    with _butler(small_repo) as butler:
+        kw = {"instrument": "SimCam", "detector": 4, "collections": "SimCam/defaults"}
+        raw = butler.get("raw", exposure=2026031500001, **kw)
+        truth = butler.get("simcam_truth", visit=2026031500001, parameters={"strip_astropy_meta_yaml": False},
+                           **kw)
+        calibs = {
+            "bias": butler.get("bias", exposure=2026031500001, **kw),
+            "dark": butler.get("dark", exposure=2026031500001, **kw),
+            "flat": {"SimCam-R": butler.get("flat", exposure=2026031500001, **kw)},
+        }
+        # the reference catalog shards found through the detector's region contain the truth stars
+        refs = butler.query_datasets("simcam_refcat", collections="refcats",
+                                     data_id={"instrument": "SimCam", "visit": 2026031500001, "detector": 4})
+        refcat = np.concatenate([np.asarray(butler.get(r)["id"]) for r in refs])
+    image = _simple_isr(raw, calibs, 30.0)
+    sky = float(np.median(image))
+    assert sky == pytest.approx(truth.meta["sky_level"], rel=0.1)
+    bright = truth[(~truth["is_saturated"]) & (truth["instFlux"] > 2e4) & truth["is_star"]]
+    assert len(bright) > 0
+    assert set(np.asarray(bright["id"])) <= set(refcat)
+    # the brightest unsaturated star: flux and centroid within the noise
+    s = bright[np.argmax(bright["instFlux"])]
+    x, y = float(s["x"]), float(s["y"])
+    r = 5 * truth.meta["psf_sigma_pixels"]
+    yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    ap = np.hypot(xx - x, yy - y) < r
+    neighbours = np.hypot(truth["x"] - x, truth["y"] - y) < r + 10
+    contamination = float(np.sum(truth["instFlux"][neighbours])) - float(s["instFlux"])
+    flux = float((image[ap] - sky).sum())
+    noise = np.sqrt(flux + ap.sum() * (sky + 25))
+    assert flux == pytest.approx(float(s["instFlux"]), abs=5 * noise + 0.02 * flux + contamination)
+    assert Box.factory[0:256, 0:256].contains(Box.factory[int(y) : int(y) + 1, int(x) : int(x) + 1])
+
+
+def test_second_build_adds_nothing(small_repo: str) -> None:
+    from conftest import SMALL_REPO_SETTINGS
+
+    from stackclub.simcam.repo import build_demo_repo
+
+    report = build_demo_repo(small_repo, progress=False, **SMALL_REPO_SETTINGS)  # type: ignore[arg-type]
+    assert report.n_added == 0 and not report.created
+    assert "already complete: nothing to do" in report.summary
+    assert report.existing["raw"] == 2
+    assert "<table" in report._repr_html_()
+
+
+def test_interrupted_build_recovers(tmp_path: Path) -> None:
+    from stackclub.simcam.repo import build_demo_repo
+
+    settings = dict(visits=1, detectors=[0, 1], bands=("r",), geometry="small", seed=3, progress=False)
+    with pytest.raises(RuntimeError, match="interrupted on purpose"):
+        build_demo_repo(tmp_path / "repo", _fail_after=12, **settings)  # type: ignore[arg-type]
+    with _butler(str(tmp_path / "repo")) as butler:  # a repository, partly filled
+        partial = len(butler.query_datasets("raw", collections="SimCam/raw/all", explain=False))
+        assert partial < 2
+    report = build_demo_repo(tmp_path / "repo", **settings)  # type: ignore[arg-type]
+    assert report.n_added > 0 and not report.created
+    fresh = build_demo_repo(tmp_path / "fresh", **settings)  # type: ignore[arg-type]
+    with _butler(str(tmp_path / "repo")) as a, _butler(str(tmp_path / "fresh")) as b:
+        for name, collection in [("raw", "SimCam/raw/all"), ("bias", "SimCam/calib"), ("flat", "SimCam/calib"),
+                                 ("defects", "SimCam/calib"), ("simcam_truth", "SimCam/truth"),
+                                 ("simcam_refcat", "refcats")]:  # fmt: skip
+            ra = a.query_datasets(name, collections=collection, explain=False, find_first=False)
+            rb = b.query_datasets(name, collections=collection, explain=False, find_first=False)
+            assert sorted(str(r.dataId) for r in ra) == sorted(str(r.dataId) for r in rb), name
+        for ref in a.query_datasets("raw", collections="SimCam/raw/all"):
+            other = b.find_dataset("raw", ref.dataId, collections="SimCam/raw/all")
+            np.testing.assert_array_equal(a.get(ref).image.array, b.get(other).image.array)
+    assert not list(tmp_path.glob(".*staging*")) and not list(tmp_path.glob("*partial*"))
+    assert build_demo_repo(tmp_path / "repo", **settings).n_added == 0  # type: ignore[arg-type]
+
+
+def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
+    from stackclub._exceptions import DemoRepoError, NotADemoRepoError, RepoNotWritableError
+    from stackclub.simcam.repo import build_demo_repo
+
+    target = tmp_path / "new"
+    with pytest.raises(SimCamValueError, match="visits must be a positive integer, got -1"):
+        build_demo_repo(target, visits=-1, progress=False)
+    with pytest.raises(BadDetectorError, match="SimCam has no detector 12"):
+        build_demo_repo(target, detectors=[0, 12], progress=False)
+    with pytest.raises(BadDetectorError, match="SimCam has no detector 10"):
+        build_demo_repo(target, detectors=10, progress=False)
+    with pytest.raises(SimCamValueError, match="Unknown band"):
+        build_demo_repo(target, bands=("r", "u"), progress=False)
+    with pytest.raises(SimCamValueError, match="Unknown geometry 'huge'"):
+        build_demo_repo(target, geometry="huge", progress=False)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    # an existing folder that is not a repository
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("keep me")
+    with pytest.raises(NotADemoRepoError, match="not a Butler repository"):
+        build_demo_repo(other, geometry="small", progress=False)
+    assert [p.name for p in other.iterdir()] == ["todo.txt"]
+    with pytest.raises(NotADemoRepoError, match="is a file"):
+        build_demo_repo(other / "todo.txt", geometry="small", progress=False)
+    # a path that cannot be written (even by root)
+    with pytest.raises(RepoNotWritableError, match="not writable"):
+        build_demo_repo("/proc/stackclub-demo-repo", geometry="small", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+    assert issubclass(RepoNotWritableError, DemoRepoError)
+
+
+def test_existing_repo_with_other_seed_is_refused(small_repo: str) -> None:
+    from conftest import SMALL_REPO_SETTINGS
+
+    from stackclub._exceptions import DemoRepoError
+    from stackclub.simcam.repo import build_demo_repo
+
+    settings = dict(SMALL_REPO_SETTINGS, seed=99)
+    with pytest.raises(DemoRepoError, match="seed: repository has 7, asked for 99"):
+        build_demo_repo(small_repo, progress=False, **settings)  # type: ignore[arg-type]
+
+
+def test_default_demo_repo_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from stackclub.simcam.repo import default_demo_repo_path
+
+    monkeypatch.setenv("STACKCLUB_DEMO_REPO", str(tmp_path / "x"))
+    assert default_demo_repo_path() == tmp_path / "x"
+    monkeypatch.delenv("STACKCLUB_DEMO_REPO")
+    assert default_demo_repo_path() == Path(__file__).resolve().parents[1] / "demo_repo"

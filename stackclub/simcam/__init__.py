@@ -22,12 +22,18 @@ __all__ = (
     "HSC_GEOMETRY",
     "SIMCAM",
     "SMALL_GEOMETRY",
+    "BuildReport",
     "DetectorGeometry",
     "DetectorSignature",
     "RawExposure",
+    "RawFormatter",
+    "SimCam",
     "Visit",
     "amp_boxes",
     "assembled_bbox",
+    "build_demo_repo",
+    "default_demo_repo_path",
+    "demo_repo",
     "make_detector",
     "make_obs_info",
     "make_truth_catalog",
@@ -40,16 +46,22 @@ __all__ = (
 )
 
 _LAZY: dict[str, str] = {
+    "BuildReport": "stackclub.simcam.repo",
     "DEFAULT_GEOMETRY": "stackclub.simcam.camera",
     "DetectorGeometry": "stackclub.simcam.camera",
     "DetectorSignature": "stackclub.simcam.sky",
     "HSC_GEOMETRY": "stackclub.simcam.camera",
     "RawExposure": "stackclub.simcam.raw",
+    "RawFormatter": "stackclub.simcam.formatters",
     "SIMCAM": "stackclub.simcam.camera",
     "SMALL_GEOMETRY": "stackclub.simcam.camera",
+    "SimCam": "stackclub.simcam.instrument",
     "Visit": "stackclub.simcam.sky",
     "amp_boxes": "stackclub.simcam.camera",
     "assembled_bbox": "stackclub.simcam.camera",
+    "build_demo_repo": "stackclub.simcam.repo",
+    "default_demo_repo_path": "stackclub.simcam.repo",
+    "demo_repo": "stackclub.simcam.repo",
     "make_detector": "stackclub.simcam.camera",
     "make_obs_info": "stackclub.simcam.raw",
     "make_truth_catalog": "stackclub.simcam.sky",
@@ -74,7 +86,10 @@ if TYPE_CHECKING:  # pragma: no cover
         raw_bbox,
     )
     from .calibs import simulate_calibs
+    from .formatters import RawFormatter
+    from .instrument import SimCam
     from .raw import RawExposure, make_obs_info
+    from .repo import BuildReport, build_demo_repo, default_demo_repo_path, demo_repo
     from .sky import (
         DetectorSignature,
         Visit,

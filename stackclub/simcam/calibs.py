@@ -55,9 +55,9 @@ def _masked(array: np.ndarray, variance: np.ndarray | float, defects_mask: np.nd
     from lsst.images import Image, MaskedImage
 
     bbox = assembled_bbox_from(array)
-    image = Image(array.astype(np.float32), bbox=bbox, unit=u.Unit(unit))
-    var = np.broadcast_to(np.asarray(variance, dtype=np.float32), array.shape).copy()
-    variance_image = Image(var, bbox=bbox, unit=u.Unit(unit) ** 2)
+    image = Image(array.astype(np.float32, copy=False), bbox=bbox, unit=u.Unit(unit))
+    var = variance if np.ndim(variance) == 2 else np.full(array.shape, variance, dtype=np.float32)
+    variance_image = Image(np.asarray(var, dtype=np.float32), bbox=bbox, unit=u.Unit(unit) ** 2)
     masked = MaskedImage(image, variance=variance_image, mask_schema=_mask_schema())
     masked.mask.set("BAD", defects_mask)
     return masked
@@ -139,24 +139,31 @@ def simulate_calibs(
     for row in defects:
         defect_mask[row["y0"] : row["y0"] + row["y_extent"], row["x0"] : row["x0"] + row["x_extent"]] = True
 
-    bias_var = read_noise**2 / n_bias
-    bias = signature.bias_structure + rng.normal(0.0, 1.0, shape) * np.sqrt(bias_var)
-    dark_e = signature.dark_rate * dark_exptime
-    dark_var = (dark_e + read_noise**2 * (1 + 1 / n_bias)) / n_dark / dark_exptime**2
-    dark = signature.dark_rate + rng.normal(0.0, 1.0, shape) * np.sqrt(dark_var)
+    def noisy(truth: np.ndarray, variance: np.ndarray) -> np.ndarray:
+        out = rng.standard_normal(shape, dtype=np.float32)
+        out *= np.sqrt(variance)
+        out += truth
+        return out
+
+    bias_var = read_noise**2 / np.float32(n_bias)
+    bias = noisy(signature.bias_structure, bias_var)
+    dark_var = signature.dark_rate * np.float32(dark_exptime)
+    dark_var += read_noise**2 * np.float32(1 + 1 / n_bias)
+    dark_var /= np.float32(n_dark * dark_exptime**2)
+    dark = noisy(signature.dark_rate, dark_var)
     flats: dict[str, MaskedImage] = {}
     fringes: dict[str, MaskedImage] = {}
     for band in bands:
-        level = flat_level * signature.flat
-        flat_var = (level + read_noise**2) / n_flat / flat_level**2
-        flat = signature.flat + rng.normal(0.0, 1.0, shape) * np.sqrt(flat_var)
-        flat /= flat.mean()
+        flat_var = signature.flat * np.float32(flat_level)
+        flat_var += read_noise**2
+        flat_var /= np.float32(n_flat * flat_level**2)
+        flat = noisy(signature.flat, flat_var)
+        flat /= flat.mean(dtype=np.float64)
         physical_filter = SIMCAM.physical_filters[band]
         flats[physical_filter] = _masked(flat, flat_var, defect_mask, "")
         if band in FRINGE_FRACTION:
-            fringe_var = 0.02**2
-            fringe = signature.fringe + rng.normal(0.0, 0.02, shape)
-            fringes[physical_filter] = _masked(fringe, fringe_var, defect_mask, "")
+            fringe = noisy(signature.fringe, np.float32(0.02**2))
+            fringes[physical_filter] = _masked(fringe, 0.02**2, defect_mask, "")
     return {
         "bias": _masked(bias, bias_var, defect_mask, "electron"),
         "dark": _masked(dark, dark_var, defect_mask, "electron / s"),

@@ -335,7 +335,9 @@ class DetectorSignature:
         y = np.linspace(0, 1, g.height, dtype=np.float32)[:, None]
         x = np.linspace(0, 1, g.width, dtype=np.float32)[None, :]
         ramp = 6.0 * np.exp(-y / 0.05) + 2.0 * np.sin(2 * np.pi * 3 * x)  # start-of-readout glow, ripple
-        return (ramp + rng.normal(0.0, 1.0, (g.height, g.width))).astype(np.float32)
+        noise = rng.standard_normal((g.height, g.width), dtype=np.float32)
+        noise += ramp
+        return noise
 
     @cached_property
     def hot_pixels(self) -> np.ndarray:
@@ -362,10 +364,13 @@ class DetectorSignature:
         """Dark current (electrons per second) per pixel, hot pixels included."""
         g = self.geometry
         rng = self._rng(4)
-        rate = SIMCAM.dark_current * rng.gamma(4.0, 0.25, (g.height, g.width))
+        rate = rng.standard_normal((g.height, g.width), dtype=np.float32)
+        rate *= 0.3 * SIMCAM.dark_current
+        rate += SIMCAM.dark_current
+        np.clip(rate, 0.0, None, out=rate)
         hy, hx = self.hot_pixels.T
         rate[hy, hx] = rng.uniform(20.0, 200.0, len(hy))
-        return rate.astype(np.float32)
+        return rate
 
     @cached_property
     def flat(self) -> np.ndarray:
@@ -373,25 +378,30 @@ class DetectorSignature:
         g = self.geometry
         rng = self._rng(5)
         cx, cy = SIMCAM.focal_plane_center(self.detector_id, g)
-        yy, xx = np.mgrid[0 : g.height, 0 : g.width].astype(np.float32)
-        fx = cx + (xx - g.width / 2) * SIMCAM.pixel_size_mm
-        fy = cy + (yy - g.height / 2) * SIMCAM.pixel_size_mm
-        r2 = (fx**2 + fy**2) / (3.0 * g.width * SIMCAM.pixel_size_mm) ** 2
-        flat = (1.0 - 0.25 * r2) * rng.normal(1.0, 0.01, (g.height, g.width))
+        xx, yy = _pixel_axes(g)
+        norm = (3.0 * g.width * SIMCAM.pixel_size_mm) ** 2
+        fx2 = (cx + (xx - (g.width - 1) / 2) * SIMCAM.pixel_size_mm) ** 2 / norm
+        fy2 = (cy + (yy - (g.height - 1) / 2) * SIMCAM.pixel_size_mm) ** 2 / norm
+        flat = rng.standard_normal((g.height, g.width), dtype=np.float32)
+        flat *= 0.01
+        flat += 1.0
+        flat *= 1.0 - 0.25 * (fx2[None, :] + fy2[:, None])
         for x, y0, y1 in self.bad_columns:
             flat[y0:y1, x] *= 0.1
-        return (flat / flat.mean()).astype(np.float32)
+        flat /= flat.mean(dtype=np.float64)
+        return flat
 
     @cached_property
     def fringe(self) -> np.ndarray:
         """Fringe pattern of unit amplitude (the same interference pattern in z and y)."""
         g = self.geometry
         cx, cy = SIMCAM.focal_plane_center(self.detector_id, g)
-        yy, xx = np.mgrid[0 : g.height, 0 : g.width].astype(np.float32)
-        fx = (cx / SIMCAM.pixel_size_mm + xx) / 40.0
-        fy = (cy / SIMCAM.pixel_size_mm + yy) / 55.0
+        xx, yy = _pixel_axes(g)
+        fx = ((cx / SIMCAM.pixel_size_mm + xx) / 40.0)[None, :]
+        fy = ((cy / SIMCAM.pixel_size_mm + yy) / 55.0)[:, None]
         pattern = np.sin(fx + 0.6 * np.sin(fy / 3.0)) * np.cos(fy + 0.4 * np.sin(fx / 5.0))
-        return (pattern / np.abs(pattern).max()).astype(np.float32)
+        pattern /= np.abs(pattern).max()
+        return pattern
 
     def defects_table(self) -> astropy.table.Table:
         """Defects in Rubin's column names (x0, y0, x_extent, y_extent), assembled coordinates."""
@@ -403,6 +413,11 @@ class DetectorSignature:
 
 
 # --- rendering ----------------------------------------------------------------------------------
+
+
+def _pixel_axes(g: DetectorGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates along x and y (float32), for separable expressions."""
+    return np.arange(g.width, dtype=np.float32), np.arange(g.height, dtype=np.float32)
 
 
 def _render_sources(
@@ -477,6 +492,19 @@ def _bleed(electrons: np.ndarray, full_well: np.ndarray) -> np.ndarray:
                 lo -= 1
             toggle = not toggle
     return electrons >= full_well * 0.999
+
+
+def _photon_noise(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Poisson-distributed electrons: exact below 100 e-, its Gaussian limit above (much faster)."""
+    out = rng.standard_normal(expected.shape, dtype=np.float32)
+    out *= np.sqrt(expected)
+    out += expected
+    np.round(out, out=out)
+    low = expected < 100
+    if low.any():
+        out[low] = rng.poisson(expected[low])
+    np.clip(out, 0, None, out=out)
+    return out
 
 
 def _add_cosmic_rays(electrons: np.ndarray, rng: np.random.Generator, exptime: float) -> int:
@@ -605,15 +633,18 @@ def simulate_exposure(
     )  # fmt: skip
     # Sky with a gradient across the focal plane (a few per cent over the mosaic).
     cx, cy = SIMCAM.focal_plane_center(detector_id, g)
-    yy, xx = np.mgrid[0 : g.height, 0 : g.width].astype(np.float32)
+    xx, yy = _pixel_axes(g)
     span = 3.0 * g.width * SIMCAM.pixel_size_mm
-    fx = (cx + (xx - g.width / 2) * SIMCAM.pixel_size_mm) / span
-    fy = (cy + (yy - g.height / 2) * SIMCAM.pixel_size_mm) / span
-    sky = visit.sky_rate * visit.exptime * (1.0 + 0.04 * fx + 0.02 * fy)
+    fx = (cx + (xx - (g.width - 1) / 2) * SIMCAM.pixel_size_mm) / span
+    fy = (cy + (yy - (g.height - 1) / 2) * SIMCAM.pixel_size_mm) / span
+    sky_level = visit.sky_rate * visit.exptime
+    expected = signal.astype(np.float32)
+    expected += (sky_level * (1.0 + 0.04 * fx))[None, :] + (sky_level * 0.02 * fy)[:, None]
     if visit.fringe_amplitude:
-        sky = sky + visit.fringe_amplitude * visit.sky_rate * visit.exptime * signature.fringe
-    expected = (sky + signal) * signature.flat + signature.dark_rate * visit.exptime
-    electrons = rng.poisson(expected).astype(np.float64)
+        expected += np.float32(visit.fringe_amplitude * sky_level) * signature.fringe
+    expected *= signature.flat
+    expected += signature.dark_rate * np.float32(visit.exptime)
+    electrons = _photon_noise(expected, rng)
     n_cr = _add_cosmic_rays(electrons, rng, visit.exptime)
     boxes = amp_boxes(det)
     full_well = np.empty_like(electrons)
@@ -646,19 +677,19 @@ def simulate_exposure(
 
 def _to_adu(electrons: np.ndarray, boxes: list[Any], g: DetectorGeometry, rng: np.random.Generator) -> np.ndarray:
     """Read out: per amplifier, electrons / gain + bias level + drift + read noise, into the raw frame."""
-    raw = np.empty((g.raw_height, g.raw_width), dtype=np.float32)
+    raw = rng.standard_normal((g.raw_height, g.raw_width), dtype=np.float32)
     for b in boxes:
         drift = float(rng.normal(0.0, 5.0))  # per-exposure bias level change: the overscan sees it
-        seg = b.raw
-        level = b.bias_level + drift
-        shape = (seg.y.size, seg.x.size)
-        raw[seg.y.start : seg.y.stop, seg.x.start : seg.x.stop] = level + rng.normal(
-            0.0, b.read_noise / b.gain, shape
-        )
+        seg = raw[b.raw.y.start : b.raw.y.stop, b.raw.x.start : b.raw.x.stop]
+        seg *= np.float32(b.read_noise / b.gain)
+        seg += np.float32(b.bias_level + drift)
         a = b.assembled
-        data = electrons[a.y.start : a.y.stop, a.x.start : a.x.stop] / b.gain
-        raw[b.data.y.start : b.data.y.stop, b.data.x.start : b.data.x.stop] += data.astype(np.float32)
-    return np.clip(np.round(raw), 0, 65535).astype(np.uint16)
+        raw[b.data.y.start : b.data.y.stop, b.data.x.start : b.data.x.stop] += electrons[
+            a.y.start : a.y.stop, a.x.start : a.x.stop
+        ] * np.float32(1.0 / b.gain)
+    np.round(raw, out=raw)
+    np.clip(raw, 0, 65535, out=raw)
+    return raw.astype(np.uint16)
 
 
 def _truth_meta(visit: Visit, detector_id: int, g: DetectorGeometry, n_cr: int) -> dict[str, Any]:

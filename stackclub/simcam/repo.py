@@ -1,0 +1,762 @@
+"""The demo Butler repository: SimCam raws, calibrations, a reference catalog and the truth.
+
+`build_demo_repo` makes (or completes) a repository the way a Rubin operator would:
+
+1. ``Butler.makeRepo`` with a seed config that declares the ``RawExposure`` storage class and
+   `~stackclub.simcam.formatters.RawFormatter` (``butler create --seed-config``);
+2. ``SimCam().register(registry)`` (``butler register-instrument``);
+3. exposure/visit records (what obs_base's ``define-visits`` would insert);
+4. raws written as camera-style FITS files and ``butler.ingest``-ed (``butler ingest-raws``);
+5. bias, dark, flat, fringe and defects ``butler.put`` into a RUN and *certified* into the
+   CALIBRATION collection ``SimCam/calib`` with a validity range (``butler certify-calibrations``);
+6. a reference catalog sharded by HTM level 7 (``refcats``) and the truth (``SimCam/truth``);
+7. the CHAINED collection ``SimCam/defaults`` = raws + calibs + refcats + truth.
+
+Every step is idempotent — it looks first and adds only what is missing — so a second run adds
+nothing and an interrupted run, run again, ends with a complete repository. The repository itself
+is created in a temporary sibling folder and renamed into place, so a half-created repository is
+never left at ``path``.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "DEFAULT_SEED",
+    "BuildReport",
+    "build_demo_repo",
+    "default_demo_repo_path",
+    "demo_repo",
+)
+
+import dataclasses
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._exceptions import (
+    BadDetectorError,
+    DemoRepoError,
+    NotADemoRepoError,
+    RepoNotWritableError,
+    SimCamValueError,
+)
+from .._render import Table
+from .camera import DEFAULT_GEOMETRY, GEOMETRIES, SIMCAM, DetectorGeometry, make_detector
+from .sky import (
+    FIELD_CENTER,
+    DetectorSignature,
+    Visit,
+    _field_radius,
+    make_truth_catalog,
+    make_visits,
+    seeded_rng,
+    true_wcs,
+)
+
+if TYPE_CHECKING:
+    import astropy.table
+    from lsst.daf.butler import Butler, DatasetRef
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_SEED = 2026
+#: Detectors used for a count of N: a 2 x 2 block with the centre first, then the rest.
+DETECTOR_ORDER = (0, 1, 3, 4, 2, 5, 6, 7, 8)
+
+RAW_RUN = "SimCam/raw/all"
+CALIB_COLLECTION = "SimCam/calib"
+CALIB_RUN = "SimCam/calib/20260301"
+CURATED_RUN = "SimCam/calib/curated/19700101T000000Z"
+REFCAT_CHAIN = "refcats"
+REFCAT_RUN = "refcats/simcam"
+TRUTH_RUN = "SimCam/truth"
+DEFAULTS_CHAIN = "SimCam/defaults"
+#: Validity range of the bias, dark, flat and fringe (defects are valid forever, as curated calibs).
+CALIB_VALIDITY = ("2026-03-01T00:00:00", "2026-04-01T00:00:00")
+REFCAT_NAME = "simcam_refcat"
+REFCAT_LEVEL = 7
+
+# Dataset type name -> (dimensions, storage class, is_calibration)
+DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "raw": (("instrument", "exposure", "detector"), "RawExposure", False),
+    "bias": (("instrument", "detector"), "MaskedImageV2", True),
+    "dark": (("instrument", "detector"), "MaskedImageV2", True),
+    "defects": (("instrument", "detector"), "ArrowAstropy", True),
+    "flat": (("instrument", "detector", "physical_filter"), "MaskedImageV2", True),
+    "fringe": (("instrument", "detector", "physical_filter"), "MaskedImageV2", True),
+    REFCAT_NAME: (("htm7",), "ArrowAstropy", False),
+    "simcam_truth": (("instrument", "visit", "detector"), "ArrowAstropy", False),
+    "simcam_truth_catalog": (("instrument",), "ArrowAstropy", False),
+    "simcam_build_info": (("instrument",), "StructuredDataDict", False),
+}
+
+# FITS compression of the calibration images: lossless GZIP_2 (the default) costs ~3 s per
+# 2k x 2k masked image here; RICE_1 with quantization at 1/16 of the noise is ~6x faster and
+# ~5x smaller, which is what the default repository uses.
+_FAST_RECIPE = {
+    "image": {"algorithm": "RICE_1", "quantization": {"dither": "SUBTRACTIVE_DITHER_2", "level": 16.0}},
+    "variance": {"algorithm": "RICE_1", "quantization": {"dither": "SUBTRACTIVE_DITHER_2", "level": 16.0}},
+    "mask": {"algorithm": "RICE_1"},
+}
+COMPRESSIONS = ("lossy", "lossless")
+
+
+def _seed_config(compression: str) -> dict[str, Any]:
+    from .formatters import SEED_CONFIG
+
+    config: dict[str, Any] = {
+        "storageClasses": dict(SEED_CONFIG["storageClasses"]),
+        "datastore": {"formatters": dict(SEED_CONFIG["datastore"]["formatters"])},
+    }
+    if compression == "lossy":
+        generic = "lsst.images.formatters.GenericFormatter"
+        formatters = config["datastore"]["formatters"]
+        formatters["write_recipes"] = {generic: {"simcam_fast": _FAST_RECIPE}}
+        for name in ("bias", "dark", "flat", "fringe"):
+            formatters[name] = {"formatter": generic, "parameters": {"recipe": "simcam_fast"}}
+    return config
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BuildReport:
+    """What `build_demo_repo` found and did.
+
+    Attributes
+    ----------
+    path
+        The repository.
+    created
+        Whether this run created the repository.
+    added
+        Datasets added by this run, per dataset type.
+    existing
+        Datasets that were already there, per dataset type.
+    seconds
+        Wall-clock time of the run.
+    """
+
+    path: str
+    created: bool = False
+    added: dict[str, int] = dataclasses.field(default_factory=dict)
+    existing: dict[str, int] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def n_added(self) -> int:
+        """Total number of datasets added."""
+        return sum(self.added.values())
+
+    @property
+    def summary(self) -> str:
+        """One line: what happened."""
+        if self.n_added == 0:
+            return f"Demo repository {self.path} is already complete: nothing to do."
+        verb = "Created" if self.created else "Completed"
+        return f"{verb} demo repository {self.path}: added {self.n_added} datasets in {self.seconds:.1f} s."
+
+    def _table(self) -> Table:
+        names = sorted(set(self.added) | set(self.existing))
+        rows = [[n, self.added.get(n, 0), self.existing.get(n, 0)] for n in names]
+        return Table(["dataset type", "added", "already there"], rows, title=self.summary)
+
+    def __str__(self) -> str:
+        return str(self._table())
+
+    def _repr_html_(self) -> str:
+        return self._table()._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"<BuildReport {self.path!r} added={self.n_added}>"
+
+
+# --- argument checks ----------------------------------------------------------------------------
+
+
+def _check_detectors(detectors: int | Iterable[int]) -> list[int]:
+    if isinstance(detectors, bool):
+        raise BadDetectorError(detectors, SIMCAM.n_detectors)
+    if isinstance(detectors, int):
+        if not 1 <= detectors <= SIMCAM.n_detectors:
+            raise BadDetectorError(detectors, SIMCAM.n_detectors)
+        return sorted(DETECTOR_ORDER[:detectors])
+    try:
+        ids = list(detectors)
+    except TypeError:
+        raise BadDetectorError(detectors, SIMCAM.n_detectors) from None
+    if not ids:
+        raise BadDetectorError(ids, SIMCAM.n_detectors)
+    for d in ids:
+        SIMCAM.check_detector(d)
+    if len(set(ids)) != len(ids):
+        raise SimCamValueError(f"Detector ids must be distinct, got {ids}.")
+    return sorted(ids)
+
+
+def _check_geometry(geometry: str | DetectorGeometry) -> DetectorGeometry:
+    if isinstance(geometry, DetectorGeometry):
+        return geometry
+    try:
+        return GEOMETRIES[geometry]
+    except (KeyError, TypeError):
+        raise SimCamValueError(
+            f"Unknown geometry {geometry!r}: use one of {sorted(GEOMETRIES)} or a DetectorGeometry."
+        ) from None
+
+
+def _check_path(path: Path) -> bool:
+    """Return whether ``path`` already holds a repository; raise if it cannot become one."""
+    if path.exists():
+        if not path.is_dir():
+            raise NotADemoRepoError(path, "This path exists and is a file, not a Butler repository",
+                                    "Choose another path, or delete the file.")  # fmt: skip
+        if (path / "butler.yaml").exists():
+            if not os.access(path, os.W_OK):
+                raise RepoNotWritableError(path, "This repository is not writable",
+                                           "Ask for write access, or build a new one elsewhere.")  # fmt: skip
+            return True
+        if any(path.iterdir()):
+            raise NotADemoRepoError(
+                path,
+                "This folder exists, is not empty and is not a Butler repository (no butler.yaml)",
+                "Pass a new or empty folder, or the path of an existing demo repository.",
+            )
+    parent = path if path.exists() else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    try:  # os.access says yes to root even on read-only mounts: try for real.
+        probe = tempfile.mkdtemp(prefix=".stackclub-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as err:
+        raise RepoNotWritableError(
+            path, f"Cannot create the repository here: {parent} is not writable ({err.strerror})",
+            "Choose a path in a writable folder (e.g. under your home or a temporary folder).",
+        ) from None  # fmt: skip
+    return False
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _make_repo(path: Path, compression: str) -> None:
+    """Create an empty repository at ``path``, atomically (build aside, then rename)."""
+    from lsst.daf.butler import Butler, Config
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No dot in the name: daf_butler would take what follows it for a config file extension.
+    safe = path.name.replace(".", "_")
+    tmp = Path(tempfile.mkdtemp(prefix=f"_{safe}_partial_", dir=path.parent))
+    try:
+        Butler.makeRepo(str(tmp), config=Config(_seed_config(compression)))
+        if path.exists():  # an empty folder: replace it
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _register_dataset_types(butler: Butler) -> dict[str, Any]:
+    from lsst.daf.butler import DatasetType
+
+    result = {}
+    for name, (dimensions, storage_class, is_calib) in DATASET_TYPES.items():
+        dataset_type = DatasetType(
+            name, dimensions, storage_class, universe=butler.dimensions, isCalibration=is_calib
+        )
+        butler.registry.registerDatasetType(dataset_type)
+        result[name] = dataset_type
+    return result
+
+
+def _register_collections(butler: Butler) -> None:
+    from lsst.daf.butler import CollectionType
+
+    registry = butler.registry
+    for run in (RAW_RUN, CALIB_RUN, CURATED_RUN, REFCAT_RUN, TRUTH_RUN):
+        registry.registerRun(run)
+    registry.registerCollection(CALIB_COLLECTION, CollectionType.CALIBRATION)
+    registry.registerCollection(REFCAT_CHAIN, CollectionType.CHAINED)
+    registry.setCollectionChain(REFCAT_CHAIN, [REFCAT_RUN])
+    registry.registerCollection(DEFAULTS_CHAIN, CollectionType.CHAINED)
+    registry.setCollectionChain(DEFAULTS_CHAIN, [RAW_RUN, CALIB_COLLECTION, REFCAT_CHAIN, TRUTH_RUN])
+
+
+def _polygon(wcs: Any, width: int, height: int, pad: float) -> Any:
+    from lsst.sphgeom import ConvexPolygon, LonLat, UnitVector3d
+
+    xs = np.array([-pad, width + pad, width + pad, -pad]) - 0.5
+    ys = np.array([-pad, -pad, height + pad, height + pad]) - 0.5
+    ra, dec = wcs.all_pix2world(xs, ys, 0)
+    return ConvexPolygon([UnitVector3d(LonLat.fromDegrees(float(a), float(d))) for a, d in zip(ra, dec)])
+
+
+def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> Any:
+    """What the pipeline knows before astrometry: the commanded pointing, no rotation error."""
+    nominal = dataclasses.replace(visit, true_ra=visit.ra, true_dec=visit.dec, true_rotation_deg=0.0)
+    return true_wcs(nominal, detector_id, geometry)
+
+
+def _insert_visit_records(butler: Butler, visits: Sequence[Visit], detectors: Sequence[int],
+                          geometry: DetectorGeometry) -> None:  # fmt: skip
+    from astropy.time import Time, TimeDelta
+    from lsst.daf.butler import Timespan
+    from lsst.sphgeom import ConvexPolygon
+
+    registry = butler.registry
+    instrument = SIMCAM.name
+    pad = 50.0  # pixels: covers the pointing error
+    with registry.transaction():
+        for v in visits:
+            begin = Time(v.datetime_begin, scale="utc").tai
+            span = Timespan(begin, begin + TimeDelta(v.exptime, format="sec"))
+            day = str(v.day_obs)
+            day_begin = Time(f"{day[:4]}-{day[4:6]}-{day[6:]}T10:00:00", scale="utc").tai
+            registry.syncDimensionData(
+                "day_obs",
+                {"instrument": instrument, "id": v.day_obs,
+                 "timespan": Timespan(day_begin, day_begin + TimeDelta(1.0, format="jd"))},
+            )  # fmt: skip
+            group = f"SC_{v.day_obs}_{v.seq_num:06d}"
+            registry.syncDimensionData("group", {"instrument": instrument, "name": group})
+            zenith = math.degrees(math.acos(1.0 / v.airmass))
+            registry.syncDimensionData(
+                "exposure",
+                {
+                    "instrument": instrument, "id": v.exposure_id, "day_obs": v.day_obs, "group": group,
+                    "physical_filter": v.physical_filter, "obs_id": group, "exposure_time": v.exptime,
+                    "dark_time": v.exptime, "observation_type": "science", "observation_reason": "science",
+                    "seq_num": v.seq_num, "seq_start": v.seq_num, "seq_end": v.seq_num,
+                    "target_name": "SIMFIELD", "science_program": "stackclub", "tracking_ra": v.ra,
+                    "tracking_dec": v.dec, "sky_angle": 0.0, "azimuth": 0.0, "zenith_angle": zenith,
+                    "has_simulated": True, "can_see_sky": True, "timespan": span,
+                },
+            )  # fmt: skip
+            # The visit's region covers the whole camera, so it does not depend on which
+            # detectors this build simulates.
+            corners = []
+            for d in range(SIMCAM.n_detectors):
+                corners.extend(_polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height,
+                                        pad).getVertices())  # fmt: skip
+            registry.syncDimensionData(
+                "visit",
+                {
+                    "instrument": instrument, "id": v.exposure_id, "day_obs": v.day_obs,
+                    "physical_filter": v.physical_filter, "name": group, "seq_num": v.seq_num,
+                    "exposure_time": v.exptime, "target_name": "SIMFIELD", "observation_reason": "science",
+                    "science_program": "stackclub", "azimuth": 0.0, "zenith_angle": zenith,
+                    "region": ConvexPolygon.convexHull(corners), "timespan": span,
+                },
+            )  # fmt: skip
+            registry.syncDimensionData(
+                "visit_definition", {"instrument": instrument, "exposure": v.exposure_id, "visit": v.exposure_id}
+            )
+            registry.syncDimensionData(
+                "visit_system_membership", {"instrument": instrument, "visit_system": 0, "visit": v.exposure_id}
+            )
+            for d in detectors:
+                registry.syncDimensionData(
+                    "visit_detector_region",
+                    {"instrument": instrument, "visit": v.exposure_id, "detector": d,
+                     "region": _polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad)},
+                )  # fmt: skip
+
+
+def _existing(butler: Butler, name: str, collection: str) -> set[tuple[Any, ...]]:
+    """Data IDs (as sorted value tuples) of the datasets of one type already in a collection."""
+    refs = butler.query_datasets(name, collections=collection, find_first=False, explain=False, limit=None)
+    order = DATASET_TYPES[name][0]
+    return {tuple(ref.dataId[d] for d in order) for ref in refs}
+
+
+def _make_refcat(catalog: astropy.table.Table, seed: int) -> dict[int, astropy.table.Table]:
+    """Reference catalog (stars, r < 23) with noisy positions and fluxes, split into htm7 shards."""
+    from astropy.table import Table
+    from lsst.daf.butler import DimensionUniverse
+    from lsst.sphgeom import LonLat, UnitVector3d
+
+    rng = seeded_rng(seed, "refcat")
+    stars = catalog[catalog["is_star"] & (catalog["r_mag"] < 23.0)]
+    n = len(stars)
+    pos_err_deg = 0.01 / 3600.0
+    cos_dec = np.cos(np.radians(np.asarray(stars["dec"])))
+    table = Table()
+    table["id"] = np.asarray(stars["id"], dtype=np.int64)
+    table["coord_ra"] = np.asarray(stars["ra"]) + rng.normal(0, pos_err_deg, n) / cos_dec
+    table["coord_dec"] = np.asarray(stars["dec"]) + rng.normal(0, pos_err_deg, n)
+    table["coord_raErr"] = np.full(n, pos_err_deg)
+    table["coord_decErr"] = np.full(n, pos_err_deg)
+    for band in SIMCAM.bands:
+        flux = np.asarray(stars[f"{band}_flux"], dtype=float)
+        err = 0.01 * flux + 50.0
+        table[f"{band}_flux"] = flux + rng.normal(0, 1, n) * err
+        table[f"{band}_fluxErr"] = err
+        table[f"{band}_flux"].unit = table[f"{band}_fluxErr"].unit = "nJy"
+    for col in ("coord_ra", "coord_dec", "coord_raErr", "coord_decErr"):
+        table[col].unit = "deg"
+    pixelization = DimensionUniverse().skypix_dimensions[f"htm{REFCAT_LEVEL}"].pixelization
+    index = np.array(
+        [pixelization.index(UnitVector3d(LonLat.fromDegrees(float(a), float(d))))
+         for a, d in zip(table["coord_ra"], table["coord_dec"])],
+        dtype=np.int64,
+    )  # fmt: skip
+    return {int(pix): table[index == pix] for pix in np.unique(index)}
+
+
+# --- the builder --------------------------------------------------------------------------------
+
+
+def build_demo_repo(
+    path: str | os.PathLike[str],
+    *,
+    visits: int = 3,
+    detectors: int | Sequence[int] = 4,
+    seed: int = DEFAULT_SEED,
+    bands: Sequence[str] = ("r", "z"),
+    geometry: str | DetectorGeometry = "default",
+    exptime: float = 30.0,
+    stars_per_detector: int = 150,
+    psf_profile: str = "gaussian",
+    compression: str = "lossy",
+    progress: bool = True,
+    _fail_after: int | None = None,
+) -> BuildReport:
+    """Build (or complete) a SimCam demo repository.
+
+    Parameters
+    ----------
+    path
+        Repository folder: new, empty, or an existing demo repository (which is completed).
+    visits
+        Number of visits (= exposures), cycling through ``bands``.
+    detectors
+        A count (1-9: a 2 x 2 block of the 3 x 3 mosaic comes first) or a list of detector ids.
+    seed
+        Seed of everything random; the same seed gives the same repository.
+    bands
+        Bands of the visits (flats are made for each; fringes for z and y).
+    geometry
+        ``"default"`` (2048 x 2048 imaging pixels per detector), ``"small"`` (256 x 256, for tests),
+        ``"hsc"`` (2048 x 4176) or a `DetectorGeometry`.
+    exptime
+        Exposure time of each visit (seconds).
+    stars_per_detector
+        Star density, as stars per detector area (galaxies are 40 % of that).
+    psf_profile
+        ``"gaussian"`` or ``"moffat"``.
+    compression
+        FITS compression of the calibration images for a new repository: ``"lossy"`` (RICE_1,
+        quantized at 1/16 of the noise; fast) or ``"lossless"`` (GZIP_2, the datastore default).
+    progress
+        Show a tqdm progress bar.
+    _fail_after
+        Test hook: raise `RuntimeError` after this many datasets were added (simulates a killed build).
+
+    Returns
+    -------
+    report
+        A `BuildReport` (renders as a table in a notebook).
+
+    Raises
+    ------
+    NotADemoRepoError
+        ``path`` is a file, or a non-empty folder that is not a Butler repository.
+    RepoNotWritableError
+        ``path`` (or its parent folder) is not writable.
+    BadDetectorError, SimCamValueError
+        Bad arguments (checked before anything is created), or an existing repository that was built
+        with another seed or geometry.
+
+    Examples
+    --------
+    >>> report = build_demo_repo(tmp / "repo", visits=1, detectors=1, geometry="small",
+    ...                          progress=False)  # doctest: +SKIP
+    >>> print(report.summary)  # doctest: +SKIP
+    Created demo repository .../repo: added 9 datasets in 6.1 s.
+    """
+    t0 = time.perf_counter()
+    # 1. Check everything before touching the file system.
+    if isinstance(visits, bool) or not isinstance(visits, int) or visits < 1:
+        raise SimCamValueError(f"visits must be a positive integer, got {visits!r}.")
+    detector_ids = _check_detectors(detectors)
+    geom = _check_geometry(geometry)
+    bands = tuple(bands)
+    if isinstance(bands, str):
+        bands = tuple(bands.split(","))
+    if compression not in COMPRESSIONS:
+        raise SimCamValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}.")
+    if not exptime > 0:
+        raise SimCamValueError(f"exptime must be > 0 seconds, got {exptime!r}.")
+    visit_list = make_visits(seeded_rng(seed, "visits"), visits, bands, exptime=exptime, psf_profile=psf_profile)
+    root = Path(path).expanduser().absolute()
+    exists = _check_path(root)
+
+    from lsst.daf.butler import Butler, DatasetRef, FileDataset, Timespan
+    from tqdm.auto import tqdm
+
+    from .calibs import simulate_calibs
+    from .formatters import RawFormatter
+    from .instrument import SimCam
+    from .sky import simulate_exposure
+
+    report = BuildReport(path=str(root), created=not exists)
+    if not exists:
+        _LOG.info("Creating a Butler repository at %s", root)
+        _make_repo(root, compression)
+    butler = Butler.from_config(str(root), writeable=True)
+    try:
+        SimCam().register(butler.registry)
+        types = _register_dataset_types(butler)
+        _register_collections(butler)
+        build_info = {
+            "seed": int(seed),
+            "geometry": dataclasses.asdict(geom),
+            "stars_per_detector": int(stars_per_detector),
+            "psf_profile": psf_profile,
+        }
+        _check_build_info(butler, root, build_info, types["simcam_build_info"], report)
+        _insert_visit_records(butler, visit_list, detector_ids, geom)
+
+        # What is there already?
+        have = {
+            "raw": _existing(butler, "raw", RAW_RUN),
+            "bias": _existing(butler, "bias", CALIB_RUN),
+            "dark": _existing(butler, "dark", CALIB_RUN),
+            "flat": _existing(butler, "flat", CALIB_RUN),
+            "fringe": _existing(butler, "fringe", CALIB_RUN),
+            "defects": _existing(butler, "defects", CURATED_RUN),
+            "simcam_truth": _existing(butler, "simcam_truth", TRUTH_RUN),
+            "simcam_truth_catalog": _existing(butler, "simcam_truth_catalog", TRUTH_RUN),
+            REFCAT_NAME: _existing(butler, REFCAT_NAME, REFCAT_RUN),
+        }
+        certified = {
+            name: _existing(butler, name, CALIB_COLLECTION) for name in ("bias", "dark", "flat", "fringe", "defects")
+        }  # fmt: skip
+        instrument = SIMCAM.name
+        physical_filters = sorted({v.physical_filter for v in visit_list})
+        work: list[tuple[str, Any]] = []
+        for d in detector_ids:
+            if (instrument, d) not in have["defects"] or (instrument, d) not in certified["defects"]:
+                work.append(("defects", d))
+            if any((instrument, d) not in have[n] or (instrument, d) not in certified[n] for n in ("bias", "dark")):
+                work.append(("calib", d))
+            for pf in physical_filters:
+                band = pf.split("-")[1].lower()
+                for n in ("flat", "fringe") if band in ("z", "y") else ("flat",):
+                    if (instrument, d, pf) not in have[n] or (instrument, d, pf) not in certified[n]:
+                        work.append(("filter_calib", (d, pf)))
+                        break
+        for v in visit_list:
+            for d in detector_ids:
+                if (instrument, v.exposure_id, d) not in have["raw"] or (
+                    instrument, v.exposure_id, d) not in have["simcam_truth"]:  # fmt: skip
+                    work.append(("exposure", (v, d)))
+        report.existing = {n: len(s) for n, s in have.items() if s}
+        need_catalog = any(k == "exposure" for k, _ in work) or not have["simcam_truth_catalog"] or not have[
+            REFCAT_NAME]  # fmt: skip
+        catalog = None
+        if need_catalog:
+            radius = _field_radius(geom)
+            detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
+            n_stars = int(stars_per_detector * math.pi * radius**2 / detector_area)
+            catalog = make_truth_catalog(seeded_rng(seed, "catalog"), center=FIELD_CENTER, radius_deg=radius,
+                                         n_stars=n_stars, n_galaxies=int(0.4 * n_stars))  # fmt: skip
+            work.insert(0, ("catalog", None))
+        if not work:
+            report.seconds = time.perf_counter() - t0
+            _LOG.info("%s", report.summary)
+            return report
+
+        validity = Timespan(*(_tai(t) for t in CALIB_VALIDITY))
+        signatures: dict[int, DetectorSignature] = {}
+        staging = root.parent / f".{root.name}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        added = report.added
+        n_done = 0
+
+        def count(name: str, n: int = 1) -> None:
+            nonlocal n_done
+            added[name] = added.get(name, 0) + n
+            n_done += n
+            if _fail_after is not None and n_done >= _fail_after:
+                raise RuntimeError(f"Build interrupted on purpose after {n_done} datasets (_fail_after).")
+
+        def put(obj: Any, name: str, run: str, data_id: dict[str, Any], key: tuple[Any, ...]) -> DatasetRef:
+            if key in have.get(name, set()):
+                return butler.find_dataset(name, data_id, collections=run)  # type: ignore[return-value]
+            ref = butler.put(obj, name, data_id, run=run)
+            count(name)
+            return ref
+
+        def certify(name: str, ref: DatasetRef, key: tuple[Any, ...], timespan: Timespan) -> None:
+            if key not in certified[name]:
+                butler.registry.certify(CALIB_COLLECTION, [ref], timespan)
+
+        def signature(d: int) -> DetectorSignature:
+            if d not in signatures:
+                signatures.clear()  # keep one detector's arrays in memory at a time
+                signatures[d] = DetectorSignature(seed, d, geom)
+            return signatures[d]
+
+        # Detector-major order, so each detector's signature is computed once.
+        order = {"catalog": -1}
+        work.sort(key=lambda item: (order.get(item[0], 0), _detector_of(item)))
+        bar = tqdm(work, desc="SimCam demo repository", unit="step", disable=not progress, leave=False)
+        try:
+            for kind, item in bar:
+                if kind == "catalog":
+                    assert catalog is not None
+                    key = (instrument,)
+                    if key not in have["simcam_truth_catalog"]:
+                        put(catalog, "simcam_truth_catalog", TRUTH_RUN, {"instrument": instrument}, key)
+                    shards = _make_refcat(catalog, seed)
+                    for pix, shard in shards.items():
+                        put(shard, REFCAT_NAME, REFCAT_RUN, {f"htm{REFCAT_LEVEL}": pix}, (pix,))
+                elif kind == "defects":
+                    d = item
+                    key = (instrument, d)
+                    ref = put(signature(d).defects_table(), "defects", CURATED_RUN,
+                              {"instrument": instrument, "detector": d}, key)  # fmt: skip
+                    certify("defects", ref, key, Timespan(None, None))
+                elif kind == "calib":
+                    d = item
+                    calibs = simulate_calibs(geom, detector_id=d, bands=(), seed=seed, signature=signature(d))
+                    for name in ("bias", "dark"):
+                        key = (instrument, d)
+                        ref = put(calibs[name], name, CALIB_RUN, {"instrument": instrument, "detector": d}, key)
+                        certify(name, ref, key, validity)
+                elif kind == "filter_calib":
+                    d, pf = item
+                    band = pf.split("-")[1].lower()
+                    calibs = simulate_calibs(geom, seeded_rng(seed, "calib", d, SIMCAM.bands.index(band) + 1),
+                                             detector_id=d, bands=(band,), seed=seed, signature=signature(d))  # fmt: skip
+                    for name in ("flat", "fringe"):
+                        if pf not in calibs[name]:
+                            continue
+                        key = (instrument, d, pf)
+                        data_id = {"instrument": instrument, "detector": d, "physical_filter": pf}
+                        ref = put(calibs[name][pf], name, CALIB_RUN, data_id, key)
+                        certify(name, ref, key, validity)
+                elif kind == "exposure":
+                    v, d = item
+                    assert catalog is not None
+                    raw, truth = simulate_exposure(geom, detector_id=d, visit=v, catalog=catalog, seed=seed,
+                                                   signature=signature(d))  # fmt: skip
+                    key = (instrument, v.exposure_id, d)
+                    if key not in have["raw"]:
+                        # Written as the camera would, then ingested (never into the datastore by hand).
+                        file = staging / f"SC_{v.exposure_id}_{d:03d}.fits"
+                        raw.write_fits(file)
+                        ref = DatasetRef(types["raw"], {"instrument": instrument, "exposure": v.exposure_id,
+                                                        "detector": d}, run=RAW_RUN, conform=True)  # fmt: skip
+                        ref = ref.expanded(butler.registry.expandDataId(ref.dataId))
+                        butler.ingest(FileDataset(str(file), [ref], formatter=RawFormatter), transfer="move")
+                        count("raw")
+                    put(truth, "simcam_truth", TRUTH_RUN,
+                        {"instrument": instrument, "visit": v.exposure_id, "detector": d}, key)  # fmt: skip
+        finally:
+            bar.close()
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        butler.close()
+    report.seconds = time.perf_counter() - t0
+    _LOG.info("%s", report.summary)
+    return report
+
+
+def _detector_of(item: tuple[str, Any]) -> int:
+    kind, value = item
+    if kind in ("defects", "calib"):
+        return int(value)
+    if kind == "filter_calib":
+        return int(value[0])
+    if kind == "exposure":
+        return int(value[1])
+    return -1
+
+
+def _tai(isot: str) -> Any:
+    from astropy.time import Time
+
+    return Time(isot, scale="utc").tai
+
+
+def _check_build_info(butler: Butler, root: Path, info: dict[str, Any], dataset_type: Any,
+                      report: BuildReport) -> None:  # fmt: skip
+    """Record the build's seed and geometry, or check them against the recorded ones."""
+    ref = butler.find_dataset(dataset_type, {"instrument": SIMCAM.name}, collections=TRUTH_RUN)
+    if ref is None:
+        butler.put(info, dataset_type, {"instrument": SIMCAM.name}, run=TRUTH_RUN)
+        return
+    recorded = butler.get(ref)
+    mismatched = {k: (recorded.get(k), v) for k, v in info.items() if recorded.get(k) != v}
+    if mismatched:
+        details = ", ".join(f"{k}: repository has {old!r}, asked for {new!r}" for k, (old, new) in mismatched.items())
+        raise DemoRepoError(
+            root,
+            f"This demo repository was built with other settings ({details})",
+            "Build with the same settings to complete it, or choose a new path.",
+        )
+
+
+# --- the default repository ---------------------------------------------------------------------
+
+
+def default_demo_repo_path() -> Path:
+    """Where `demo_repo` keeps the default repository.
+
+    ``$STACKCLUB_DEMO_REPO`` if set; else ``<checkout>/demo_repo`` when Stack Club runs from a git
+    checkout (the folder is git-ignored); else ``~/.stackclub/demo_repo``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["STACKCLUB_DEMO_REPO"] = "/tmp/somewhere"
+    >>> str(default_demo_repo_path())
+    '/tmp/somewhere'
+    >>> del os.environ["STACKCLUB_DEMO_REPO"]
+    """
+    env = os.environ.get("STACKCLUB_DEMO_REPO")
+    if env:
+        return Path(env).expanduser()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / ".git").exists() and (checkout / "pyproject.toml").exists():
+        return checkout / "demo_repo"
+    return Path.home() / ".stackclub" / "demo_repo"
+
+
+def demo_repo(path: str | os.PathLike[str] | None = None, *, progress: bool = True) -> str:
+    """Return the path of the default demo repository, building or completing it first if needed.
+
+    Every notebook starts with ``repo = stackclub.simcam.demo_repo()`` and then
+    ``Butler.from_config(repo, collections="SimCam/defaults")``.
+
+    Parameters
+    ----------
+    path
+        Use this repository instead of `default_demo_repo_path`.
+    progress
+        Show a progress bar while building.
+
+    Returns
+    -------
+    path
+        The repository path, as a string.
+    """
+    root = Path(path) if path is not None else default_demo_repo_path()
+    build_demo_repo(root, progress=progress)
+    return str(root)
+
+
+_ = make_detector  # re-exported through stackclub.simcam for the notebooks
