@@ -66,10 +66,12 @@ class IsrTaskConnections(
     )
     fringes = cT.PrerequisiteInput(
         name="fringe",
-        doc="Fringe pattern (unit amplitude) for the exposure's physical filter.",
+        doc="Fringe pattern (unit amplitude) for the exposure's physical filter.  Optional in the graph "
+        "(only some filters fringe); run() insists on it for the filters in fringe.filters.",
         storageClass="MaskedImageV2",
         dimensions=("instrument", "physical_filter", "detector"),
         isCalibration=True,
+        minimum=0,
     )
     defects = cT.PrerequisiteInput(
         name="defects",
@@ -146,6 +148,11 @@ class IsrTaskConfig(PipelineTaskConfig, pipelineConnections=IsrTaskConnections):
         doc="Mask planes whose pixels are interpolated over.",
         default=["SATURATED", "BAD"],
     )
+
+    def setDefaults(self) -> None:
+        super().setDefaults()
+        # As obs_subaru does for HSC: only the red filters fringe.
+        self.fringe.filters = ["SimCam-Z", "SimCam-Y"]
 
     def validate(self) -> None:
         super().validate()

@@ -1,0 +1,247 @@
+"""Unit tests of calibrateImage's subtasks on synthetic data with known answers, and of
+CalibrateImageTask.run on an in-memory simulated SimCam exposure (checked against its truth)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lsst.images")
+
+from astropy.table import Table
+from astropy.wcs import WCS
+from lsst.images import Box
+from lsst.pex.config import FieldValidationError
+
+from stackclub.pipe import (
+    AstrometryTask,
+    CalibrateImageTask,
+    IsrTask,
+    MeasurePsfTask,
+    PhotoCalTask,
+    RepairTask,
+    SingleFrameMeasurementTask,
+    SourceDetectionTask,
+    SubtractBackgroundTask,
+)
+from stackclub.pipe.astrometry import AstrometryError, fitTanSipWcs
+from stackclub.pipe.measurePsf import PsfFitError
+from stackclub.pipe.measurement import adaptiveMoments
+from stackclub.pipe.photoCal import PhotoCalError
+
+
+def _star_field(rng, *, n=40, shape=(300, 300), sigma=2.0, sky=200.0, noise=5.0):
+    """Background + n Gaussian stars of known flux/position + white noise."""
+    ny, nx = shape
+    # On a jittered grid, so that no two stars blend (there is no deblender).
+    side = math.ceil(math.sqrt(n))
+    gx, gy = np.meshgrid(np.linspace(25, nx - 25, side), np.linspace(25, ny - 25, side))
+    x = gx.ravel()[:n] + rng.uniform(-3, 3, n)
+    y = gy.ravel()[:n] + rng.uniform(-3, 3, n)
+    flux = rng.uniform(2e4, 2e5, n)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    image = np.full(shape, sky)
+    for xi, yi, fi in zip(x, y, flux, strict=True):
+        sl = (slice(int(yi) - 15, int(yi) + 16), slice(int(xi) - 15, int(xi) + 16))
+        image[sl] += fi * np.exp(-((xx[sl] - xi) ** 2 + (yy[sl] - yi) ** 2) / (2 * sigma**2)) / (2 * math.pi * sigma**2)
+    image += rng.normal(0, noise, shape)
+    return image.astype(np.float32), Table({"x": x, "y": y, "flux": flux})
+
+
+def test_background_recovers_a_gradient():
+    rng = np.random.default_rng(10)
+    shape = (512, 384)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    sky = 100.0 + 0.05 * xx + 0.02 * yy
+    image = (sky + rng.normal(0, 3.0, shape)).astype(np.float32)
+    task = SubtractBackgroundTask()
+    task.config.binSize = 64
+    task.config.filterSize = 1  # a median filter bends a gradient at the grid's corners
+    result = task.run(image, bbox=Box.from_shape(shape))
+    assert np.abs(result.backgroundImage - sky)[32:-32, 32:-32].max() < 0.5
+    assert result.skyNoise == pytest.approx(3.0, rel=0.1)
+    assert abs(float(np.mean(image))) < 0.2
+    with pytest.raises(ValueError, match="Every background box is masked"):
+        task.run(image, bbox=Box.from_shape(shape), ignore=np.ones(shape, bool))
+
+
+def test_detection_and_measurement_known_stars():
+    rng = np.random.default_rng(11)
+    image, truth = _star_field(rng)
+    image -= 200.0
+    var = np.full(image.shape, 25.0, dtype=np.float32)
+    det = SourceDetectionTask().run(image, var, psfSigma=2.0)
+    assert len(det.sources) == len(truth)
+    cat = SingleFrameMeasurementTask().run(image, var, det.sources, psfSigma=2.0).catalog
+    # Match each truth star to its measurement.
+    d = np.hypot(cat["x"][:, None] - truth["x"][None, :], cat["y"][:, None] - truth["y"][None, :])
+    j = np.argmin(d, axis=1)
+    assert np.max(d[np.arange(len(cat)), j]) < 0.05
+    np.testing.assert_allclose(cat["psfFlux_instFlux"], truth["flux"][j], rtol=0.01)
+    np.testing.assert_allclose(cat["apFlux_12_0_instFlux"], truth["flux"][j], rtol=0.02)
+    np.testing.assert_allclose(cat["ixx"], 4.0, rtol=0.05)
+    with pytest.raises(ValueError, match="psfSigma"):
+        SourceDetectionTask().run(image, var, psfSigma=0.0)
+
+
+def test_adaptive_moments_of_an_elliptical_gaussian():
+    y, x = np.mgrid[-15:16, -15:16]
+    sxx, syy, sxy = 6.0, 3.0, 1.0
+    inv = np.linalg.inv([[sxx, sxy], [sxy, syy]])
+    stamp = np.exp(-0.5 * (inv[0, 0] * x * x + 2 * inv[0, 1] * x * y + inv[1, 1] * y * y))
+    m = adaptiveMoments(stamp[None], 2.0)
+    assert (m.ixx[0], m.iyy[0], m.ixy[0]) == pytest.approx((sxx, syy, sxy), abs=1e-2)
+
+
+def test_measure_psf_rejects_galaxies_and_needs_stars():
+    rng = np.random.default_rng(12)
+    n = 60
+    size = np.where(np.arange(n) < 45, 2.0, 4.0) + rng.normal(0, 0.02, n)  # 15 galaxies
+    cat = Table({"x": rng.uniform(0, 1000, n), "y": rng.uniform(0, 1000, n), "ixx": size**2, "iyy": size**2,
+                 "ixy": np.zeros(n), "snr": np.full(n, 300.0), "flag_shape": np.zeros(n, bool),
+                 "flag_saturated": np.zeros(n, bool), "flag_edge": np.zeros(n, bool)})
+    task = MeasurePsfTask()
+    task.config.minIsolation = 0
+    result = task.run(cat, bbox=Box.from_shape((1000, 1000)))
+    assert result.psf.sigma == pytest.approx(2.0, abs=0.02)
+    assert not result.catalog["calib_psf_used"][45:].any()
+    with pytest.raises(PsfFitError, match="at least 5"):
+        task.run(cat[:3], bbox=Box.from_shape((1000, 1000)))
+
+
+def test_repair_finds_cosmic_rays_not_stars():
+    rng = np.random.default_rng(13)
+    image, truth = _star_field(rng, n=10)
+    image -= 200.0
+    crs = [(50, 60), (120, 200), (250, 33)]
+    for y, x in crs:
+        image[y, x] += 3000.0
+    star_peaks = image[np.round(truth["y"]).astype(int), np.round(truth["x"]).astype(int)].copy()
+    result = RepairTask().run(image, np.full(image.shape, 25.0), psfSigma=2.0)
+    assert result.nCosmicRays == len(crs)
+    assert all(result.crMask[y, x] for y, x in crs)
+    assert abs(image[50, 60]) < 30
+    np.testing.assert_allclose(image[np.round(truth["y"]).astype(int), np.round(truth["x"]).astype(int)], star_peaks)
+
+
+def test_fit_tan_sip_recovers_distortion():
+    true = WCS(naxis=2)
+    true.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    true.wcs.crval = [150.0, 2.0]
+    true.wcs.crpix = [1024.0, 1024.0]
+    true.wcs.cd = [[-5.5e-5, 0.0], [0.0, 5.5e-5]]
+    from astropy.wcs import Sip
+
+    a = np.zeros((4, 4))
+    b = np.zeros((4, 4))
+    a[3, 0] = a[1, 2] = b[2, 1] = b[0, 3] = 2e-10
+    true.sip = Sip(a, b, None, None, true.wcs.crpix)
+    x, y = (v.ravel() for v in np.meshgrid(np.linspace(0, 2047, 15), np.linspace(0, 2047, 15)))
+    ra, dec = true.all_pix2world(x, y, 0)
+    fit = fitTanSipWcs(x, y, ra, dec, crpix=(1023.5, 1023.5), crval=(150.01, 2.01), sipOrder=3)
+    r2, d2 = fit.all_pix2world(x, y, 0)
+    assert np.max(np.hypot((r2 - ra) * math.cos(math.radians(2)), d2 - dec)) * 3600 < 1e-4
+
+
+def test_astrometry_finds_offset_and_fails_cleanly():
+    rng = np.random.default_rng(14)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [250.0, 250.0]
+    wcs.wcs.cd = [[-5.5e-5, 0.0], [0.0, 5.5e-5]]
+    n = 80
+    x, y = rng.uniform(0, 500, n), rng.uniform(0, 500, n)
+    ra, dec = wcs.all_pix2world(x, y, 0)
+    ref = Table({"coord_ra": ra, "coord_dec": dec, "r_flux": rng.uniform(1e4, 1e6, n)})
+    stars = Table({"x": x + rng.normal(0, 0.02, n), "y": y + rng.normal(0, 0.02, n), "snr": np.full(n, 100.0),
+                   "psfFlux_instFlux": np.asarray(ref["r_flux"])})
+    initial = wcs.deepcopy()
+    initial.wcs.crpix = [250.0 + 17.0, 250.0 - 9.0]  # pointing off by (17, -9) pixels
+    task = AstrometryTask()
+    result = task.run(stars, ref, initialWcs=initial, bbox=Box.from_shape((500, 500)))
+    assert result.offset == pytest.approx((-17.0, 9.0), abs=1.0)
+    assert len(result.matches) == n
+    assert result.scatter < 0.01
+    with pytest.raises(AstrometryError, match="maxOffset"):
+        task.run(stars[:4], ref, initialWcs=initial, bbox=Box.from_shape((500, 500)))
+
+
+def test_photocal_zero_point_and_errors():
+    rng = np.random.default_rng(15)
+    n = 50
+    ref_flux = rng.uniform(1e4, 1e6, n)
+    cal = 0.8
+    inst = ref_flux / cal * (1 + rng.normal(0, 0.002, n))
+    inst[0] *= 3  # an outlier is clipped
+    stars = Table({"psfFlux_instFlux": inst, "psfFlux_instFluxErr": inst / 500, "flag_saturated": np.zeros(n, bool)})
+    ref = Table({"r_flux": ref_flux})
+    result = PhotoCalTask().run(stars, ref, np.arange(n), np.arange(n), band="r", exposureTime=30.0)
+    assert result.calibration == pytest.approx(cal, rel=1e-3)
+    assert result.zeroPoint == pytest.approx(31.4 - 2.5 * math.log10(cal * 30.0), abs=1e-3)
+    assert not result.used[0]
+    with pytest.raises(KeyError, match="'g_flux'"):
+        PhotoCalTask().run(stars, ref, np.arange(n), np.arange(n), band="g", exposureTime=30.0)
+    with pytest.raises(PhotoCalError, match="usable"):
+        PhotoCalTask().run(stars, ref, [1, 2], [1, 2], band="r", exposureTime=30.0)
+
+
+def test_config_validation_names_the_field():
+    config = CalibrateImageTask.ConfigClass()
+    with pytest.raises(FieldValidationError, match="psf_fwhm_guess"):
+        config.psf_fwhm_guess = -1.0
+    config = CalibrateImageTask.ConfigClass()
+    with pytest.raises(FieldValidationError, match="sipOrder"):
+        config.astrometry.sipOrder = 9
+    config.astrometry.matchRadius = 0.5
+    config.validate()
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    sim = pytest.importorskip("stackclub.simcam.sky")
+    from stackclub.simcam.calibs import simulate_calibs
+    from stackclub.simcam.camera import SMALL_GEOMETRY
+
+    raw, truth = sim.simulate_exposure(SMALL_GEOMETRY, detector_id=4, seed=5)
+    calibs = simulate_calibs(SMALL_GEOMETRY, detector_id=4, bands=("r",), seed=5)
+    return raw, truth, calibs
+
+
+def test_isr_then_calibrate_in_memory_against_truth(simulated):
+    raw, truth, calibs = simulated
+    isr = IsrTask()
+    post = isr.run(raw, bias=calibs["bias"], dark=calibs["dark"], flat=calibs["flat"]["SimCam-R"],
+                   defects=calibs["defects"]).outputExposure
+    assert post.bbox == raw.detector.bbox
+    # The refcat: the truth itself, with refcat column names.
+    ref = Table({"coord_ra": truth["ra"], "coord_dec": truth["dec"], "r_flux": truth["flux"]})
+    result = CalibrateImageTask().run(post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref])
+    meta = truth.meta
+    visit_image = result.exposure
+    assert visit_image.band == "r"
+    assert str(visit_image.unit) == "nJy"
+    true_sigma = meta["psf_sigma_pixels"]
+    # The model describes the pixelated PSF: seeing convolved with the 1-pixel box (variance + 1/12).
+    assert visit_image.psf.sigma == pytest.approx(math.sqrt(true_sigma**2 + 1 / 12), rel=0.05)
+    assert result.astrometry.scatter < 0.1
+    assert result.photometry.zeroPoint == pytest.approx(meta["zero_point"], abs=0.02)
+    stats = visit_image.summary_stats
+    assert stats.zeroPoint == result.photometry.zeroPoint and stats.nPsfStar > 3
+    assert visit_image.backgrounds.subtracted is not None
+    for column in ("coord_ra", "coord_dec", "psfFlux", "psfFluxErr", "x", "y", "ixx", "visit", "detector"):
+        assert column in result.stars.colnames
+    # Every bright, unsaturated true star away from the edges is found.
+    tx, ty = np.asarray(truth["x"]), np.asarray(truth["y"])
+    bright = (np.asarray(truth["instFlux"]) > 1e4) & ~np.asarray(truth["is_saturated"]) & np.asarray(truth["is_star"])
+    bright &= (tx > 10) & (tx < 245) & (ty > 10) & (ty < 245)
+    # ... and not blended with a brighter source (there is no deblender).
+    flux = np.asarray(truth["instFlux"])
+    dist = np.hypot(tx[:, None] - tx[None, :], ty[:, None] - ty[None, :])
+    bright &= ~((dist < 20) & (flux[None, :] > flux[:, None])).any(axis=1)
+    assert bright.sum() >= 3
+    tx, ty = np.asarray(truth["x"])[bright], np.asarray(truth["y"])[bright]
+    d = np.hypot(np.asarray(result.stars["x"])[:, None] - tx, np.asarray(result.stars["y"])[:, None] - ty)
+    assert np.all(d.min(axis=0) < 1.0)
