@@ -519,3 +519,28 @@ def test_default_demo_repo_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert default_demo_repo_path() == tmp_path / "x"
     monkeypatch.delenv("STACKCLUB_DEMO_REPO")
     assert default_demo_repo_path() == Path(__file__).resolve().parents[1] / "demo_repo"
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def test_cli_demo_repo(tmp_path: Path, small_repo: str) -> None:
+    from click.testing import CliRunner
+    from conftest import SMALL_REPO_SETTINGS
+
+    from stackclub.cli import main
+
+    runner = CliRunner()
+    # the session's small repository is complete: the command says so and adds nothing
+    result = runner.invoke(main, ["demo-repo", small_repo, "-n", "2", "-d", "4,", "-s", "7", "-g", "small", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "already complete: nothing to do" in result.output
+    assert SMALL_REPO_SETTINGS["seed"] == 7
+    # bad input: a clear message, exit code 1, nothing made
+    result = runner.invoke(main, ["demo-repo", str(tmp_path / "r"), "--visits", "-2", "-q"])
+    assert result.exit_code == 1 and "visits must be a positive integer, got -2" in result.output
+    result = runner.invoke(main, ["demo-repo", str(tmp_path / "r"), "--detectors", "0,9", "-q"])
+    assert result.exit_code == 1 and "SimCam has no detector 9" in result.output
+    result = runner.invoke(main, ["demo-repo", str(tmp_path / "r"), "--detectors", "two", "-q"])
+    assert result.exit_code == 2 and "expected a count" in result.output
+    assert not (tmp_path / "r").exists()

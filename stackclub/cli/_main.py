@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "uses-of": "stackclub.cli._where_is:uses_of",
     "where-is": "stackclub.cli._where_is:where_is",
     "config": "stackclub.cli._config:config",
+    "demo-repo": "stackclub.cli._demo_repo:demo_repo",
     "versions": "stackclub.cli._versions:versions",
 }
 
