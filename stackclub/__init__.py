@@ -21,6 +21,7 @@ __all__ = (
     "__version__",
     "capture_logs",
     "compare",
+    "demo_repo",
     "diff_configs",
     "run_command",
     "show_amplifiers",
@@ -55,6 +56,7 @@ _LAZY: dict[str, str] = {
     "capture_logs": "stackclub.logs",
     "run_command": "stackclub.logs",
     "show_task_log": "stackclub.logs",
+    "demo_repo": "stackclub.simcam.repo",
     "versions": "stackclub.versions",
     "uses_of": "stackclub.where_is",
     "where_is": "stackclub.where_is",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         show_sources,
     )
     from .logs import capture_logs, run_command, show_task_log
+    from .simcam.repo import demo_repo
     from .versions import versions
     from .where_is import uses_of, where_is
 
