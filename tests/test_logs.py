@@ -203,6 +203,22 @@ def test_levels_and_handlers_restored_when_the_block_raises() -> None:
         logging.getLogger("lsst").setLevel(lsst_level)
 
 
+def test_explicit_levels_are_respected_unless_the_logger_is_named() -> None:
+    log = logging.getLogger("__main__.quietTask")
+    log.setLevel(logging.WARNING)  # the learner silenced this task on purpose
+    try:
+        with capture_logs("INFO", show=False) as logs:
+            log.info("silenced")
+            log.warning("still shown")
+        assert [e.message for e in logs] == ["still shown"]
+        with capture_logs("INFO", loggers=["__main__.quietTask"], show=False) as logs:
+            log.info("asked for by name")
+        assert [e.message for e in logs] == ["asked for by name"]
+        assert log.level == logging.WARNING
+    finally:
+        log.setLevel(logging.NOTSET)
+
+
 def test_other_handlers_do_not_print_more_while_capturing() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
