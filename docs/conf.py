@@ -51,11 +51,16 @@ def binder_url(name: str) -> str:
 
 def _links_cell(name: str) -> dict:
     text = (
-        f"[![Open on Binder](https://mybinder.org/badge_logo.svg)]({binder_url(name)}) "
+        f"[Open on Binder]({binder_url(name)}) "
         f"· {{download}}`Download this notebook <{name}>` "
         f"· [View on GitHub](https://github.com/{GITHUB}/blob/{BRANCH}/notebooks/{name})"
     )
-    return {"cell_type": "markdown", "id": "stackclub-links", "metadata": {"tags": ["stackclub-links"]}, "source": text}
+    return {
+        "cell_type": "markdown",
+        "id": "stackclub-links",
+        "metadata": {"tags": ["stackclub-links"]},
+        "source": text,
+    }
 
 
 def copy_notebooks() -> list[str]:
@@ -74,7 +79,13 @@ def copy_notebooks() -> list[str]:
         nb = json.loads(src.read_text())
         cells = nb["cells"]
         first = cells[0] if cells else None
-        at = 1 if first and first["cell_type"] == "markdown" and "".join(first["source"]).lstrip().startswith("# ") else 0
+        at = (
+            1
+            if first
+            and first["cell_type"] == "markdown"
+            and "".join(first["source"]).lstrip().startswith("# ")
+            else 0
+        )
         cells.insert(at, _links_cell(src.name))
         (NOTEBOOK_DST / src.name).write_text(json.dumps(nb, indent=1))
         names.append(src.name)

@@ -1,0 +1,200 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright, a JupyterLab server.
+
+These tests are skipped by a plain ``pytest`` / ``make test`` run (they need a browser and take
+a few minutes); ``make test-browser`` sets ``STACKCLUB_BROWSER_TEST=1`` and runs them.  Without a
+Chromium on PATH they skip with the reason.  Never run ``playwright install``: the browser is
+Debian's (``apt-get install chromium``), passed to Playwright as ``executable_path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DOCS_HTML = ROOT / "docs" / "_build" / "html"
+SCREENSHOTS = ROOT / "test-output" / "browser"
+ENABLED = os.environ.get("STACKCLUB_BROWSER_TEST") == "1"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# JupyterLab user settings for the test server: never write the notebook back (autosave off),
+# render every cell (no windowing, so all outputs are in the DOM), no news/update checks.
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ENABLED:
+        return
+    skip = pytest.mark.skip(reason="browser test: run `make test-browser` (needs Debian's chromium)")
+    for item in items:
+        if HERE in Path(str(item.path)).parents:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def notebook_under_test() -> Path:
+    """``02_PipelineTasks`` when it exists, else ``01_FindingSource``."""
+    for stem in ("02_PipelineTasks", "01_FindingSource"):
+        path = NOTEBOOKS / f"{stem}.ipynb"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"neither 02_PipelineTasks nor 01_FindingSource is in {NOTEBOOKS}")
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path or not os.access(path, os.X_OK):
+        pytest.skip(
+            "no Chromium found: install Debian's (`apt-get install -y chromium`; .ci/run does), "
+            "or set CHROMIUM=/path/to/chromium"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable: str) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[browser]'")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen[bytes] | None, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(
+                f"the server exited with {proc.returncode}; its log:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s; server log:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A JupyterLab server on a free loopback port with a token, serving a copy of one notebook."""
+    notebook = notebook_under_test()
+    base = tmp_path_factory.mktemp("lab")
+    root_dir = base / "notebooks"
+    root_dir.mkdir()
+    shutil.copy2(notebook, root_dir / notebook.name)  # the committed notebook is never written
+    settings = base / "settings"
+    for rel, value in LAB_SETTINGS.items():
+        (settings / rel).parent.mkdir(parents=True, exist_ok=True)
+        (settings / rel).write_text(json.dumps(value))
+    port, token = free_port(), secrets.token_hex(16)
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"  # `!stackclub`, `!pipetask` cells
+    env["JUPYTER_RUNTIME_DIR"] = str(base / "runtime")
+    env["JUPYTER_CONFIG_DIR"] = str(base / "config")
+    env["IPYTHONDIR"] = str(base / "ipython")
+    log = base / "lab.log"
+    command = [
+        str(bin_dir / "jupyter"), "lab", "--no-browser", "--allow-root",
+        f"--port={port}", "--port-retries=0", "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        _wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log, timeout=120)
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "notebook": notebook, "log": log}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="session")
+def docs_site() -> Iterator[str]:
+    """The built docs (``make docs``) served over HTTP on a free loopback port."""
+    if not (DOCS_HTML / "index.html").exists():
+        pytest.fail(f"{DOCS_HTML} has no index.html: run `make docs` first (make test-browser does)")
+    handler = functools.partial(_QuietHandler, directory=str(DOCS_HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

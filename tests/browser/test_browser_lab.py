@@ -1,0 +1,145 @@
+"""Open a tutorial notebook in JupyterLab in headless Chromium, run all cells, check what a reader sees.
+
+The notebook is ``02_PipelineTasks`` when it exists, else ``01_FindingSource`` (the test prints
+which).  Checks: no cell shows an error, HTML tables (with header cells) are visible, the
+``show_config`` table (02) and captured log lines are visible when the notebook has them, and
+every image output rendered.  Screenshots go to ``test-output/browser/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+RUN_TIMEOUT = 900.0  # s, for all cells of the notebook (02 runs a pipeline)
+ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*:", re.MULTILINE)
+
+
+def _stored_outputs(notebook: Path) -> dict[str, int]:
+    """Count what the committed notebook's outputs contain, to know what the page must show."""
+    nb = json.loads(notebook.read_text())
+    counts = {"code_cells": 0, "images": 0, "html_tables": 0, "logs": 0, "show_config": 0}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        counts["code_cells"] += 1
+        source = "".join(cell["source"])
+        counts["show_config"] += "show_config(" in source
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            counts["images"] += sum(1 for k in data if k.startswith("image/"))
+            html = "".join(data.get("text/html", ""))
+            counts["html_tables"] += html.count("<table")
+            counts["logs"] += html.count("stackclub-logs")
+    return counts
+
+
+def _open_notebook(page: Any, lab: dict[str, Any]) -> None:
+    name = lab["notebook"].name
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    # A "Select Kernel" dialog may come first (RUBIN-FACTS.md): accept the proposed kernel.
+    try:
+        page.wait_for_selector(".jp-Dialog button:has-text('Select')", timeout=15_000)
+        page.click(".jp-Dialog button:has-text('Select')")
+    except Exception:  # noqa: BLE001 - no dialog: the kernel started on its own
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+
+
+def _run_all(page: Any) -> float:
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    start = time.monotonic()
+    deadline = start + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        prompts = page.eval_on_selector_all(
+            ".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())"
+        )
+        if prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts):
+            return time.monotonic() - start
+        time.sleep(1.0)
+    raise AssertionError(f"cells still running after {RUN_TIMEOUT:.0f} s; prompts: {prompts}")
+
+
+def test_notebook_runs_in_jupyterlab(page: Any, lab: dict[str, Any], screenshots: Path) -> None:
+    notebook = lab["notebook"]
+    stem = notebook.stem
+    stored = _stored_outputs(notebook)
+    print(f"\nbrowser test: JupyterLab runs {notebook.name} ({stored['code_cells']} code cells)")
+
+    t0 = time.monotonic()
+    _open_notebook(page, lab)
+    opened = time.monotonic() - t0
+    elapsed = _run_all(page)
+    print(f"  opened with an idle kernel in {opened:.1f} s, ran all cells in {elapsed:.1f} s")
+    page.screenshot(path=str(screenshots / f"lab_{stem}_viewport.png"))
+
+    # 1. No cell shows an error (error outputs and stderr both render as application/vnd.jupyter.stderr).
+    stderr = page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+        "els => els.map(e => e.innerText)",
+    )
+    errors = [text for text in stderr if ERROR_TEXT.search(text)]
+    for text in stderr:
+        print("  stderr output:", text.strip().splitlines()[0][:160] if text.strip() else "(empty)")
+    assert not errors, "cells show errors:\n" + "\n---\n".join(e[:2000] for e in errors)
+
+    # 2. HTML tables are visible and every table has header cells.
+    tables = page.locator(".jp-OutputArea-output table")
+    n_tables = tables.count()
+    assert n_tables >= stored["html_tables"] > 0 or n_tables >= 1, "no HTML table in the outputs"
+    visible_tds = page.locator(".jp-OutputArea-output td").count()
+    assert visible_tds > 0
+    headerless = page.eval_on_selector_all(
+        ".jp-OutputArea-output table", "els => els.filter(t => t.querySelectorAll('th').length === 0).length"
+    )
+    assert headerless == 0, f"{headerless} of {n_tables} output tables have no <th> header cells"
+    first = tables.first
+    first.scroll_into_view_if_needed()
+    assert first.is_visible()
+    print(f"  {n_tables} HTML tables ({visible_tds} td cells), all with <th> headers")
+
+    # 3. The show_config table, when the notebook calls show_config (02).
+    if stored["show_config"]:
+        config_table = (
+            page.locator(".jp-OutputArea-output table")
+            .filter(has=page.locator("th:text-is('field')"))
+            .filter(has=page.locator("th:text-is('default')"))
+        )
+        assert config_table.count() >= 1, "no show_config table (columns field/default) is visible"
+        config_table.first.scroll_into_view_if_needed()
+        assert config_table.first.is_visible()
+        config_table.first.screenshot(path=str(screenshots / f"lab_{stem}_show_config.png"))
+        print(f"  show_config table visible ({config_table.count()} found)")
+    for i in range(min(n_tables, 4)):
+        tables.nth(i).scroll_into_view_if_needed()
+        tables.nth(i).screenshot(path=str(screenshots / f"lab_{stem}_table{i}.png"))
+
+    # 4. Captured log lines, when the notebook has them.
+    if stored["logs"]:
+        logs = page.locator(".jp-OutputArea-output .stackclub-logs")
+        assert logs.count() >= 1, "the notebook stores captured logs but none is shown"
+        logs.first.scroll_into_view_if_needed()
+        assert logs.first.is_visible() and logs.first.inner_text().strip()
+        logs.first.screenshot(path=str(screenshots / f"lab_{stem}_logs.png"))
+        print(f"  captured log blocks visible: {logs.count()}")
+    else:
+        print("  (this notebook captures no logs)")
+
+    # 5. Images rendered: as many as stored, each decoded (naturalWidth > 0).
+    images = page.eval_on_selector_all(
+        ".jp-OutputArea-output img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
+    )
+    broken = [i for i, (complete, w, h) in enumerate(images) if not (complete and w > 0 and h > 0)]
+    assert not broken, f"images {broken} of {len(images)} did not render"
+    assert len(images) >= stored["images"], f"{len(images)} images shown, {stored['images']} stored"
+    if images:
+        img = page.locator(".jp-OutputArea-output img").first
+        img.scroll_into_view_if_needed()
+        img.screenshot(path=str(screenshots / f"lab_{stem}_first_image.png"))
+    print(f"  images rendered: {len(images)} (stored: {stored['images']})")
+    print(f"  screenshots: {screenshots}")
