@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = ("SubtractBackgroundConfig", "SubtractBackgroundTask")
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,7 +111,8 @@ class SubtractBackgroundTask(Task):
             from scipy.ndimage import generic_filter
 
             mesh = generic_filter(mesh, np.nanmedian, size=self.config.filterSize, mode="nearest")
-        return Struct(mesh=mesh, yCenters=ycen, xCenters=xcen, noise=float(np.nanmedian(noise)))
+        noise_value = float(np.nanmedian(noise)) if np.isfinite(noise).any() else math.nan
+        return Struct(mesh=mesh, yCenters=ycen, xCenters=xcen, noise=noise_value)
 
     def _clippedStatistic(self, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Clipped median (or mean) and robust sigma along the last axis; NaN marks ignored pixels.
