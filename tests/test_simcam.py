@@ -41,7 +41,9 @@ def test_detector_amplifiers_tile_raw_and_assembled_frames() -> None:
     assembled_cover = np.zeros((SMALL_GEOMETRY.height, SMALL_GEOMETRY.width), dtype=int)
     for b in boxes:
         raw_cover[b.raw.y.start : b.raw.y.stop, b.raw.x.start : b.raw.x.stop] += 1
-        assembled_cover[b.assembled.y.start : b.assembled.y.stop, b.assembled.x.start : b.assembled.x.stop] += 1
+        assembled_cover[
+            b.assembled.y.start : b.assembled.y.stop, b.assembled.x.start : b.assembled.x.stop
+        ] += 1
         # data, pre-scan and overscans are disjoint and inside the amplifier's raw segment
         regions = [b.data, b.prescan, b.serial_overscan, b.parallel_overscan]
         seg = np.zeros_like(raw_cover)
@@ -63,12 +65,18 @@ def test_detector_focal_plane_and_field_angle() -> None:
     g = DEFAULT_GEOMETRY
     center = make_detector(4, geometry=g)
     corner = make_detector(0, geometry=g)
-    fp = center.to_focal_plane.apply_forward(x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2]))
+    fp = center.to_focal_plane.apply_forward(
+        x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2])
+    )
     assert fp.x[0] == pytest.approx(0.0, abs=1e-9) and fp.y[0] == pytest.approx(0.0, abs=1e-9)
-    fp0 = corner.to_focal_plane.apply_forward(x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2]))
+    fp0 = corner.to_focal_plane.apply_forward(
+        x=np.array([(g.width - 1) / 2]), y=np.array([(g.height - 1) / 2])
+    )
     pitch = g.width * SIMCAM.pixel_size_mm + SIMCAM.gap_mm
     assert fp0.x[0] == pytest.approx(-pitch) and fp0.y[0] == pytest.approx(-pitch)
-    fa = center.to_field_angle.apply_forward(x=np.array([(g.width - 1) / 2 + 100]), y=np.array([(g.height - 1) / 2]))
+    fa = center.to_field_angle.apply_forward(
+        x=np.array([(g.width - 1) / 2 + 100]), y=np.array([(g.height - 1) / 2])
+    )
     assert np.degrees(fa.x[0]) * 3600 == pytest.approx(100 * SIMCAM.pixel_scale_arcsec)
 
 
@@ -103,8 +111,12 @@ def _random_raw(detector_id: int = 1, seed: int = 1) -> RawExposure:
         dec=2.0,
         geometry=SMALL_GEOMETRY,
     )
-    return RawExposure(Image(array, bbox=bbox), make_detector(detector_id, geometry=SMALL_GEOMETRY), info,
-                       {"OBSERVER": "a <tester> & co"})
+    return RawExposure(
+        Image(array, bbox=bbox),
+        make_detector(detector_id, geometry=SMALL_GEOMETRY),
+        info,
+        {"OBSERVER": "a <tester> & co"},
+    )
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -155,7 +167,9 @@ def test_raw_rejects_non_uint16_and_partial_write(tmp_path: Path) -> None:
 
     raw = _random_raw()
     with pytest.raises(SimCamValueError, match="uint16"):
-        RawExposure(Image(raw.image.array.astype(np.float32), bbox=raw.image.bbox), raw.detector, raw.obs_info)
+        RawExposure(
+            Image(raw.image.array.astype(np.float32), bbox=raw.image.bbox), raw.detector, raw.obs_info
+        )
     part = RawExposure(raw.amplifier_image(0), raw.detector, raw.obs_info)
     with pytest.raises(SimCamValueError, match="Only a whole raw frame"):
         part.write_fits(tmp_path / "part.fits")
@@ -216,8 +230,9 @@ def test_bright_truth_star_is_recovered_from_the_raw() -> None:
 
     g = SMALL_GEOMETRY
     visit = make_visits(seeded_rng(5, "visits"), 1, ("r",))[0]
-    catalog = make_truth_catalog(seeded_rng(5, "catalog"), center=(visit.ra, visit.dec), radius_deg=0.08,
-                                 n_stars=4000, n_galaxies=0)
+    catalog = make_truth_catalog(
+        seeded_rng(5, "catalog"), center=(visit.ra, visit.dec), radius_deg=0.08, n_stars=4000, n_galaxies=0
+    )
     raw, truth = simulate_exposure(g, detector_id=4, visit=visit, catalog=catalog, seed=5)
     assert raw.obs_info.exposure_id == visit.exposure_id and truth.meta["band"] == "r"
     assert {"id", "ra", "dec", "x", "y", "flux", "instFlux", "is_star", "is_saturated"} <= set(truth.colnames)
@@ -305,7 +320,9 @@ def test_small_repo_dimension_records(small_repo: str) -> None:
         (instrument,) = butler.query_dimension_records("instrument")
         assert instrument.name == "SimCam" and instrument.class_name == "stackclub.simcam.instrument.SimCam"
         assert len(butler.query_dimension_records("detector", instrument="SimCam")) == SIMCAM.n_detectors
-        filters = {r.name: r.band for r in butler.query_dimension_records("physical_filter", instrument="SimCam")}
+        filters = {
+            r.name: r.band for r in butler.query_dimension_records("physical_filter", instrument="SimCam")
+        }
         assert filters == {f"SimCam-{b.upper()}": b for b in "grizy"}
         exposures = butler.query_dimension_records("exposure", instrument="SimCam", order_by="exposure")
         assert [e.id for e in exposures] == [2026031500001, 2026031500002]
@@ -350,7 +367,10 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
         assert butler.find_dataset("bias", z_visit, collections="SimCam/calib", timespan=z_visit.timespan)
         r_visit = butler.registry.expandDataId(instrument="SimCam", exposure=2026031500001, detector=4)
         # no fringe frame in r
-        assert butler.find_dataset("fringe", r_visit, collections="SimCam/calib", timespan=r_visit.timespan) is None
+        assert (
+            butler.find_dataset("fringe", r_visit, collections="SimCam/calib", timespan=r_visit.timespan)
+            is None
+        )
         # by explicit timespan: inside and outside the bias validity range
         inside = Timespan(Time("2026-03-10T00:00:00", scale="tai"), Time("2026-03-10T00:01:00", scale="tai"))
         outside = Timespan(Time("2025-01-01T00:00:00", scale="tai"), Time("2025-01-01T00:01:00", scale="tai"))
@@ -358,14 +378,15 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
         assert butler.find_dataset("bias", data_id, collections="SimCam/calib", timespan=inside) is not None
         assert butler.find_dataset("bias", data_id, collections="SimCam/calib", timespan=outside) is None
         # defects are curated: valid at any time
-        assert butler.find_dataset("defects", data_id, collections="SimCam/calib", timespan=outside) is not None
+        assert (
+            butler.find_dataset("defects", data_id, collections="SimCam/calib", timespan=outside) is not None
+        )
         bias = butler.get("bias", data_id, collections="SimCam/calib", timespan=inside)
         assert bias.image.bbox == camera.assembled_bbox(SMALL_GEOMETRY) and str(bias.image.unit) == "electron"
 
 
 def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
     from conftest import SMALL_REPO_SETTINGS
-
     from stackclub.simcam.repo import _field_radius
     from stackclub.simcam.sky import make_visits, seeded_rng, simulate_exposure
 
@@ -377,16 +398,22 @@ def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
         assert raw.obs_info.exposure_id == 2026031500001 and raw.detector.id == 4
         # ArrowAstropy reads drop the table's meta unless asked not to
         keep_meta = {"strip_astropy_meta_yaml": False}
-        truth = butler.get("simcam_truth", {"instrument": "SimCam", "visit": 2026031500001, "detector": 4},
-                           collections="SimCam/defaults", parameters=keep_meta)
-        catalog = butler.get("simcam_truth_catalog", instrument="SimCam", collections="SimCam/truth",
-                             parameters=keep_meta)
+        truth = butler.get(
+            "simcam_truth",
+            {"instrument": "SimCam", "visit": 2026031500001, "detector": 4},
+            collections="SimCam/defaults",
+            parameters=keep_meta,
+        )
+        catalog = butler.get(
+            "simcam_truth_catalog", instrument="SimCam", collections="SimCam/truth", parameters=keep_meta
+        )
         amp = butler.get("raw", data_id, collections="SimCam/defaults", parameters={"amplifier": "C01"})
         np.testing.assert_array_equal(amp.image.array, raw.amplifier_image("C01").array)
     # The same seed simulates the same pixels: what the Butler returns is what was simulated.
     visit = make_visits(seeded_rng(seed, "visits"), 2, ("r", "z"))[0]
-    expected, expected_truth = simulate_exposure(SMALL_GEOMETRY, detector_id=4, visit=visit, catalog=catalog,
-                                                 seed=seed)  # fmt: skip
+    expected, expected_truth = simulate_exposure(
+        SMALL_GEOMETRY, detector_id=4, visit=visit, catalog=catalog, seed=seed
+    )
     np.testing.assert_array_equal(raw.image.array, expected.image.array)
     assert raw.obs_info == expected.obs_info
     assert list(truth["id"]) == list(expected_truth["id"])
@@ -400,16 +427,20 @@ def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:
     with _butler(small_repo) as butler:
         kw = {"instrument": "SimCam", "detector": 4, "collections": "SimCam/defaults"}
         raw = butler.get("raw", exposure=2026031500001, **kw)
-        truth = butler.get("simcam_truth", visit=2026031500001, parameters={"strip_astropy_meta_yaml": False},
-                           **kw)
+        truth = butler.get(
+            "simcam_truth", visit=2026031500001, parameters={"strip_astropy_meta_yaml": False}, **kw
+        )
         calibs = {
             "bias": butler.get("bias", exposure=2026031500001, **kw),
             "dark": butler.get("dark", exposure=2026031500001, **kw),
             "flat": {"SimCam-R": butler.get("flat", exposure=2026031500001, **kw)},
         }
         # the reference catalog shards found through the detector's region contain the truth stars
-        refs = butler.query_datasets("simcam_refcat", collections="refcats",
-                                     data_id={"instrument": "SimCam", "visit": 2026031500001, "detector": 4})
+        refs = butler.query_datasets(
+            "simcam_refcat",
+            collections="refcats",
+            data_id={"instrument": "SimCam", "visit": 2026031500001, "detector": 4},
+        )
         refcat = np.concatenate([np.asarray(butler.get(r)["id"]) for r in refs])
     image = _simple_isr(raw, calibs, 30.0)
     sky = float(np.median(image))
@@ -433,7 +464,6 @@ def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:
 
 def test_second_build_adds_nothing(small_repo: str) -> None:
     from conftest import SMALL_REPO_SETTINGS
-
     from stackclub.simcam.repo import build_demo_repo
 
     report = build_demo_repo(small_repo, progress=False, **SMALL_REPO_SETTINGS)  # type: ignore[arg-type]
@@ -454,11 +484,16 @@ def test_interrupted_build_recovers(tmp_path: Path) -> None:
         assert partial < 2
     report = build_demo_repo(tmp_path / "repo", **settings)  # type: ignore[arg-type]
     assert report.n_added > 0 and not report.created
-    fresh = build_demo_repo(tmp_path / "fresh", **settings)  # type: ignore[arg-type]
+    build_demo_repo(tmp_path / "fresh", **settings)  # type: ignore[arg-type]
     with _butler(str(tmp_path / "repo")) as a, _butler(str(tmp_path / "fresh")) as b:
-        for name, collection in [("raw", "SimCam/raw/all"), ("bias", "SimCam/calib"), ("flat", "SimCam/calib"),
-                                 ("defects", "SimCam/calib"), ("simcam_truth", "SimCam/truth"),
-                                 ("simcam_refcat", "refcats")]:  # fmt: skip
+        for name, collection in [
+            ("raw", "SimCam/raw/all"),
+            ("bias", "SimCam/calib"),
+            ("flat", "SimCam/calib"),
+            ("defects", "SimCam/calib"),
+            ("simcam_truth", "SimCam/truth"),
+            ("simcam_refcat", "refcats"),
+        ]:
             ra = a.query_datasets(name, collections=collection, explain=False, find_first=False)
             rb = b.query_datasets(name, collections=collection, explain=False, find_first=False)
             assert sorted(str(r.dataId) for r in ra) == sorted(str(r.dataId) for r in rb), name
@@ -503,7 +538,6 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
 
 def test_existing_repo_with_other_seed_is_refused(small_repo: str) -> None:
     from conftest import SMALL_REPO_SETTINGS
-
     from stackclub._exceptions import DemoRepoError
     from stackclub.simcam.repo import build_demo_repo
 
@@ -526,13 +560,15 @@ def test_default_demo_repo_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 def test_cli_demo_repo(tmp_path: Path, small_repo: str) -> None:
     from click.testing import CliRunner
-    from conftest import SMALL_REPO_SETTINGS
 
+    from conftest import SMALL_REPO_SETTINGS
     from stackclub.cli import main
 
     runner = CliRunner()
     # the session's small repository is complete: the command says so and adds nothing
-    result = runner.invoke(main, ["demo-repo", small_repo, "-n", "2", "-d", "4,", "-s", "7", "-g", "small", "-q"])
+    result = runner.invoke(
+        main, ["demo-repo", small_repo, "-n", "2", "-d", "4,", "-s", "7", "-g", "small", "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert "already complete: nothing to do" in result.output
     assert SMALL_REPO_SETTINGS["seed"] == 7

@@ -20,14 +20,30 @@ def _detectors(value: str) -> int | list[int]:
 @click.command("demo-repo")
 @click.argument("path", required=False, type=click.Path(path_type=str))
 @click.option("--visits", "-n", type=int, default=3, show_default=True, help="Number of visits (exposures).")
-@click.option("--detectors", "-d", default="4", show_default=True,
-              help="Detector count (1-9), or comma-separated detector ids (0-8; one id: '4,').")  # fmt: skip
+@click.option(
+    "--detectors",
+    "-d",
+    default="4",
+    show_default=True,
+    help="Detector count (1-9), or comma-separated detector ids (0-8; one id: '4,').",
+)
 @click.option("--seed", "-s", type=int, default=None, help="Seed of everything random (default 2026).")
 @click.option("--bands", "-b", default="r,z", show_default=True, help="Comma-separated bands of the visits.")
-@click.option("--geometry", "-g", type=click.Choice(["small", "default", "hsc"]), default="default",
-              show_default=True, help="Detector size: 256x256, 2048x2048 or HSC's 2048x4176 pixels.")  # fmt: skip
-@click.option("--compression", type=click.Choice(["lossy", "lossless"]), default="lossy", show_default=True,
-              help="FITS compression of the calibration images (new repositories only).")  # fmt: skip
+@click.option(
+    "--geometry",
+    "-g",
+    type=click.Choice(["small", "default", "hsc"]),
+    default="default",
+    show_default=True,
+    help="Detector size: 256x256, 2048x2048 or HSC's 2048x4176 pixels.",
+)
+@click.option(
+    "--compression",
+    type=click.Choice(["lossy", "lossless"]),
+    default="lossy",
+    show_default=True,
+    help="FITS compression of the calibration images (new repositories only).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def demo_repo(
     path: str | None,

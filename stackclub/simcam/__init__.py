@@ -74,6 +74,7 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .calibs import simulate_calibs
     from .camera import (
         DEFAULT_GEOMETRY,
         HSC_GEOMETRY,
@@ -85,7 +86,6 @@ if TYPE_CHECKING:  # pragma: no cover
         make_detector,
         raw_bbox,
     )
-    from .calibs import simulate_calibs
     from .formatters import RawFormatter
     from .instrument import SimCam
     from .raw import RawExposure, make_obs_info

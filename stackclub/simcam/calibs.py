@@ -15,7 +15,7 @@ overscan correction):
 from __future__ import annotations
 
 __all__ = (
-    "CALIB_MASK_SCHEMA",
+    "calib_mask_schema",
     "simulate_calibs",
 )
 
@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._exceptions import SimCamValueError
-from .camera import DEFAULT_GEOMETRY, SIMCAM, DetectorGeometry, assembled_bbox, make_detector
+from .camera import DEFAULT_GEOMETRY, SIMCAM, DetectorGeometry, make_detector
 from .sky import FRINGE_FRACTION, DetectorSignature, seeded_rng
 
 if TYPE_CHECKING:
     from lsst.images import MaskedImage, MaskSchema
 
 
-def _mask_schema() -> MaskSchema:
+def calib_mask_schema() -> MaskSchema:
+    """The mask planes of SimCam's calibration images: ``BAD``, ``SATURATED``, ``NO_DATA``."""
     from lsst.images import MaskPlane, MaskSchema
 
     return MaskSchema(
@@ -44,26 +45,22 @@ def _mask_schema() -> MaskSchema:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name == "CALIB_MASK_SCHEMA":  # built lazily: lsst.images is imported on first use
-        return _mask_schema()
-    raise AttributeError(name)
-
-
-def _masked(array: np.ndarray, variance: np.ndarray | float, defects_mask: np.ndarray, unit: str) -> MaskedImage:
+def _masked(
+    array: np.ndarray, variance: np.ndarray | float, defects_mask: np.ndarray, unit: str
+) -> MaskedImage:
     import astropy.units as u
     from lsst.images import Image, MaskedImage
 
-    bbox = assembled_bbox_from(array)
+    bbox = _bbox_of(array)
     image = Image(array.astype(np.float32, copy=False), bbox=bbox, unit=u.Unit(unit))
     var = variance if np.ndim(variance) == 2 else np.full(array.shape, variance, dtype=np.float32)
     variance_image = Image(np.asarray(var, dtype=np.float32), bbox=bbox, unit=u.Unit(unit) ** 2)
-    masked = MaskedImage(image, variance=variance_image, mask_schema=_mask_schema())
+    masked = MaskedImage(image, variance=variance_image, mask_schema=calib_mask_schema())
     masked.mask.set("BAD", defects_mask)
     return masked
 
 
-def assembled_bbox_from(array: np.ndarray) -> Any:
+def _bbox_of(array: np.ndarray) -> Any:
     from lsst.images import Box
 
     return Box.factory[0 : array.shape[0], 0 : array.shape[1]]
@@ -139,7 +136,7 @@ def simulate_calibs(
     for row in defects:
         defect_mask[row["y0"] : row["y0"] + row["y_extent"], row["x0"] : row["x0"] + row["x_extent"]] = True
 
-    def noisy(truth: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    def noisy(truth: np.ndarray, variance: np.ndarray | np.floating) -> np.ndarray:
         out = rng.standard_normal(shape, dtype=np.float32)
         out *= np.sqrt(variance)
         out += truth
@@ -171,7 +168,3 @@ def simulate_calibs(
         "flat": flats,
         "fringe": fringes,
     }
-
-
-# Kept for symmetry with the science frames' helpers.
-_ = assembled_bbox

@@ -51,7 +51,7 @@ from .._exceptions import BadDetectorError
 
 if TYPE_CHECKING:
     from lsst.images import Box
-    from lsst.images.cameras import Amplifier, CameraFrameSet, Detector
+    from lsst.images.cameras import Amplifier, AmplifierRawGeometry, CameraFrameSet, Detector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +195,13 @@ class CameraDescription:
     #: Effective wavelength (nm) and FWHM (nm) of each filter.
     filter_wavelengths: Mapping[str, tuple[float, float]] = dataclasses.field(
         default_factory=lambda: MappingProxyType(
-            {"g": (480.0, 140.0), "r": (620.0, 150.0), "i": (770.0, 150.0), "z": (890.0, 80.0), "y": (1000.0, 80.0)}
+            {
+                "g": (480.0, 140.0),
+                "r": (620.0, 150.0),
+                "i": (770.0, 150.0),
+                "z": (890.0, 80.0),
+                "y": (1000.0, 80.0),
+            }
         )
     )
 
@@ -299,7 +305,9 @@ def assembled_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
     return Box.factory[0 : geometry.height, 0 : geometry.width]
 
 
-def _raw_geometries(geometry: DetectorGeometry, index: int) -> tuple[object, object]:
+def _raw_geometries(
+    geometry: DetectorGeometry, index: int
+) -> tuple[AmplifierRawGeometry, AmplifierRawGeometry]:
     """Return (assembled_raw_geometry, unassembled_raw_geometry) of amplifier ``index``."""
     from lsst.images import Box
     from lsst.images.cameras import AmplifierRawGeometry, ReadoutCorner
@@ -322,6 +330,8 @@ def _raw_geometries(geometry: DetectorGeometry, index: int) -> tuple[object, obj
     assembled = AmplifierRawGeometry(
         bbox=Box.factory[0:ph, x0 : x0 + g.amp_raw_width],
         data_bbox=data,
+        flip_x=False,
+        flip_y=False,
         x_offset=index * g.amp_width - data_x0,
         y_offset=0,
         serial_overscan_bbox=over,
@@ -335,6 +345,7 @@ def _raw_geometries(geometry: DetectorGeometry, index: int) -> tuple[object, obj
         bbox=Box.factory[0:ph, 0 : g.amp_raw_width],
         data_bbox=data_u,
         flip_x=reads_right,
+        flip_y=False,
         x_offset=index * g.amp_width - g.prescan,
         y_offset=0,
         serial_overscan_bbox=Box.factory[0:h, g.prescan + g.amp_width : g.amp_raw_width],
@@ -396,7 +407,8 @@ def _camera_frame_set(geometry: DetectorGeometry) -> CameraFrameSet:
     frame_set.addFrame(1, _ast.ZoomMap(2, SIMCAM.plate_scale_rad_per_mm), field_angle)
     for detector_id in range(SIMCAM.n_detectors):
         cx, cy = SIMCAM.focal_plane_center(detector_id, geometry)
-        # pixel -> focal plane: shift the detector centre ((n - 1) / 2: pixel centres are integers) to 0, scale to mm, shift to its place.
+        # pixel -> focal plane: move the detector centre ((n - 1) / 2, as pixel centres are
+        # integers) to 0, scale to mm, then shift to the detector's place in the mosaic.
         pixels_to_fp = (
             _ast.ShiftMap([-(geometry.width - 1) / 2.0, -(geometry.height - 1) / 2.0])
             .then(_ast.ZoomMap(2, SIMCAM.pixel_size_mm))

@@ -76,7 +76,9 @@ class SimCam(Instrument):
             )
             for band, physical_filter in SIMCAM.physical_filters.items():
                 registry.syncDimensionData(
-                    "physical_filter", {"instrument": name, "name": physical_filter, "band": band}, update=update
+                    "physical_filter",
+                    {"instrument": name, "name": physical_filter, "band": band},
+                    update=update,
                 )
             for detector_id in range(SIMCAM.n_detectors):
                 full_name = SIMCAM.detector_name(detector_id)
@@ -94,7 +96,9 @@ class SimCam(Instrument):
                     update=update,
                 )
             registry.syncDimensionData(
-                "visit_system", {"instrument": name, "id": VISIT_SYSTEM[0], "name": VISIT_SYSTEM[1]}, update=update
+                "visit_system",
+                {"instrument": name, "id": VISIT_SYSTEM[0], "name": VISIT_SYSTEM[1]},
+                update=update,
             )
 
     def getRawFormatter(self, dataId: DataId) -> type[FormatterV2]:

@@ -22,7 +22,7 @@ __all__ = (
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,11 +51,33 @@ _GEOMETRY_CARDS = {
 # Cards written from the ObservationInfo (and read back into one).
 _OBS_CARDS = frozenset(
     {
-        "TELESCOP", "INSTRUME", "DETECTOR", "DET-ID", "DET-SER", "EXP-ID", "OBSID", "DATE-OBS",
-        "DATE-END", "MJD-OBS", "EXPTIME", "DARKTIME", "FILTER", "RA", "DEC", "RADESYS", "OBJECT",
-        "IMAGETYP", "AIRMASS", "DAYOBS", "SEQNUM", "GROUPID", "SIMULATE", "OBSREASN", "PROGRAM",
+        "TELESCOP",
+        "INSTRUME",
+        "DETECTOR",
+        "DET-ID",
+        "DET-SER",
+        "EXP-ID",
+        "OBSID",
+        "DATE-OBS",
+        "DATE-END",
+        "MJD-OBS",
+        "EXPTIME",
+        "DARKTIME",
+        "FILTER",
+        "RA",
+        "DEC",
+        "RADESYS",
+        "OBJECT",
+        "IMAGETYP",
+        "AIRMASS",
+        "DAYOBS",
+        "SEQNUM",
+        "GROUPID",
+        "SIMULATE",
+        "OBSREASN",
+        "PROGRAM",
     }
-)  # fmt: skip
+)
 _STRUCTURAL = frozenset({"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "BZERO", "BSCALE", "CHECKSUM", "DATASUM"})
 
 
@@ -245,7 +267,7 @@ class RawExposure:
 
     def _table(self) -> Table:
         info = self.obs_info
-        rows: list[list[Any]] = [
+        rows: list[Sequence[Any]] = [
             ["observation_id", info.observation_id],
             ["exposure_id", info.exposure_id],
             ["detector", f"{self.detector.id} ({self.detector.name})"],
@@ -309,7 +331,9 @@ class RawExposure:
             amp_header["AMPNAME"] = (amp.name, "amplifier name")
             amp_header["DATASEC"] = (fits_section(una.data_bbox), "imaging section in this HDU")
             amp_header["BIASSEC"] = (fits_section(una.serial_overscan_bbox), "serial overscan")
-            amp_header["PRESEC"] = (fits_section(una.prescan_bbox), "serial pre-scan") if una.prescan_bbox else ""
+            amp_header["PRESEC"] = (
+                (fits_section(una.prescan_bbox), "serial pre-scan") if una.prescan_bbox else ""
+            )
             amp_header["PARSEC"] = (fits_section(una.parallel_overscan_bbox), "parallel overscan")
             amp_header["DETSEC"] = (
                 fits_section(amp.bbox) if not una.flip_x else _flipped_section(amp.bbox),
@@ -408,7 +432,10 @@ class RawExposure:
             metadata = {
                 key: header[key]
                 for key in header
-                if key and key not in _STRUCTURAL and key not in _OBS_CARDS and key not in _GEOMETRY_CARDS
+                if key
+                and key not in _STRUCTURAL
+                and key not in _OBS_CARDS
+                and key not in _GEOMETRY_CARDS
                 and key not in ("DETECTOR", "DET-ID", "DET-SER", "COMMENT", "HISTORY")
             }
         return cls(Image(array, bbox=target), detector, obs_info, metadata)
@@ -486,6 +513,23 @@ def _geometry_from_header(header: Mapping[str, Any]) -> DetectorGeometry:
 
 
 def _obs_info_to_header(info: ObservationInfo, header: astropy.io.fits.Header) -> None:
+    missing = [
+        name
+        for name in (
+            "datetime_begin",
+            "datetime_end",
+            "exposure_time",
+            "dark_time",
+            "tracking_radec",
+            "observation_type",
+        )
+        if getattr(info, name) is None
+    ]
+    if missing:
+        raise SimCamValueError(f"The raw's ObservationInfo lacks {missing}; make it with make_obs_info.")
+    assert info.datetime_begin is not None and info.datetime_end is not None
+    assert info.exposure_time is not None and info.dark_time is not None
+    assert info.tracking_radec is not None and info.observation_type is not None
     header["TELESCOP"] = info.telescope
     header["INSTRUME"] = info.instrument
     header["EXP-ID"] = (info.exposure_id, "exposure id (YYYYMMDD * 100000 + SEQNUM)")

@@ -49,7 +49,7 @@ from .._exceptions import (
     SimCamValueError,
 )
 from .._render import Table
-from .camera import DEFAULT_GEOMETRY, GEOMETRIES, SIMCAM, DetectorGeometry, make_detector
+from .camera import GEOMETRIES, SIMCAM, DetectorGeometry
 from .sky import (
     FIELD_CENTER,
     DetectorSignature,
@@ -98,18 +98,25 @@ DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "simcam_build_info": (("instrument",), "StructuredDataDict", False),
 }
 
-# FITS compression of the calibration images: lossless GZIP_2 (the default) costs ~3 s per
-# 2k x 2k masked image here; RICE_1 with quantization at 1/16 of the noise is ~6x faster and
-# ~5x smaller, which is what the default repository uses.
-_FAST_RECIPE = {
-    "image": {"algorithm": "RICE_1", "quantization": {"dither": "SUBTRACTIVE_DITHER_2", "level": 16.0}},
-    "variance": {"algorithm": "RICE_1", "quantization": {"dither": "SUBTRACTIVE_DITHER_2", "level": 16.0}},
-    "mask": {"algorithm": "RICE_1"},
-}
+
+# FITS compression of the calibration images: lossless GZIP_2 (the default) costs ~2 s per
+# 2k x 2k masked image here; RICE_1 quantized at 1/16 of the noise, in 64-row tiles, ~0.6 s and
+# 3x smaller (7 MiB): what the demo repository uses (see benchmarks/demo_repo_build.py).
+def _fast_recipe(geometry: DetectorGeometry) -> dict[str, Any]:
+    """RICE_1, quantized at 1/16 of the noise, in tiles of 64 full rows (faster than row tiles)."""
+    tile = [min(64, geometry.height), geometry.width]
+    quantized = {"dither": "SUBTRACTIVE_DITHER_2", "level": 16.0}
+    return {
+        "image": {"algorithm": "RICE_1", "quantization": quantized, "tile_shape": tile},
+        "variance": {"algorithm": "RICE_1", "quantization": quantized, "tile_shape": tile},
+        "mask": {"algorithm": "RICE_1"},
+    }
+
+
 COMPRESSIONS = ("lossy", "lossless")
 
 
-def _seed_config(compression: str) -> dict[str, Any]:
+def _seed_config(compression: str, geometry: DetectorGeometry) -> dict[str, Any]:
     from .formatters import SEED_CONFIG
 
     config: dict[str, Any] = {
@@ -119,7 +126,7 @@ def _seed_config(compression: str) -> dict[str, Any]:
     if compression == "lossy":
         generic = "lsst.images.formatters.GenericFormatter"
         formatters = config["datastore"]["formatters"]
-        formatters["write_recipes"] = {generic: {"simcam_fast": _FAST_RECIPE}}
+        formatters["write_recipes"] = {generic: {"simcam_fast": _fast_recipe(geometry)}}
         for name in ("bias", "dark", "flat", "fringe"):
             formatters[name] = {"formatter": generic, "parameters": {"recipe": "simcam_fast"}}
     return config
@@ -167,7 +174,7 @@ class BuildReport:
 
     def _table(self) -> Table:
         names = sorted(set(self.added) | set(self.existing))
-        rows = [[n, self.added.get(n, 0), self.existing.get(n, 0)] for n in names]
+        rows: list[Sequence[Any]] = [[n, self.added.get(n, 0), self.existing.get(n, 0)] for n in names]
         return Table(["dataset type", "added", "already there"], rows, title=self.summary)
 
     def __str__(self) -> str:
@@ -218,12 +225,18 @@ def _check_path(path: Path) -> bool:
     """Return whether ``path`` already holds a repository; raise if it cannot become one."""
     if path.exists():
         if not path.is_dir():
-            raise NotADemoRepoError(path, "This path exists and is a file, not a Butler repository",
-                                    "Choose another path, or delete the file.")  # fmt: skip
+            raise NotADemoRepoError(
+                path,
+                "This path exists and is a file, not a Butler repository",
+                "Choose another path, or delete the file.",
+            )
         if (path / "butler.yaml").exists():
             if not os.access(path, os.W_OK):
-                raise RepoNotWritableError(path, "This repository is not writable",
-                                           "Ask for write access, or build a new one elsewhere.")  # fmt: skip
+                raise RepoNotWritableError(
+                    path,
+                    "This repository is not writable",
+                    "Ask for write access, or build a new one elsewhere.",
+                )
             return True
         if any(path.iterdir()):
             raise NotADemoRepoError(
@@ -239,16 +252,17 @@ def _check_path(path: Path) -> bool:
         os.rmdir(probe)
     except OSError as err:
         raise RepoNotWritableError(
-            path, f"Cannot create the repository here: {parent} is not writable ({err.strerror})",
+            path,
+            f"Cannot create the repository here: {parent} is not writable ({err.strerror})",
             "Choose a path in a writable folder (e.g. under your home or a temporary folder).",
-        ) from None  # fmt: skip
+        ) from None
     return False
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _make_repo(path: Path, compression: str) -> None:
+def _make_repo(path: Path, compression: str, geometry: DetectorGeometry) -> None:
     """Create an empty repository at ``path``, atomically (build aside, then rename)."""
     from lsst.daf.butler import Butler, Config
 
@@ -257,7 +271,7 @@ def _make_repo(path: Path, compression: str) -> None:
     safe = path.name.replace(".", "_")
     tmp = Path(tempfile.mkdtemp(prefix=f"_{safe}_partial_", dir=path.parent))
     try:
-        Butler.makeRepo(str(tmp), config=Config(_seed_config(compression)))
+        Butler.makeRepo(str(tmp), config=Config(_seed_config(compression, geometry)))
         if path.exists():  # an empty folder: replace it
             path.rmdir()
         os.replace(tmp, path)
@@ -298,7 +312,9 @@ def _polygon(wcs: Any, width: int, height: int, pad: float) -> Any:
     xs = np.array([-pad, width + pad, width + pad, -pad]) - 0.5
     ys = np.array([-pad, -pad, height + pad, height + pad]) - 0.5
     ra, dec = wcs.all_pix2world(xs, ys, 0)
-    return ConvexPolygon([UnitVector3d(LonLat.fromDegrees(float(a), float(d))) for a, d in zip(ra, dec)])
+    return ConvexPolygon(
+        [UnitVector3d(LonLat.fromDegrees(float(a), float(d))) for a, d in zip(ra, dec, strict=True)]
+    )
 
 
 def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> Any:
@@ -307,8 +323,9 @@ def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> 
     return true_wcs(nominal, detector_id, geometry)
 
 
-def _insert_visit_records(butler: Butler, visits: Sequence[Visit], detectors: Sequence[int],
-                          geometry: DetectorGeometry) -> None:  # fmt: skip
+def _insert_visit_records(
+    butler: Butler, visits: Sequence[Visit], detectors: Sequence[int], geometry: DetectorGeometry
+) -> None:
     from astropy.time import Time, TimeDelta
     from lsst.daf.butler import Timespan
     from lsst.sphgeom import ConvexPolygon
@@ -324,52 +341,89 @@ def _insert_visit_records(butler: Butler, visits: Sequence[Visit], detectors: Se
             day_begin = Time(f"{day[:4]}-{day[4:6]}-{day[6:]}T10:00:00", scale="utc").tai
             registry.syncDimensionData(
                 "day_obs",
-                {"instrument": instrument, "id": v.day_obs,
-                 "timespan": Timespan(day_begin, day_begin + TimeDelta(1.0, format="jd"))},
-            )  # fmt: skip
+                {
+                    "instrument": instrument,
+                    "id": v.day_obs,
+                    "timespan": Timespan(day_begin, day_begin + TimeDelta(1.0, format="jd")),
+                },
+            )
             group = f"SC_{v.day_obs}_{v.seq_num:06d}"
             registry.syncDimensionData("group", {"instrument": instrument, "name": group})
             zenith = math.degrees(math.acos(1.0 / v.airmass))
             registry.syncDimensionData(
                 "exposure",
                 {
-                    "instrument": instrument, "id": v.exposure_id, "day_obs": v.day_obs, "group": group,
-                    "physical_filter": v.physical_filter, "obs_id": group, "exposure_time": v.exptime,
-                    "dark_time": v.exptime, "observation_type": "science", "observation_reason": "science",
-                    "seq_num": v.seq_num, "seq_start": v.seq_num, "seq_end": v.seq_num,
-                    "target_name": "SIMFIELD", "science_program": "stackclub", "tracking_ra": v.ra,
-                    "tracking_dec": v.dec, "sky_angle": 0.0, "azimuth": 0.0, "zenith_angle": zenith,
-                    "has_simulated": True, "can_see_sky": True, "timespan": span,
+                    "instrument": instrument,
+                    "id": v.exposure_id,
+                    "day_obs": v.day_obs,
+                    "group": group,
+                    "physical_filter": v.physical_filter,
+                    "obs_id": group,
+                    "exposure_time": v.exptime,
+                    "dark_time": v.exptime,
+                    "observation_type": "science",
+                    "observation_reason": "science",
+                    "seq_num": v.seq_num,
+                    "seq_start": v.seq_num,
+                    "seq_end": v.seq_num,
+                    "target_name": "SIMFIELD",
+                    "science_program": "stackclub",
+                    "tracking_ra": v.ra,
+                    "tracking_dec": v.dec,
+                    "sky_angle": 0.0,
+                    "azimuth": 0.0,
+                    "zenith_angle": zenith,
+                    "has_simulated": True,
+                    "can_see_sky": True,
+                    "timespan": span,
                 },
-            )  # fmt: skip
+            )
             # The visit's region covers the whole camera, so it does not depend on which
             # detectors this build simulates.
             corners = []
             for d in range(SIMCAM.n_detectors):
-                corners.extend(_polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height,
-                                        pad).getVertices())  # fmt: skip
+                corners.extend(
+                    _polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad).getVertices()
+                )
             registry.syncDimensionData(
                 "visit",
                 {
-                    "instrument": instrument, "id": v.exposure_id, "day_obs": v.day_obs,
-                    "physical_filter": v.physical_filter, "name": group, "seq_num": v.seq_num,
-                    "exposure_time": v.exptime, "target_name": "SIMFIELD", "observation_reason": "science",
-                    "science_program": "stackclub", "azimuth": 0.0, "zenith_angle": zenith,
-                    "region": ConvexPolygon.convexHull(corners), "timespan": span,
+                    "instrument": instrument,
+                    "id": v.exposure_id,
+                    "day_obs": v.day_obs,
+                    "physical_filter": v.physical_filter,
+                    "name": group,
+                    "seq_num": v.seq_num,
+                    "exposure_time": v.exptime,
+                    "target_name": "SIMFIELD",
+                    "observation_reason": "science",
+                    "science_program": "stackclub",
+                    "azimuth": 0.0,
+                    "zenith_angle": zenith,
+                    "region": ConvexPolygon.convexHull(corners),
+                    "timespan": span,
                 },
-            )  # fmt: skip
-            registry.syncDimensionData(
-                "visit_definition", {"instrument": instrument, "exposure": v.exposure_id, "visit": v.exposure_id}
             )
             registry.syncDimensionData(
-                "visit_system_membership", {"instrument": instrument, "visit_system": 0, "visit": v.exposure_id}
+                "visit_definition",
+                {"instrument": instrument, "exposure": v.exposure_id, "visit": v.exposure_id},
+            )
+            registry.syncDimensionData(
+                "visit_system_membership",
+                {"instrument": instrument, "visit_system": 0, "visit": v.exposure_id},
             )
             for d in detectors:
                 registry.syncDimensionData(
                     "visit_detector_region",
-                    {"instrument": instrument, "visit": v.exposure_id, "detector": d,
-                     "region": _polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad)},
-                )  # fmt: skip
+                    {
+                        "instrument": instrument,
+                        "visit": v.exposure_id,
+                        "detector": d,
+                        "region": _polygon(
+                            _nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad
+                        ),
+                    },
+                )
 
 
 def _existing(butler: Butler, name: str, collection: str) -> set[tuple[Any, ...]]:
@@ -406,10 +460,12 @@ def _make_refcat(catalog: astropy.table.Table, seed: int) -> dict[int, astropy.t
         table[col].unit = "deg"
     pixelization = DimensionUniverse().skypix_dimensions[f"htm{REFCAT_LEVEL}"].pixelization
     index = np.array(
-        [pixelization.index(UnitVector3d(LonLat.fromDegrees(float(a), float(d))))
-         for a, d in zip(table["coord_ra"], table["coord_dec"])],
+        [
+            pixelization.index(UnitVector3d(LonLat.fromDegrees(float(a), float(d))))
+            for a, d in zip(table["coord_ra"], table["coord_dec"], strict=True)
+        ],
         dtype=np.int64,
-    )  # fmt: skip
+    )
     return {int(pix): table[index == pix] for pix in np.unique(index)}
 
 
@@ -497,7 +553,9 @@ def build_demo_repo(
         raise SimCamValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}.")
     if not exptime > 0:
         raise SimCamValueError(f"exptime must be > 0 seconds, got {exptime!r}.")
-    visit_list = make_visits(seeded_rng(seed, "visits"), visits, bands, exptime=exptime, psf_profile=psf_profile)
+    visit_list = make_visits(
+        seeded_rng(seed, "visits"), visits, bands, exptime=exptime, psf_profile=psf_profile
+    )
     root = Path(path).expanduser().absolute()
     exists = _check_path(root)
 
@@ -512,7 +570,7 @@ def build_demo_repo(
     report = BuildReport(path=str(root), created=not exists)
     if not exists:
         _LOG.info("Creating a Butler repository at %s", root)
-        _make_repo(root, compression)
+        _make_repo(root, compression, geom)
     butler = Butler.from_config(str(root), writeable=True)
     try:
         SimCam().register(butler.registry)
@@ -540,15 +598,19 @@ def build_demo_repo(
             REFCAT_NAME: _existing(butler, REFCAT_NAME, REFCAT_RUN),
         }
         certified = {
-            name: _existing(butler, name, CALIB_COLLECTION) for name in ("bias", "dark", "flat", "fringe", "defects")
-        }  # fmt: skip
+            name: _existing(butler, name, CALIB_COLLECTION)
+            for name in ("bias", "dark", "flat", "fringe", "defects")
+        }
         instrument = SIMCAM.name
         physical_filters = sorted({v.physical_filter for v in visit_list})
         work: list[tuple[str, Any]] = []
         for d in detector_ids:
             if (instrument, d) not in have["defects"] or (instrument, d) not in certified["defects"]:
                 work.append(("defects", d))
-            if any((instrument, d) not in have[n] or (instrument, d) not in certified[n] for n in ("bias", "dark")):
+            if any(
+                (instrument, d) not in have[n] or (instrument, d) not in certified[n]
+                for n in ("bias", "dark")
+            ):
                 work.append(("calib", d))
             for pf in physical_filters:
                 band = pf.split("-")[1].lower()
@@ -559,18 +621,27 @@ def build_demo_repo(
         for v in visit_list:
             for d in detector_ids:
                 if (instrument, v.exposure_id, d) not in have["raw"] or (
-                    instrument, v.exposure_id, d) not in have["simcam_truth"]:  # fmt: skip
+                    instrument,
+                    v.exposure_id,
+                    d,
+                ) not in have["simcam_truth"]:
                     work.append(("exposure", (v, d)))
         report.existing = {n: len(s) for n, s in have.items() if s}
-        need_catalog = any(k == "exposure" for k, _ in work) or not have["simcam_truth_catalog"] or not have[
-            REFCAT_NAME]  # fmt: skip
+        need_catalog = (
+            any(k == "exposure" for k, _ in work) or not have["simcam_truth_catalog"] or not have[REFCAT_NAME]
+        )
         catalog = None
         if need_catalog:
             radius = _field_radius(geom)
             detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
             n_stars = int(stars_per_detector * math.pi * radius**2 / detector_area)
-            catalog = make_truth_catalog(seeded_rng(seed, "catalog"), center=FIELD_CENTER, radius_deg=radius,
-                                         n_stars=n_stars, n_galaxies=int(0.4 * n_stars))  # fmt: skip
+            catalog = make_truth_catalog(
+                seeded_rng(seed, "catalog"),
+                center=FIELD_CENTER,
+                radius_deg=radius,
+                n_stars=n_stars,
+                n_galaxies=int(0.4 * n_stars),
+            )
             work.insert(0, ("catalog", None))
         if not work:
             report.seconds = time.perf_counter() - t0
@@ -615,6 +686,7 @@ def build_demo_repo(
         bar = tqdm(work, desc="SimCam demo repository", unit="step", disable=not progress, leave=False)
         try:
             for kind, item in bar:
+                key: tuple[Any, ...]
                 if kind == "catalog":
                     assert catalog is not None
                     key = (instrument,)
@@ -626,21 +698,34 @@ def build_demo_repo(
                 elif kind == "defects":
                     d = item
                     key = (instrument, d)
-                    ref = put(signature(d).defects_table(), "defects", CURATED_RUN,
-                              {"instrument": instrument, "detector": d}, key)  # fmt: skip
+                    ref = put(
+                        signature(d).defects_table(),
+                        "defects",
+                        CURATED_RUN,
+                        {"instrument": instrument, "detector": d},
+                        key,
+                    )
                     certify("defects", ref, key, Timespan(None, None))
                 elif kind == "calib":
                     d = item
                     calibs = simulate_calibs(geom, detector_id=d, bands=(), seed=seed, signature=signature(d))
                     for name in ("bias", "dark"):
                         key = (instrument, d)
-                        ref = put(calibs[name], name, CALIB_RUN, {"instrument": instrument, "detector": d}, key)
+                        ref = put(
+                            calibs[name], name, CALIB_RUN, {"instrument": instrument, "detector": d}, key
+                        )
                         certify(name, ref, key, validity)
                 elif kind == "filter_calib":
                     d, pf = item
                     band = pf.split("-")[1].lower()
-                    calibs = simulate_calibs(geom, seeded_rng(seed, "calib", d, SIMCAM.bands.index(band) + 1),
-                                             detector_id=d, bands=(band,), seed=seed, signature=signature(d))  # fmt: skip
+                    calibs = simulate_calibs(
+                        geom,
+                        seeded_rng(seed, "calib", d, SIMCAM.bands.index(band) + 1),
+                        detector_id=d,
+                        bands=(band,),
+                        seed=seed,
+                        signature=signature(d),
+                    )
                     for name in ("flat", "fringe"):
                         if pf not in calibs[name]:
                             continue
@@ -651,20 +736,27 @@ def build_demo_repo(
                 elif kind == "exposure":
                     v, d = item
                     assert catalog is not None
-                    raw, truth = simulate_exposure(geom, detector_id=d, visit=v, catalog=catalog, seed=seed,
-                                                   signature=signature(d))  # fmt: skip
+                    raw, truth = simulate_exposure(
+                        geom, detector_id=d, visit=v, catalog=catalog, seed=seed, signature=signature(d)
+                    )
                     key = (instrument, v.exposure_id, d)
                     if key not in have["raw"]:
                         # Written as the camera would, then ingested (never into the datastore by hand).
                         file = staging / f"SC_{v.exposure_id}_{d:03d}.fits"
                         raw.write_fits(file)
-                        ref = DatasetRef(types["raw"], {"instrument": instrument, "exposure": v.exposure_id,
-                                                        "detector": d}, run=RAW_RUN, conform=True)  # fmt: skip
-                        ref = ref.expanded(butler.registry.expandDataId(ref.dataId))
+                        data_id = butler.registry.expandDataId(
+                            instrument=instrument, exposure=v.exposure_id, detector=d
+                        )
+                        ref = DatasetRef(types["raw"], data_id, run=RAW_RUN)
                         butler.ingest(FileDataset(str(file), [ref], formatter=RawFormatter), transfer="move")
                         count("raw")
-                    put(truth, "simcam_truth", TRUTH_RUN,
-                        {"instrument": instrument, "visit": v.exposure_id, "detector": d}, key)  # fmt: skip
+                    put(
+                        truth,
+                        "simcam_truth",
+                        TRUTH_RUN,
+                        {"instrument": instrument, "visit": v.exposure_id, "detector": d},
+                        key,
+                    )
         finally:
             bar.close()
             shutil.rmtree(staging, ignore_errors=True)
@@ -692,8 +784,9 @@ def _tai(isot: str) -> Any:
     return Time(isot, scale="utc").tai
 
 
-def _check_build_info(butler: Butler, root: Path, info: dict[str, Any], dataset_type: Any,
-                      report: BuildReport) -> None:  # fmt: skip
+def _check_build_info(
+    butler: Butler, root: Path, info: dict[str, Any], dataset_type: Any, report: BuildReport
+) -> None:
     """Record the build's seed and geometry, or check them against the recorded ones."""
     ref = butler.find_dataset(dataset_type, {"instrument": SIMCAM.name}, collections=TRUTH_RUN)
     if ref is None:
@@ -702,7 +795,9 @@ def _check_build_info(butler: Butler, root: Path, info: dict[str, Any], dataset_
     recorded = butler.get(ref)
     mismatched = {k: (recorded.get(k), v) for k, v in info.items() if recorded.get(k) != v}
     if mismatched:
-        details = ", ".join(f"{k}: repository has {old!r}, asked for {new!r}" for k, (old, new) in mismatched.items())
+        details = ", ".join(
+            f"{k}: repository has {old!r}, asked for {new!r}" for k, (old, new) in mismatched.items()
+        )
         raise DemoRepoError(
             root,
             f"This demo repository was built with other settings ({details})",
@@ -757,6 +852,3 @@ def demo_repo(path: str | os.PathLike[str] | None = None, *, progress: bool = Tr
     root = Path(path) if path is not None else default_demo_repo_path()
     build_demo_repo(root, progress=progress)
     return str(root)
-
-
-_ = make_detector  # re-exported through stackclub.simcam for the notebooks

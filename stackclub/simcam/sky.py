@@ -231,7 +231,9 @@ def make_visits(
     from astropy.time import Time, TimeDelta
 
     # Night of day_obs, starting 22:00 Hawaii time (08:00 UTC the next day).
-    start = Time(f"{str(day_obs)[:4]}-{str(day_obs)[4:6]}-{str(day_obs)[6:]}T08:00:00", scale="utc") + TimeDelta(1.0, format="jd")
+    start = Time(
+        f"{str(day_obs)[:4]}-{str(day_obs)[4:6]}-{str(day_obs)[6:]}T08:00:00", scale="utc"
+    ) + TimeDelta(1.0, format="jd")
     cos_dec = math.cos(math.radians(center[1]))
     visits = []
     for i in range(n_visits):
@@ -264,7 +266,9 @@ def make_visits(
 # --- WCS ----------------------------------------------------------------------------------------
 
 
-def true_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> astropy.wcs.WCS:
+def true_wcs(
+    visit: Visit, detector_id: int, geometry: DetectorGeometry = DEFAULT_GEOMETRY
+) -> astropy.wcs.WCS:
     """The TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + optical distortion.
 
     Pixel coordinates are those of the assembled detector (0-based in numpy, 1-based in FITS).
@@ -290,7 +294,9 @@ def true_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry = DEFAUL
     w.wcs.crval = [visit.true_ra, visit.true_dec]
     w.wcs.crpix = [x_axis + 1.0, y_axis + 1.0]
     # RA increases to the left (east left when north is up), as on the sky.
-    w.wcs.cd = np.array([[-scale * math.cos(rot), scale * math.sin(rot)], [scale * math.sin(rot), scale * math.cos(rot)]])
+    w.wcs.cd = np.array(
+        [[-scale * math.cos(rot), scale * math.sin(rot)], [scale * math.sin(rot), scale * math.cos(rot)]]
+    )
     w.wcs.radesys = "ICRS"
     k = DISTORTION_K
     a = np.zeros((4, 4))
@@ -356,7 +362,7 @@ class DetectorSignature:
         for _ in range(2):
             x = int(rng.integers(2, g.width - 2))
             y0 = int(rng.integers(0, g.height // 2))
-            cols.append((x, y0, int(min(g.height, y0 + rng.integers(g.height // 4, g.height)))))
+            cols.append((x, y0, min(g.height, y0 + int(rng.integers(g.height // 4, g.height)))))
         return cols
 
     @cached_property
@@ -542,7 +548,12 @@ def calibrated_truth(
 
     w = true_wcs(visit, detector_id, geometry)
     x, y = w.all_world2pix(np.asarray(catalog["ra"]), np.asarray(catalog["dec"]), 0)
-    on = (x > -margin - 0.5) & (x < geometry.width + margin - 0.5) & (y > -margin - 0.5) & (y < geometry.height + margin - 0.5)
+    on = (
+        (x > -margin - 0.5)
+        & (x < geometry.width + margin - 0.5)
+        & (y > -margin - 0.5)
+        & (y < geometry.height + margin - 0.5)
+    )
     sub = catalog[on]
     flux = np.asarray(sub[f"{visit.band}_flux"], dtype=float)
     truth = Table()
@@ -628,9 +639,15 @@ def simulate_exposure(
     sx = np.sqrt(sigma**2 + (gal_sigma * np.sqrt(1 + e)) ** 2)
     sy = np.sqrt(sigma**2 + (gal_sigma * np.sqrt(1 - e)) ** 2)
     signal = _render_sources(
-        (g.height, g.width), np.asarray(truth["x"]), np.asarray(truth["y"]), np.asarray(truth["instFlux"]),
-        sx, sy, np.asarray(truth["position_angle"]), visit.psf_profile,
-    )  # fmt: skip
+        (g.height, g.width),
+        np.asarray(truth["x"]),
+        np.asarray(truth["y"]),
+        np.asarray(truth["instFlux"]),
+        sx,
+        sy,
+        np.asarray(truth["position_angle"]),
+        visit.psf_profile,
+    )
     # Sky with a gradient across the focal plane (a few per cent over the mosaic).
     cx, cy = SIMCAM.focal_plane_center(detector_id, g)
     xx, yy = _pixel_axes(g)
@@ -663,19 +680,32 @@ def simulate_exposure(
     from .camera import raw_bbox
 
     info = make_obs_info(
-        exposure_id=visit.exposure_id, detector_id=detector_id, physical_filter=visit.physical_filter,
-        exposure_time=visit.exptime, datetime_begin=visit.datetime_begin, ra=visit.ra, dec=visit.dec,
-        airmass=visit.airmass, geometry=g,
-    )  # fmt: skip
+        exposure_id=visit.exposure_id,
+        detector_id=detector_id,
+        physical_filter=visit.physical_filter,
+        exposure_time=visit.exptime,
+        datetime_begin=visit.datetime_begin,
+        ra=visit.ra,
+        dec=visit.dec,
+        airmass=visit.airmass,
+        geometry=g,
+    )
     raw = RawExposure(Image(raw_array, bbox=raw_bbox(g)), det, info, {"SIMSEED": seed})
-    on_detector = (truth["x"] > -0.5) & (truth["x"] < g.width - 0.5) & (truth["y"] > -0.5) & (truth["y"] < g.height - 0.5)
+    on_detector = (
+        (truth["x"] > -0.5)
+        & (truth["x"] < g.width - 0.5)
+        & (truth["y"] > -0.5)
+        & (truth["y"] < g.height - 0.5)
+    )
     truth = truth[on_detector]
     truth.remove_columns(["sigma_arcsec", "ellipticity", "position_angle"])
     truth.meta.update(_truth_meta(visit, detector_id, g, n_cr))
     return raw, truth
 
 
-def _to_adu(electrons: np.ndarray, boxes: list[Any], g: DetectorGeometry, rng: np.random.Generator) -> np.ndarray:
+def _to_adu(
+    electrons: np.ndarray, boxes: list[Any], g: DetectorGeometry, rng: np.random.Generator
+) -> np.ndarray:
     """Read out: per amplifier, electrons / gain + bias level + drift + read noise, into the raw frame."""
     raw = rng.standard_normal((g.raw_height, g.raw_width), dtype=np.float32)
     for b in boxes:
