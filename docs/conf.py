@@ -11,9 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import stackclub
+
+# Example cells run `pipetask` and `stackclub`: find the commands installed next to this
+# interpreter (the project's .venv) even when Sphinx is not started through `make docs`.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -59,20 +59,41 @@ def test_notebook_page(page: Any, docs_site: str, screenshots: Path) -> None:
     page.screenshot(path=str(screenshots / f"docs_{stem}.png"))
 
 
-@pytest.mark.parametrize(("api_page", "min_images"), [("config_docs", 0), ("display", 2), ("simcam", 1)])
-def test_api_page(page: Any, docs_site: str, screenshots: Path, api_page: str, min_images: int) -> None:
+# page -> (images its examples draw, CSS selector of an output that must be visible)
+API_PAGES = {
+    "where_is": (0, ".cell_output a[href*='pipelineTask.py']"),
+    "config_docs": (0, ".cell_output .stackclub-config table"),
+    "logs": (0, ".cell_output .stackclub-logs"),
+    "display": (2, ".cell_output img"),
+    "versions": (0, ".cell_output table"),
+    "simcam": (1, ".cell_output img"),
+    "pipe": (0, ".cell_output table"),
+}
+
+
+@pytest.mark.parametrize("api_page", sorted(API_PAGES))
+def test_api_page(page: Any, docs_site: str, screenshots: Path, api_page: str) -> None:
+    min_images, must_show = API_PAGES[api_page]
     page.goto(f"{docs_site}/api/{api_page}.html")
     page.wait_for_load_state("load")
+    cells = page.locator("div.cell")
+    assert cells.count() >= 1, "no example cell"
+    without_output = page.eval_on_selector_all(
+        "div.cell", "els => els.filter(c => !c.querySelector('.cell_output')).length"
+    )
+    assert without_output == 0, f"{without_output} example cells have no output"
+    shown = page.locator(must_show).first
+    shown.scroll_into_view_if_needed()
+    assert shown.is_visible(), f"{must_show!r} is not visible"
     images = _rendered_images(page, ".cell_output img")
     broken = [src for src, complete, width in images if not (complete and width > 0)]
     assert not broken, f"images did not render: {broken}"
     assert len(images) >= min_images
-    assert page.locator("dl.py.function").count() >= 1, "no autodoc entry"
+    assert page.locator("dl.py.function, dl.py.class").count() >= 1, "no autodoc entry"
     tables = page.locator(".cell_output table").count()
-    if api_page == "config_docs":
+    if tables:
         _check_tables(page, ".cell_output table")
-        config_table = page.locator(".cell_output table").filter(has=page.locator("th:text-is('default')"))
-        assert config_table.count() >= 1
+    if api_page == "config_docs":
         page.locator(".cell_output .stackclub-config").first.screenshot(
             path=str(screenshots / "docs_api_show_config.png")
         )
@@ -80,4 +101,6 @@ def test_api_page(page: Any, docs_site: str, screenshots: Path, api_page: str, m
         page.locator(".cell_output img").first.screenshot(
             path=str(screenshots / f"docs_api_{api_page}_image.png")
         )
-    print(f"\napi/{api_page}.html: {tables} tables, {len(images)} images rendered")
+    print(
+        f"\napi/{api_page}.html: {cells.count()} examples with output, {tables} tables, {len(images)} images"
+    )
