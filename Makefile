@@ -89,7 +89,7 @@ docs: check-python $(BIN)/python  ## build the documentation site into docs/_bui
 test-browser: check-python $(BIN)/python  ## JupyterLab + the docs site in headless Chromium (needs Debian's chromium)
 	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_BROWSER))
 	@$(MAKE) --no-print-directory _demo-repo
-	@$(MAKE) --no-print-directory docs
+	@$(MAKE) --no-print-directory docs EXTRAS_DOCS=$(EXTRAS_BROWSER)
 	STACKCLUB_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser -o addopts=-ra -p no:cacheprovider -v $(PYTEST_ARGS)
 
 clean:  ## remove the virtual environment and build products
