@@ -36,6 +36,13 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 )
 @argument("--no-show", action="store_true", help="Do not show records in the cell; only keep them.")
 @argument(
+    "--max-shown",
+    type=int,
+    default=1000,
+    metavar="N",
+    help="Show at most N records (default 1000; the rest are kept). 0 shows none.",
+)
+@argument(
     "--output",
     "-o",
     default=None,
@@ -43,7 +50,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
     help="Store the captured records (a CapturedLogs) in this variable.",
 )
 def capture_logs_magic(line: str, cell: str, *, shell: Any = None) -> None:
-    """%%capture_logs [LEVEL] [--loggers a,b] [--no-show] [-o NAME]: run the cell capturing its logs.
+    """%%capture_logs [LEVEL] [--loggers a,b] [--no-show] [--max-shown N] [-o NAME]: capture the cell's logs.
 
     The records appear in the cell as they arrive (see `stackclub.capture_logs`).  An error
     in the cell is shown as usual; the capture still ends cleanly and restores the loggers.
@@ -59,7 +66,7 @@ def capture_logs_magic(line: str, cell: str, *, shell: Any = None) -> None:
         loggers = [n.strip() for n in args.loggers.split(",") if n.strip()]
     if args.output is not None and not args.output.isidentifier():
         raise ValueError(f"-o needs a Python variable name, got {args.output!r}")
-    capture = capture_logs(args.level, loggers, show=not args.no_show)
+    capture = capture_logs(args.level, loggers, show=not args.no_show, max_shown=args.max_shown)
     with capture:
         shell.run_cell(cell)
     if args.output is not None:

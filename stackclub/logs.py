@@ -491,13 +491,26 @@ class CapturedLogs(LogRecords):
     show
         Show records as they arrive: in a notebook as colour-coded HTML in the cell (one
         output per record), in a terminal as lines on standard error.
+    max_shown
+        Show at most this many records (`None`: no limit); the rest are kept, and one line
+        at the end of the block says how many were not shown.
     """
 
     def __init__(
-        self, level: int | str = "INFO", loggers: Iterable[str] | str | None = None, *, show: bool = True
+        self,
+        level: int | str = "INFO",
+        loggers: Iterable[str] | str | None = None,
+        *,
+        show: bool = True,
+        max_shown: int | None = 1000,
     ) -> None:
         super().__init__()
         self.level = _parse_level(level)
+        if max_shown is not None and (isinstance(max_shown, bool) or not isinstance(max_shown, int)):
+            raise TypeError(f"max_shown must be an int or None, not {type(max_shown).__name__}")
+        if max_shown is not None and max_shown < 0:
+            raise ValueError(f"max_shown must be >= 0 (or None for no limit), got {max_shown}")
+        self.max_shown = max_shown
         if isinstance(loggers, str):
             loggers = [loggers]
         if loggers is not None:
@@ -520,6 +533,8 @@ class CapturedLogs(LogRecords):
         self._kernel = False
         self._owner_thread: int | None = None
         self._pending: list[LogEntry] = []  # accepted, to be shown, not shown yet
+        self._n_shown = 0  # records this capture showed (or queued to show)
+        self._n_not_shown = 0  # records it kept without showing, past max_shown
         self._thresholds: dict[str, int | None] = {}
 
     # -- what is accepted ------------------------------------------------------------------
@@ -650,6 +665,11 @@ class CapturedLogs(LogRecords):
         self._restore()
         if self._live:
             self._show_pending()
+            if self._n_not_shown:
+                self._show_note(
+                    f"… {self._n_not_shown} more records not shown (max_shown={self.max_shown}); "
+                    f"all {len(self._entries)} are kept: .records, .text, .to_table()"
+                )
 
     def _restore(self) -> None:
         with _ACTIVE_LOCK:
@@ -679,6 +699,10 @@ class CapturedLogs(LogRecords):
         if self._displayer_for(record) is not self:
             return  # an inner capture shows it; this one only keeps it
         with self._lock:
+            if self.max_shown is not None and self._n_shown >= self.max_shown:
+                self._n_not_shown += 1
+                return
+            self._n_shown += 1
             self._pending.append(entry)
         if not self._kernel or threading.get_ident() == self._owner_thread:
             self._show_pending()
@@ -717,6 +741,17 @@ class CapturedLogs(LogRecords):
         finally:
             _DISPLAYING.on = False
 
+    def _show_note(self, note: str) -> None:
+        if self._kernel:
+            from IPython.display import display
+
+            pre = f'<pre style="{escape(_PRE_STYLE)}"><i>{escape(note)}</i></pre>'
+            html = f'<div class="stackclub-logs">{pre}</div>'
+            display({"text/plain": note, "text/html": html}, raw=True)
+        else:
+            sys.stderr.write(note + "\n")
+            sys.stderr.flush()
+
     def __repr__(self) -> str:
         base = super().__repr__()[:-1]
         state = "capturing" if self._active else "captured"
@@ -725,7 +760,11 @@ class CapturedLogs(LogRecords):
 
 
 def capture_logs(
-    level: int | str = "INFO", loggers: Iterable[str] | str | None = None, *, show: bool = True
+    level: int | str = "INFO",
+    loggers: Iterable[str] | str | None = None,
+    *,
+    show: bool = True,
+    max_shown: int | None = 1000,
 ) -> CapturedLogs:
     """Capture log records into the notebook cell (a context manager).
 
@@ -746,6 +785,10 @@ def capture_logs(
         cell (one output per record, in order with what the cell prints); in a terminal as
         a plain ``{name} {levelname}: {message}`` line on standard error.  Either way the
         returned object keeps them.
+    max_shown
+        Show at most this many records while the block runs (`None`: no limit), so a
+        ``"DEBUG"`` capture cannot swamp a notebook with outputs; the rest are kept on the
+        returned object, and one line at the end says how many were not shown.
 
     Returns
     -------
@@ -787,7 +830,7 @@ def capture_logs(
     >>> [(e.levelname, e.name) for e in logs.records]
     [('INFO', '__main__.myTask')]
     """
-    return CapturedLogs(level, loggers, show=show)
+    return CapturedLogs(level, loggers, show=show, max_shown=max_shown)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -456,12 +456,6 @@ def test_run_command_failure_raises_with_the_tail(capsys: pytest.CaptureFixture[
     assert result.returncode == 3 and result.lines[-1] == "fatal <error>"
 
 
-def test_run_command_real_pipetask_failure() -> None:
-    with pytest.raises(CommandError, match=r"(?s)exited with code 2.*No such command 'frobnicate'") as info:
-        run_command("pipetask frobnicate", show=False)
-    assert isinstance(info.value, StackClubError)
-
-
 def test_run_command_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The child waits for a file that we create only once we have *seen* its first line."""
     flag = tmp_path / "go"
@@ -716,6 +710,9 @@ def test_kernel_cell_magic(kernel: Any) -> None:
         ("stdout", "'__main__.myTask.fringe INFO: fringe <amp> & done' True\n")
     ]
     # An error in the cell is shown as usual; the records before it are shown and the loggers restored.
+    outputs = _run_in(kernel, "%%capture_logs --max-shown 1\nMyTask().run()")
+    assert [kind for kind, _ in outputs] == ["display_data", "stdout", "display_data"]
+    assert outputs[2][1]["text/plain"].startswith("… 2 more records not shown (max_shown=1); all 3 are kept")
     outputs = _run_in(kernel, "%%capture_logs WARNING -o failed\nMyTask().run()\n1 / 0")
     assert [kind for kind, _ in outputs] == ["stdout", "display_data", "error"]
     assert outputs[1][1]["text/plain"] == "__main__.myTask WARNING: careful"
@@ -795,3 +792,24 @@ def test_kernel_run_command_streams_into_the_cell(kernel: Any) -> None:
     assert outputs[1][0] == "execute_result"  # the result shows a summary, not the output again
     assert "exited with code <b>0</b> (2 lines of output" in outputs[1][1]["text/html"]
     assert len(outputs) == 2
+
+
+def test_max_shown_limits_what_is_shown_not_what_is_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    log = logging.getLogger("__main__.chatty")
+    with capture_logs("INFO", max_shown=2) as logs:
+        for i in range(5):
+            log.info("record %d", i)
+    assert capsys.readouterr().err == (
+        "__main__.chatty INFO: record 0\n"
+        "__main__.chatty INFO: record 1\n"
+        "… 3 more records not shown (max_shown=2); all 5 are kept: .records, .text, .to_table()\n"
+    )
+    assert len(logs) == 5
+    with capture_logs("INFO", max_shown=None) as logs:
+        for i in range(3):
+            log.info("record %d", i)
+    assert capsys.readouterr().err.count("\n") == 3
+    with pytest.raises(ValueError, match="max_shown must be >= 0"):
+        capture_logs(max_shown=-1)
+    with pytest.raises(TypeError, match="max_shown must be an int or None, not float"):
+        capture_logs(max_shown=1.5)  # type: ignore[arg-type]
