@@ -293,7 +293,7 @@ class CalibrateImageTask(PipelineTask):
 
         summary = self.compute_summary_stats.run(
             bbox=bbox, psfSigma=psfSigma, wcs=wcs, exposureTime=exptime, zeroPoint=photo.zeroPoint,
-            skyBg=bg2.skyLevel, skyNoise=bg2.skyNoise, meanVar=float(np.median(variance)),
+            skyBg=bg2.skyLevel, skyNoise=bg2.skyNoise, meanVar=float(np.median(variance[::4, ::4])),
             nPsfStar=int(np.sum(psfStars["calib_psf_used"])), astromScatter=astrom.scatter,
             astromOffsets=np.asarray(astrom.matches["separation"]), stars=stars,
         ).summary

@@ -80,10 +80,10 @@ class SourceDetectionTask(Task):
         if cfg.doSmooth:
             smoothed = ndimage.gaussian_filter(image, psfSigma, mode="constant", truncate=3.0)
             # A normalized Gaussian kernel reduces white noise variance by sum(k**2) = 1 / (4 pi sigma^2).
-            noise = math.sqrt(float(np.median(varianceArray)) / (4 * math.pi * psfSigma**2))
+            noise = math.sqrt(float(np.median(varianceArray[::4, ::4])) / (4 * math.pi * psfSigma**2))
         else:
             smoothed = image
-            noise = math.sqrt(float(np.median(varianceArray)))
+            noise = math.sqrt(float(np.median(varianceArray[::4, ::4])))
         edgeWidth = int(math.ceil(3 * psfSigma)) if cfg.doSmooth else 0
         edge = np.zeros(image.shape, dtype=bool)
         if edgeWidth:
@@ -94,61 +94,50 @@ class SourceDetectionTask(Task):
         if badArray is not None:
             above &= ~badArray
         labels, n = ndimage.label(above)
-        if n:
-            counts = np.bincount(labels.ravel(), minlength=n + 1)
-            small = counts < cfg.minPixels
-            small[0] = False
-            if small.any():
-                labels[small[labels]] = 0
-                labels, n = ndimage.label(labels > 0)
+        # Per-footprint properties from the labelled pixels only (a few per cent of the frame),
+        # sorted by label: size, bounding box and the highest smoothed pixel (the peak).
+        idx = np.flatnonzero(labels)
+        lab = labels.ravel()[idx]
+        val = smoothed.ravel()[idx]
+        order = np.lexsort((-val, lab))
+        idx, lab = idx[order], lab[order]
+        starts = np.searchsorted(lab, np.arange(1, n + 1))
+        npix = np.diff(np.append(starts, lab.size))
+        keep = npix >= cfg.minPixels
+        if not keep.all():
+            # Too-small footprints are dropped from the detection mask as well.
+            small = np.zeros(n + 1, dtype=bool)
+            small[1:] = ~keep
+            labels[small[labels]] = 0
         detected = labels > 0
         grow = int(round(cfg.nSigmaToGrow * psfSigma))
-        if grow and n:
+        if grow and keep.any():
             # Square growing with two 1-d maximum filters: separable, so ~10x faster than
             # binary_dilation with `grow` iterations on a full frame.
             d8 = detected.view(np.uint8)
             d8 = ndimage.maximum_filter1d(d8, 2 * grow + 1, axis=0)
             detected = ndimage.maximum_filter1d(d8, 2 * grow + 1, axis=1).astype(bool)
-        sources = Table(
-            names=("id", "x", "y", "peakSignificance", "npix", "footprint_x0", "footprint_y0",
-                   "footprint_x1", "footprint_y1", "footprint_too_big"),
-            dtype=(np.int64, np.int64, np.int64, np.float64, np.int64, np.int64, np.int64, np.int64,
-                   np.int64, bool),
-        )
+        ys, xs = np.unravel_index(idx, labels.shape)
         if n:
-            index = np.arange(1, n + 1)
-            peaks = self._peaks(smoothed, labels, n)
-            npix = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-            slices = ndimage.find_objects(labels)
-            bbox = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], dtype=np.int64)
-            sources = Table(
-                {
-                    "id": index.astype(np.int64),
-                    "x": peaks[:, 1],
-                    "y": peaks[:, 0],
-                    "peakSignificance": smoothed[peaks[:, 0], peaks[:, 1]] / noise,
-                    "npix": npix,
-                    "footprint_x0": bbox[:, 0],
-                    "footprint_y0": bbox[:, 1],
-                    "footprint_x1": bbox[:, 2],
-                    "footprint_y1": bbox[:, 3],
-                    "footprint_too_big": npix > cfg.maxFootprintArea,
-                }
-            )
+            py, px = ys[starts], xs[starts]
+            x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts) + 1
+            y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts) + 1
+        else:
+            py = px = x0 = x1 = y0 = y1 = np.zeros(0, dtype=np.int64)
+        sel = np.flatnonzero(keep)
+        sources = Table(
+            {
+                "id": np.arange(1, sel.size + 1, dtype=np.int64),
+                "x": px[sel].astype(np.int64),
+                "y": py[sel].astype(np.int64),
+                "peakSignificance": (smoothed[py[sel], px[sel]] / noise).astype(np.float64),
+                "npix": npix[sel].astype(np.int64),
+                "footprint_x0": x0[sel].astype(np.int64),
+                "footprint_y0": y0[sel].astype(np.int64),
+                "footprint_x1": x1[sel].astype(np.int64),
+                "footprint_y1": y1[sel].astype(np.int64),
+                "footprint_too_big": npix[sel] > cfg.maxFootprintArea,
+            }
+        )
         self.log.info("Detected %d sources above %.1f sigma", len(sources), cfg.thresholdValue)
         return Struct(sources=sources, detected=detected, edge=edge, labels=labels, noise=noise)
-
-    @staticmethod
-    def _peaks(smoothed: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-        """(y, x) of the highest smoothed pixel of each label 1..n, looking at labelled pixels only.
-
-        ``scipy.ndimage.maximum_position`` does this too but sorts the whole label image (seconds
-        on a full frame); footprints cover a few per cent of the pixels.
-        """
-        idx = np.flatnonzero(labels)
-        lab = labels.ravel()[idx]
-        val = smoothed.ravel()[idx]
-        order = np.lexsort((-val, lab))
-        first = order[np.searchsorted(lab[order], np.arange(1, n + 1))]
-        ys, xs = np.unravel_index(idx[first], labels.shape)
-        return np.column_stack([ys, xs]).astype(np.int64)

@@ -100,7 +100,12 @@ class RepairTask(Task):
         nCosmicRays = 0
         if nPixels:
             _, nCosmicRays = ndimage.label(crMask)
-            grown = ndimage.binary_dilation(crMask)
+            # Grow by one pixel (a cross), offsetting the few flagged pixels rather than dilating the frame.
+            cy, cx = np.nonzero(crMask)
+            grown = crMask.copy()
+            ny, nx = crMask.shape
+            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                grown[np.clip(cy + dy, 0, ny - 1), np.clip(cx + dx, 0, nx - 1)] = True
             good = np.where(grown, np.nan, imageArray)
             ys, xs = np.nonzero(grown)
             p = np.pad(good, 2, mode="constant", constant_values=np.nan)
