@@ -1086,12 +1086,18 @@ def show_task_log(
     >>> show_task_log(butler, "isr", {"instrument": "SimCam", "exposure": 1, "detector": 0})  # doctest: +SKIP
     """
     try:
-        from lsst.daf.butler import MissingDatasetTypeError
+        from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
     except ImportError as err:  # pragma: no cover - exercised only without the stack
         raise MissingStackError("lsst.daf.butler", "show_task_log") from err
 
     dataset_type = f"{label}_log"
     data_id = {} if data_id is None else data_id
+    if collections is None:
+        searched = list(butler.collections.defaults)
+    elif isinstance(collections, str):
+        searched = [collections]
+    else:
+        searched = list(collections)
     try:
         ref = butler.find_dataset(dataset_type, data_id, collections=collections)
     except MissingDatasetTypeError:
@@ -1106,17 +1112,18 @@ def show_task_log(
             f"this repository has no dataset type {dataset_type!r}; task labels with a stored log: "
             f"{', '.join(known) if known else 'none (no pipeline has run here yet)'}",
         ) from None
-    if ref is None:
-        if collections is None:
-            searched = list(butler.collections.defaults)
-        elif isinstance(collections, str):
-            searched = [collections]
-        else:
-            searched = list(collections)
+    except MissingCollectionError as err:
         raise TaskLogNotFoundError(
             label,
             data_id,
-            f"no {dataset_type!r} dataset for data ID {dict(data_id)!r} in collections {searched!r}; "
+            f"{err} (searched {searched!r}); `butler query-collections REPO` lists the collections",
+        ) from None
+    if ref is None:
+        shown_id = dict(getattr(data_id, "mapping", data_id))
+        raise TaskLogNotFoundError(
+            label,
+            data_id,
+            f"no {dataset_type!r} dataset for data ID {shown_id!r} in collections {searched!r}; "
             "pass collections= (the run's output collection) and check the data ID",
         )
     stored = butler.get(ref)

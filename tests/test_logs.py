@@ -18,7 +18,7 @@ from typing import Any
 
 import lsst.utils.logging as lsst_logging
 import pytest
-from lsst.daf.butler import Butler, DatasetType
+from lsst.daf.butler import Butler, DataCoordinate, DatasetType
 from lsst.pex.config import Config, ConfigurableField, Field
 from lsst.pipe.base import (
     PipelineTask,
@@ -591,6 +591,12 @@ def test_show_task_log_errors_say_what_exists(pipeline_run: tuple[Any, CapturedL
         TaskLogNotFoundError, match=r"no 'clubLog_log' dataset for data ID \{\} in collections \['inputs'\]"
     ):
         stackclub.show_task_log(butler, "clubLog", collections="inputs")
+    empty = DataCoordinate.make_empty(butler.dimensions)  # a data ID object works like a dict
+    with pytest.raises(TaskLogNotFoundError, match=r"for data ID \{\} in collections \['inputs'\]"):
+        stackclub.show_task_log(butler, "clubLog", empty, collections=["inputs"])
+    with pytest.raises(TaskLogNotFoundError, match=r"No collections with names 'a b' found. \(searched"):
+        stackclub.show_task_log(butler, "clubLog", collections=["a", "b"])
+    assert len(stackclub.show_task_log(butler, "clubLog", empty, collections="u/club/run")) >= 3
 
 
 # -- in a real Jupyter kernel ---------------------------------------------------------------------
