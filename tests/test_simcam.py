@@ -314,7 +314,7 @@ def _butler(path: str):  # type: ignore[no-untyped-def]
 
 
 def test_small_repo_dimension_records(small_repo: str) -> None:
-    from conftest import SMALL_REPO_SETTINGS
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     with _butler(small_repo) as butler:
         (instrument,) = butler.query_dimension_records("instrument")
@@ -386,9 +386,9 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
 
 
 def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
-    from conftest import SMALL_REPO_SETTINGS
     from stackclub.simcam.repo import _field_radius
     from stackclub.simcam.sky import make_visits, seeded_rng, simulate_exposure
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     seed = SMALL_REPO_SETTINGS["seed"]
     with _butler(small_repo) as butler:
@@ -463,8 +463,8 @@ def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:
 
 
 def test_second_build_adds_nothing(small_repo: str) -> None:
-    from conftest import SMALL_REPO_SETTINGS
     from stackclub.simcam.repo import build_demo_repo
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     report = build_demo_repo(small_repo, progress=False, **SMALL_REPO_SETTINGS)  # type: ignore[arg-type]
     assert report.n_added == 0 and not report.created
@@ -537,9 +537,9 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
 
 
 def test_existing_repo_with_other_seed_is_refused(small_repo: str) -> None:
-    from conftest import SMALL_REPO_SETTINGS
     from stackclub._exceptions import DemoRepoError
     from stackclub.simcam.repo import build_demo_repo
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     settings = dict(SMALL_REPO_SETTINGS, seed=99)
     with pytest.raises(DemoRepoError, match="seed: repository has 7, asked for 99"):
@@ -561,8 +561,8 @@ def test_default_demo_repo_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_cli_demo_repo(tmp_path: Path, small_repo: str) -> None:
     from click.testing import CliRunner
 
-    from conftest import SMALL_REPO_SETTINGS
     from stackclub.cli import main
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     runner = CliRunner()
     # the session's small repository is complete: the command says so and adds nothing
