@@ -322,30 +322,34 @@ class IsrTask(PipelineTask):
             gain = calibs.gain if cfg.doApplyGains else 1.0
             # Assembly: copy the imaging section to its place in the detector, flipped to readout order.
             np.multiply(raw[d_ys, d_xs][flip_y, flip_x], np.float32(gain), out=out[a_ys, a_xs])
-            if variance is not None:
-                if cfg.doApplyGains:
-                    updateVariance(out[a_ys, a_xs], calibs.read_noise, out=variance[a_ys, a_xs])
-                else:  # ADU: Poisson term is signal/gain, read noise is read_noise/gain.
-                    updateVariance(out[a_ys, a_xs] / np.float32(calibs.gain), calibs.read_noise / calibs.gain,
-                                   out=variance[a_ys, a_xs])
 
         if cfg.doBias:
             self._checkShape("bias", bias, out_bbox)
             out -= bias.image.array
-            if variance is not None:
-                # The Poisson term counts signal electrons only: remove the bias pedestal from it.
-                variance -= np.minimum(np.maximum(bias.image.array, 0), variance)
+        if variance is not None:
+            # After the bias (not Poisson) and before the dark (Poisson: its electrons count).
+            for amp in detector.amplifiers:
+                a_ys, a_xs = amp.bbox.slice_within(out_bbox)
+                rn, g = amp.nominal_calibrations.read_noise, amp.nominal_calibrations.gain
+                if cfg.doApplyGains:
+                    updateVariance(out[a_ys, a_xs], rn, out=variance[a_ys, a_xs])
+                else:  # ADU: Poisson term is signal/gain, read noise is read_noise/gain.
+                    updateVariance(out[a_ys, a_xs] / np.float32(g), rn / g, out=variance[a_ys, a_xs])
         exptime = self._exposureTime(obs_info)
         if cfg.doDark:
             self._checkShape("dark", dark, out_bbox)
-            out -= dark.image.array * np.float32(exptime)
+            scratch = np.multiply(dark.image.array, np.float32(exptime), dtype=np.float32)
+            out -= scratch
         if cfg.doFlat:
             self._checkShape("flat", flat, out_bbox)
             flat_array = flat.image.array
             bad_flat = ~(flat_array > 0)
-            out /= np.where(bad_flat, 1, flat_array)
+            if bad_flat.any():
+                flat_array = np.where(bad_flat, np.float32(1), flat_array)
+            out /= flat_array
             if variance is not None:
-                variance /= np.where(bad_flat, 1, flat_array) ** 2
+                variance /= flat_array
+                variance /= flat_array
         else:
             bad_flat = None
         fringeAmplitude = None
