@@ -482,6 +482,11 @@ def test_interrupted_build_recovers(tmp_path: Path) -> None:
     with _butler(str(tmp_path / "repo")) as butler:  # a repository, partly filled
         partial = len(butler.query_datasets("raw", collections="SimCam/raw/all", explain=False))
         assert partial < 2
+    # what a kill -9 can leave: a raw file being written, a repository being created
+    (tmp_path / "repo" / ".staging").mkdir(exist_ok=True)
+    (tmp_path / "repo" / ".staging" / "SC_2026031500001_000.fits").write_bytes(b"SIMPLE  =")
+    (tmp_path / "_repo_partial_x1y2").mkdir()
+    (tmp_path / "_repo_partial_x1y2" / "butler.yaml").write_text("datastore:")
     report = build_demo_repo(tmp_path / "repo", **settings)  # type: ignore[arg-type]
     assert report.n_added > 0 and not report.created
     build_demo_repo(tmp_path / "fresh", **settings)  # type: ignore[arg-type]
@@ -500,7 +505,7 @@ def test_interrupted_build_recovers(tmp_path: Path) -> None:
         for ref in a.query_datasets("raw", collections="SimCam/raw/all"):
             other = b.find_dataset("raw", ref.dataId, collections="SimCam/raw/all")
             np.testing.assert_array_equal(a.get(ref).image.array, b.get(other).image.array)
-    assert not list(tmp_path.glob(".*staging*")) and not list(tmp_path.glob("*partial*"))
+    assert not (tmp_path / "repo" / ".staging").exists() and not list(tmp_path.glob("*partial*"))
     assert build_demo_repo(tmp_path / "repo", **settings).n_added == 0  # type: ignore[arg-type]
 
 

@@ -262,6 +262,13 @@ def _check_path(path: Path) -> bool:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def _remove_stale_partials(path: Path) -> None:
+    """Remove half-created repositories left next to ``path`` by a build killed while creating it."""
+    if path.parent.exists():
+        for stale in path.parent.glob(f"_{path.name.replace('.', '_')}_partial_*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def _make_repo(path: Path, compression: str, geometry: DetectorGeometry) -> None:
     """Create an empty repository at ``path``, atomically (build aside, then rename)."""
     from lsst.daf.butler import Butler, Config
@@ -269,6 +276,7 @@ def _make_repo(path: Path, compression: str, geometry: DetectorGeometry) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     # No dot in the name: daf_butler would take what follows it for a config file extension.
     safe = path.name.replace(".", "_")
+    _remove_stale_partials(path)
     tmp = Path(tempfile.mkdtemp(prefix=f"_{safe}_partial_", dir=path.parent))
     try:
         Butler.makeRepo(str(tmp), config=Config(_seed_config(compression, geometry)))
@@ -568,6 +576,7 @@ def build_demo_repo(
     from .sky import simulate_exposure
 
     report = BuildReport(path=str(root), created=not exists)
+    _remove_stale_partials(root)
     if not exists:
         _LOG.info("Creating a Butler repository at %s", root)
         _make_repo(root, compression, geom)
@@ -650,7 +659,8 @@ def build_demo_repo(
 
         validity = Timespan(*(_tai(t) for t in CALIB_VALIDITY))
         signatures: dict[int, DetectorSignature] = {}
-        staging = root.parent / f".{root.name}.staging"
+        # Raw files are written here, as a camera would, then moved into the datastore by ingest.
+        staging = root / ".staging"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         added = report.added
