@@ -488,7 +488,7 @@ def test_run_command_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.Mo
         (
             [sys.executable, "-c", "import time; print('started'); time.sleep(60)"],
             {"timeout": 0.5},
-            r"timed out after 0.5 s\. Its output:\n    started",
+            r"timed out after 0.5 s\.",  # (on a loaded machine the child may not have printed yet)
         ),
         ("", {}, "needs a command to run"),
     ],
