@@ -34,11 +34,22 @@ Every level and handler changed on entry is restored on exit, also when the bloc
 Other handlers (a ``logging.basicConfig`` stream, pytest's capture) get a filter for the
 duration, so lowering a level for the capture never makes *them* print more than before.
 Explicit levels that you set on loggers other than the root and ``lsst`` are respected.
+
+In a notebook
+-------------
+Each record is one HTML output in the cell (escaped, level colour coded, with a plain-text
+alternative), in order with what the cell prints, as lsst.rsp's ``IPythonHandler`` does on
+the Rubin Science Platform — where that handler is installed, `capture_logs` lets it do the
+showing instead of showing records twice.  One output per record, rather than one block
+redrawn with ``update_display``, because nbval ignores display updates: a notebook executed
+and committed with outputs then checks cleanly.  ``max_shown`` (default 1000) caps how many
+records a block shows; all of them are kept on the returned object.
 """
 
 from __future__ import annotations
 
 __all__ = (
+    "LOG_FORMAT",
     "QUIET_LOGGERS",
     "CapturedLogs",
     "CommandResult",
