@@ -45,30 +45,48 @@ def main() -> None:
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.camera import GEOMETRIES, SIMCAM, amp_boxes
     from stackclub.simcam.repo import _make_refcat  # the demo repository's refcat, without a Butler
-    from stackclub.simcam.sky import _field_radius, make_truth_catalog, make_visits, seeded_rng, simulate_exposure
+    from stackclub.simcam.sky import (
+        _field_radius,
+        make_truth_catalog,
+        make_visits,
+        seeded_rng,
+        simulate_exposure,
+    )
 
     geom = GEOMETRIES[args.geometry]
     seed = args.seed
     visits = make_visits(seeded_rng(seed, "visits"), len(args.bands), tuple(args.bands))
-    catalog = make_truth_catalog(seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec),
-                                 radius_deg=_field_radius(geom))
+    catalog = make_truth_catalog(
+        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=_field_radius(geom)
+    )
     refcat = vstack(list(_make_refcat(catalog, seed).values()))
-    header = (f"{'visit':>14s} {'band':>4s} {'det':>3s} {'ISR rms/exp':>11s} {'complete':>8s} {'isolated':>8s} "
-              f"{'purity':>7s} {'FWHM err':>8s} {'astrom':>7s} {'ZP err':>7s}")
+    header = (
+        f"{'visit':>14s} {'band':>4s} {'det':>3s} {'ISR rms/exp':>11s} {'complete':>8s} {'isolated':>8s} "
+        f"{'purity':>7s} {'FWHM err':>8s} {'astrom':>7s} {'ZP err':>7s}"
+    )
     print(f"Geometry {geom.name} ({geom.height} x {geom.width}), seed {seed}\n")
     print(header)
-    print(f"{'':14s} {'':4s} {'':3s} {'goal<=1.05':>11s} {'>=98%':>8s} {'>=98%':>8s} {'':7s} {'%':>8s} "
-          f"{'<=0.02\"':>7s} {'<=5mmag':>7s}")
+    print(
+        f"{'':14s} {'':4s} {'':3s} {'goal<=1.05':>11s} {'>=98%':>8s} {'>=98%':>8s} {'':7s} {'%':>8s} "
+        f"{'<=0.02"':>7s} {'<=5mmag':>7s}"
+    )
     for visit in visits:
         for det in args.detectors:
             raw, truth = simulate_exposure(geom, detector_id=det, visit=visit, catalog=catalog, seed=seed)
             calibs = simulate_calibs(geom, detector_id=det, bands=(visit.band,), seed=seed)
             pf = visit.physical_filter
             isr = IsrTask()
-            post = isr.run(raw, bias=calibs["bias"], dark=calibs["dark"], flat=calibs["flat"][pf],
-                           fringes=calibs.get("fringe", {}).get(pf), defects=calibs["defects"]).outputExposure
-            result = CalibrateImageTask().run(post, detector=raw.detector, obs_info=raw.obs_info,
-                                              astrometry_ref_cat=[refcat])
+            post = isr.run(
+                raw,
+                bias=calibs["bias"],
+                dark=calibs["dark"],
+                flat=calibs["flat"][pf],
+                fringes=calibs.get("fringe", {}).get(pf),
+                defects=calibs["defects"],
+            ).outputExposure
+            result = CalibrateImageTask().run(
+                post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[refcat]
+            )
             cal = result.photometry.calibration
             exp = result.exposure
             # --- ISR residual against the pure-noise expectation.
@@ -90,8 +108,14 @@ def main() -> None:
             f = np.asarray(truth["instFlux"], float)
             snr = f / np.sqrt(f + 4 * math.pi * sigma**2 * (visit.sky_rate * visit.exptime + np.mean(rn2)))
             tx, ty = np.asarray(truth["x"]), np.asarray(truth["y"])
-            ok = (snr >= 10) & ~np.asarray(truth["is_saturated"]) & (tx > 5) & (tx < geom.width - 6) \
-                & (ty > 5) & (ty < geom.height - 6)
+            ok = (
+                (snr >= 10)
+                & ~np.asarray(truth["is_saturated"])
+                & (tx > 5)
+                & (tx < geom.width - 6)
+                & (ty > 5)
+                & (ty < geom.height - 6)
+            )
             dist = np.hypot(tx[:, None] - tx[None, :], ty[:, None] - ty[None, :])
             isolated = ~((dist < 10) & (f[None, :] > f[:, None])).any(axis=1)
             sx, sy = np.asarray(result.stars["x"]), np.asarray(result.stars["y"])
@@ -115,9 +139,11 @@ def main() -> None:
             ddec = dec - np.asarray(truth["dec"])[bright]
             astrom = float(np.sqrt(np.mean(dra**2 + ddec**2))) * 3600
             zp_err = (result.photometry.zeroPoint - visit.zero_point) * 1000
-            print(f"{visit.exposure_id:14d} {visit.band:>4s} {det:3d} {ratio:11.3f} {completeness:8.1%} "
-                  f"{complete_iso:8.1%} {purity:7.1%} {100 * (fwhm / fwhm_true - 1):8.2f} {astrom:7.4f} "
-                  f"{zp_err:7.2f}")
+            print(
+                f"{visit.exposure_id:14d} {visit.band:>4s} {det:3d} {ratio:11.3f} {completeness:8.1%} "
+                f"{complete_iso:8.1%} {purity:7.1%} {100 * (fwhm / fwhm_true - 1):8.2f} {astrom:7.4f} "
+                f"{zp_err:7.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Speed of the teaching pipeline on one full-size HSC frame (2048 x 4176), against peers timed in the same run.
+"""Speed of the teaching pipeline on one full-size HSC frame (2048 x 4176), against peers timed in one run.
 
 Prints, each the minimum of ``--repeat`` runs:
 
@@ -61,8 +61,13 @@ def ccdproc_chain(raw, boxes, bias, dark, flat, exptime):
         out[ays, axs] = trimmed.data * b.gain
     ccd = CCDData(out, unit="electron")
     ccd = ccdproc.subtract_bias(ccd, CCDData(bias.image.array, unit="electron"))
-    ccd = ccdproc.subtract_dark(ccd, CCDData(dark.image.array, unit="electron"), dark_exposure=1 * u.s,
-                                data_exposure=exptime * u.s, scale=True)
+    ccd = ccdproc.subtract_dark(
+        ccd,
+        CCDData(dark.image.array, unit="electron"),
+        dark_exposure=1 * u.s,
+        data_exposure=exptime * u.s,
+        scale=True,
+    )
     return ccdproc.flat_correct(ccd, CCDData(flat.image.array, unit=""))
 
 
@@ -81,11 +86,15 @@ def main() -> None:
 
     raw, truth = simulate_exposure(HSC_GEOMETRY, detector_id=4, seed=3)
     calibs = simulate_calibs(HSC_GEOMETRY, detector_id=4, bands=("r",), seed=3)
-    kw = dict(bias=calibs["bias"], dark=calibs["dark"], flat=calibs["flat"]["SimCam-R"], defects=calibs["defects"])
+    kw = dict(
+        bias=calibs["bias"], dark=calibs["dark"], flat=calibs["flat"]["SimCam-R"], defects=calibs["defects"]
+    )
     exptime = float(raw.obs_info.exposure_time.value)
     ref = Table({"coord_ra": truth["ra"], "coord_dec": truth["dec"], "r_flux": truth["flux"]})
-    print(f"Frame: {HSC_GEOMETRY.height} x {HSC_GEOMETRY.width} imaging pixels, {len(truth)} sources; "
-          f"min of {args.repeat} runs; {os.cpu_count()} cores\n")
+    print(
+        f"Frame: {HSC_GEOMETRY.height} x {HSC_GEOMETRY.width} imaging pixels, {len(truth)} sources; "
+        f"min of {args.repeat} runs; {os.cpu_count()} cores\n"
+    )
 
     isr = IsrTask()  # fringe is applied only in z and y: this is an r frame
     t_isr, post = best(lambda: isr.run(raw, **kw).outputExposure, args.repeat)
@@ -93,16 +102,22 @@ def main() -> None:
     for name in ("doSaturation", "doSuspect", "doVariance", "doDefect", "doInterpolate", "doNanMasking"):
         setattr(chain_config, name, False)
     isr_chain = IsrTask(config=chain_config)
-    t_isr_chain, _ = best(lambda: isr_chain.run(raw, **{k: v for k, v in kw.items() if k != "defects"}), args.repeat)
+    t_isr_chain, _ = best(
+        lambda: isr_chain.run(raw, **{k: v for k, v in kw.items() if k != "defects"}), args.repeat
+    )
     boxes = amp_boxes(raw.detector)
-    t_ccdproc, _ = best(lambda: ccdproc_chain(raw, boxes, kw["bias"], kw["dark"], kw["flat"], exptime), args.repeat)
+    t_ccdproc, _ = best(
+        lambda: ccdproc_chain(raw, boxes, kw["bias"], kw["dark"], kw["flat"], exptime), args.repeat
+    )
     frame = raw.image.array.astype(np.float32)
     dst = np.empty_like(frame)
     t_numpy, _ = best(lambda: np.multiply(frame, np.float32(1.0), out=dst), args.repeat)
 
     calibrate = CalibrateImageTask()
-    t_cal, result = best(lambda: calibrate.run(post, detector=raw.detector, obs_info=raw.obs_info,
-                                                astrometry_ref_cat=[ref]), args.repeat)
+    t_cal, result = best(
+        lambda: calibrate.run(post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]),
+        args.repeat,
+    )
 
     rows = [
         ("IsrTask.run (all steps: masks, variance, defects, interpolation)", t_isr, ""),
@@ -127,12 +142,17 @@ def main() -> None:
 
     from stackclub.simcam.formatters import SEED_CONFIG
 
-    outputs = {"post_isr_image": (post, "MaskedImageV2"), "preliminary_visit_image": (result.exposure, "VisitImage"),
-               "preliminary_visit_image_background": (result.background, "BackgroundMap"),
-               "single_visit_star_unstandardized": (result.stars, "ArrowAstropy"),
-               "single_visit_psf_star": (result.psf_stars, "ArrowAstropy")}
+    outputs = {
+        "post_isr_image": (post, "MaskedImageV2"),
+        "preliminary_visit_image": (result.exposure, "VisitImage"),
+        "preliminary_visit_image_background": (result.background, "BackgroundMap"),
+        "single_visit_star_unstandardized": (result.stars, "ArrowAstropy"),
+        "single_visit_psf_star": (result.psf_stars, "ArrowAstropy"),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        Butler.makeRepo(tmp, config=Config({"datastore": {"formatters": dict(SEED_CONFIG["datastore"]["formatters"])}}))
+        Butler.makeRepo(
+            tmp, config=Config({"datastore": {"formatters": dict(SEED_CONFIG["datastore"]["formatters"])}})
+        )
         with Butler.from_config(tmp, writeable=True, run="bench") as butler:
             for name, (_, sc) in outputs.items():
                 butler.registry.registerDatasetType(DatasetType(name, (), sc, universe=butler.dimensions))
@@ -160,33 +180,63 @@ def main() -> None:
         repo = str(Path(tmp) / "repo")
         build_demo_repo(repo, visits=1, detectors=[4], bands=("r",), geometry="small", progress=False, seed=3)
         with Butler.from_config(repo, collections=["SimCam/defaults"]) as butler:
-            raw_s = butler.get("raw", instrument="SimCam", detector=4, exposure=butler.query_datasets("raw")[0].dataId["exposure"])
+            raw_s = butler.get(
+                "raw",
+                instrument="SimCam",
+                detector=4,
+                exposure=butler.query_datasets("raw")[0].dataId["exposure"],
+            )
             data_id = butler.query_datasets("raw")[0].dataId
             calib_kw = {n: butler.get(n, data_id) for n in ("bias", "dark", "flat", "defects")}
             refs = [butler.get(r) for r in butler.query_datasets("simcam_refcat")]
 
         def plain():
             p = IsrTask().run(raw_s, **calib_kw).outputExposure
-            CalibrateImageTask().run(p, detector=raw_s.detector, obs_info=raw_s.obs_info, astrometry_ref_cat=refs)
+            CalibrateImageTask().run(
+                p, detector=raw_s.detector, obs_info=raw_s.obs_info, astrometry_ref_cat=refs
+            )
 
         t_plain, _ = best(plain, args.repeat)
         pipetask = str(Path(sys.executable).with_name("pipetask"))
         t0 = time.perf_counter()
-        subprocess.run([pipetask, "run", "-b", repo, "-i", "SimCam/defaults", "-o", "u/bench/pt", "-p",
-                        str(pipeline_path()), "--register-dataset-types", "-j", "1"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                pipetask,
+                "run",
+                "-b",
+                repo,
+                "-i",
+                "SimCam/defaults",
+                "-o",
+                "u/bench/pt",
+                "-p",
+                str(pipeline_path()),
+                "--register-dataset-types",
+                "-j",
+                "1",
+            ],
+            check=True,
+            capture_output=True,
+        )
         t_pt = time.perf_counter() - t0
         t0 = time.perf_counter()
-        spe_butler = SimplePipelineExecutor.prep_butler(repo, inputs=["SimCam/defaults"], output="u/bench/spe")
+        spe_butler = SimplePipelineExecutor.prep_butler(
+            repo, inputs=["SimCam/defaults"], output="u/bench/spe"
+        )
         SimplePipelineExecutor.from_pipeline_filename(str(pipeline_path()), butler=spe_butler).run(
-            register_dataset_types=True)
+            register_dataset_types=True
+        )
         t_spe = time.perf_counter() - t0
         print("Small repository (256 x 256, 1 visit x 1 detector = 2 quanta):")
         print(f"  plain isr.run + calibrateImage.run (in memory)   {t_plain:7.3f} s")
-        print(f"  pipetask run (new process, graph, I/O)           {t_pt:7.3f} s  -> overhead per quantum "
-              f"{(t_pt - t_plain) / 2:6.2f} s")
-        print(f"  SimplePipelineExecutor (in process, graph, I/O)  {t_spe:7.3f} s  -> overhead per quantum "
-              f"{(t_spe - t_plain) / 2:6.2f} s")
+        print(
+            f"  pipetask run (new process, graph, I/O)           {t_pt:7.3f} s  -> overhead per quantum "
+            f"{(t_pt - t_plain) / 2:6.2f} s"
+        )
+        print(
+            f"  SimplePipelineExecutor (in process, graph, I/O)  {t_spe:7.3f} s  -> overhead per quantum "
+            f"{(t_spe - t_plain) / 2:6.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from stackclub.pipe import (
     SubtractBackgroundTask,
 )
 from stackclub.pipe.astrometry import AstrometryError, fitTanSipWcs
-from stackclub.pipe.measurePsf import PsfFitError
 from stackclub.pipe.measurement import adaptiveMoments
+from stackclub.pipe.measurePsf import PsfFitError
 from stackclub.pipe.photoCal import PhotoCalError
 
 
@@ -45,7 +45,11 @@ def _star_field(rng, *, n=40, shape=(300, 300), sigma=2.0, sky=200.0, noise=5.0)
     image = np.full(shape, sky)
     for xi, yi, fi in zip(x, y, flux, strict=True):
         sl = (slice(int(yi) - 15, int(yi) + 16), slice(int(xi) - 15, int(xi) + 16))
-        image[sl] += fi * np.exp(-((xx[sl] - xi) ** 2 + (yy[sl] - yi) ** 2) / (2 * sigma**2)) / (2 * math.pi * sigma**2)
+        image[sl] += (
+            fi
+            * np.exp(-((xx[sl] - xi) ** 2 + (yy[sl] - yi) ** 2) / (2 * sigma**2))
+            / (2 * math.pi * sigma**2)
+        )
     image += rng.normal(0, noise, shape)
     return image.astype(np.float32), Table({"x": x, "y": y, "flux": flux})
 
@@ -99,9 +103,19 @@ def test_measure_psf_rejects_galaxies_and_needs_stars():
     rng = np.random.default_rng(12)
     n = 60
     size = np.where(np.arange(n) < 45, 2.0, 4.0) + rng.normal(0, 0.02, n)  # 15 galaxies
-    cat = Table({"x": rng.uniform(0, 1000, n), "y": rng.uniform(0, 1000, n), "ixx": size**2, "iyy": size**2,
-                 "ixy": np.zeros(n), "snr": np.full(n, 300.0), "flag_shape": np.zeros(n, bool),
-                 "flag_saturated": np.zeros(n, bool), "flag_edge": np.zeros(n, bool)})
+    cat = Table(
+        {
+            "x": rng.uniform(0, 1000, n),
+            "y": rng.uniform(0, 1000, n),
+            "ixx": size**2,
+            "iyy": size**2,
+            "ixy": np.zeros(n),
+            "snr": np.full(n, 300.0),
+            "flag_shape": np.zeros(n, bool),
+            "flag_saturated": np.zeros(n, bool),
+            "flag_edge": np.zeros(n, bool),
+        }
+    )
     task = MeasurePsfTask()
     task.config.minIsolation = 0
     result = task.run(cat, bbox=Box.from_shape((1000, 1000)))
@@ -123,7 +137,9 @@ def test_repair_finds_cosmic_rays_not_stars():
     assert result.nCosmicRays == len(crs)
     assert all(result.crMask[y, x] for y, x in crs)
     assert abs(image[50, 60]) < 30
-    np.testing.assert_allclose(image[np.round(truth["y"]).astype(int), np.round(truth["x"]).astype(int)], star_peaks)
+    np.testing.assert_allclose(
+        image[np.round(truth["y"]).astype(int), np.round(truth["x"]).astype(int)], star_peaks
+    )
 
 
 def test_fit_tan_sip_recovers_distortion():
@@ -156,8 +172,14 @@ def test_astrometry_finds_offset_and_fails_cleanly():
     x, y = rng.uniform(0, 500, n), rng.uniform(0, 500, n)
     ra, dec = wcs.all_pix2world(x, y, 0)
     ref = Table({"coord_ra": ra, "coord_dec": dec, "r_flux": rng.uniform(1e4, 1e6, n)})
-    stars = Table({"x": x + rng.normal(0, 0.02, n), "y": y + rng.normal(0, 0.02, n), "snr": np.full(n, 100.0),
-                   "psfFlux_instFlux": np.asarray(ref["r_flux"])})
+    stars = Table(
+        {
+            "x": x + rng.normal(0, 0.02, n),
+            "y": y + rng.normal(0, 0.02, n),
+            "snr": np.full(n, 100.0),
+            "psfFlux_instFlux": np.asarray(ref["r_flux"]),
+        }
+    )
     initial = wcs.deepcopy()
     initial.wcs.crpix = [250.0 + 17.0, 250.0 - 9.0]  # pointing off by (17, -9) pixels
     task = AstrometryTask()
@@ -176,7 +198,9 @@ def test_photocal_zero_point_and_errors():
     cal = 0.8
     inst = ref_flux / cal * (1 + rng.normal(0, 0.002, n))
     inst[0] *= 3  # an outlier is clipped
-    stars = Table({"psfFlux_instFlux": inst, "psfFlux_instFluxErr": inst / 500, "flag_saturated": np.zeros(n, bool)})
+    stars = Table(
+        {"psfFlux_instFlux": inst, "psfFlux_instFluxErr": inst / 500, "flag_saturated": np.zeros(n, bool)}
+    )
     ref = Table({"r_flux": ref_flux})
     result = PhotoCalTask().run(stars, ref, np.arange(n), np.arange(n), band="r", exposureTime=30.0)
     assert result.calibration == pytest.approx(cal, rel=1e-3)
@@ -213,12 +237,19 @@ def simulated():
 def test_isr_then_calibrate_in_memory_against_truth(simulated):
     raw, truth, calibs = simulated
     isr = IsrTask()
-    post = isr.run(raw, bias=calibs["bias"], dark=calibs["dark"], flat=calibs["flat"]["SimCam-R"],
-                   defects=calibs["defects"]).outputExposure
+    post = isr.run(
+        raw,
+        bias=calibs["bias"],
+        dark=calibs["dark"],
+        flat=calibs["flat"]["SimCam-R"],
+        defects=calibs["defects"],
+    ).outputExposure
     assert post.bbox == raw.detector.bbox
     # The refcat: the truth itself, with refcat column names.
     ref = Table({"coord_ra": truth["ra"], "coord_dec": truth["dec"], "r_flux": truth["flux"]})
-    result = CalibrateImageTask().run(post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref])
+    result = CalibrateImageTask().run(
+        post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]
+    )
     meta = truth.meta
     visit_image = result.exposure
     assert visit_image.band == "r"
@@ -235,7 +266,11 @@ def test_isr_then_calibrate_in_memory_against_truth(simulated):
         assert column in result.stars.colnames
     # Every bright, unsaturated true star away from the edges is found.
     tx, ty = np.asarray(truth["x"]), np.asarray(truth["y"])
-    bright = (np.asarray(truth["instFlux"]) > 1e4) & ~np.asarray(truth["is_saturated"]) & np.asarray(truth["is_star"])
+    bright = (
+        (np.asarray(truth["instFlux"]) > 1e4)
+        & ~np.asarray(truth["is_saturated"])
+        & np.asarray(truth["is_star"])
+    )
     bright &= (tx > 10) & (tx < 245) & (ty > 10) & (ty < 245)
     # ... and not blended with a brighter source (there is no deblender).
     flux = np.asarray(truth["instFlux"])

@@ -1,4 +1,4 @@
-"""Unit tests of the teaching ISR (stackclub.pipe.isr and its subtasks) on synthetic data with known answers."""
+"""Unit tests of the teaching ISR (stackclub.pipe.isr and subtasks) on synthetic data with known answers."""
 
 from __future__ import annotations
 
@@ -58,7 +58,10 @@ def _raw(rng, *, sky=400.0, bias_e=None, dark_rate=None, flat=None, row_slope=0.
 
 
 def _calib(array):
-    return MaskedImage(Image(np.asarray(array, dtype=np.float32), bbox=Box.from_shape(array.shape)), mask_schema=make_mask_schema())
+    return MaskedImage(
+        Image(np.asarray(array, dtype=np.float32), bbox=Box.from_shape(array.shape)),
+        mask_schema=make_mask_schema(),
+    )
 
 
 def _config(**kwargs):
@@ -73,30 +76,32 @@ def _config(**kwargs):
 # --- overscan -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fitType", ["MEDIAN", "MEAN", "MEDIAN_PER_ROW", "POLY"])
-def test_overscan_constant_level(fitType):
+@pytest.mark.parametrize("fit_type", ["MEDIAN", "MEAN", "MEDIAN_PER_ROW", "POLY"])
+def test_overscan_constant_level(fit_type):
     rng = np.random.default_rng(3)
     task = OverscanCorrectionTask()
-    task.config.fitType = fitType
+    task.config.fitType = fit_type
     overscan = 1234.0 + rng.normal(0, 2.0, (400, 32))
     overscan[10, 5] = 60000.0  # a cosmic ray in the overscan is clipped away
     value = np.atleast_1d(task.fitOverscan(overscan).overscanValue)
-    tol = 0.1 if fitType in ("MEDIAN", "MEAN", "POLY") else 1.5
+    tol = 0.1 if fit_type in ("MEDIAN", "MEAN", "POLY") else 1.5
     assert np.all(np.abs(value - 1234.0) < tol)
 
 
 def test_overscan_per_row_and_poly_follow_a_gradient():
     y = np.arange(300, dtype=float)[:, None]
     overscan = 1000.0 + 0.5 * y + np.zeros((300, 20))
-    for fitType in ("MEDIAN_PER_ROW", "POLY"):
+    for fit_type in ("MEDIAN_PER_ROW", "POLY"):
         task = OverscanCorrectionTask()
-        task.config.fitType = fitType
+        task.config.fitType = fit_type
         value = task.fitOverscan(overscan).overscanValue
         np.testing.assert_allclose(value, 1000.0 + 0.5 * y[:, 0], atol=1e-6)
     # The parallel overscan is collapsed the other way: one value per column.
     task = OverscanCorrectionTask()
     task.config.fitType = "MEDIAN_PER_ROW"
-    np.testing.assert_allclose(task.fitOverscan(overscan.T, isTransposed=True).overscanValue, 1000.0 + 0.5 * y[:, 0])
+    np.testing.assert_allclose(
+        task.fitOverscan(overscan.T, isTransposed=True).overscanValue, 1000.0 + 0.5 * y[:, 0]
+    )
 
 
 def test_overscan_run_removes_level_per_amp():
@@ -167,7 +172,9 @@ def test_isr_noise_matches_expectation():
     out = result.outputExposure
     assert out.unit == u.electron
     assert out.bbox == ccd.detector.bbox
-    expected = np.sqrt(sky + np.mean(np.array([4.5, 4.8, 4.3, 4.6]) ** 2) + np.mean([3.1, 3.28, 3.05, 3.21]) ** 2 / 12)
+    expected = np.sqrt(
+        sky + np.mean(np.array([4.5, 4.8, 4.3, 4.6]) ** 2) + np.mean([3.1, 3.28, 3.05, 3.21]) ** 2 / 12
+    )
     assert np.mean(out.image.array) == pytest.approx(sky, abs=1.0)
     assert np.std(out.image.array) / expected == pytest.approx(1.0, abs=0.03)
     assert np.median(out.variance.array) == pytest.approx(sky + 4.6**2, rel=0.05)
@@ -183,9 +190,11 @@ def test_isr_applies_bias_dark_flat_and_masks():
     defects = Table({"x0": [100], "y0": [0], "x_extent": [1], "y_extent": [256]})
     ccd = _raw(rng, sky=1000.0, bias_e=bias, dark_rate=dark, flat=flat, star=(60, 200, 400000.0))
     config = _config(doBias=True, doDark=True, doFlat=True, doDefect=True)
-    out = IsrTask(config=config).run(
-        ccd, bias=_calib(bias), dark=_calib(dark), flat=_calib(flat), defects=defects
-    ).outputExposure
+    out = (
+        IsrTask(config=config)
+        .run(ccd, bias=_calib(bias), dark=_calib(dark), flat=_calib(flat), defects=defects)
+        .outputExposure
+    )
     away = out.image.array[150:, :90]
     assert np.median(away) == pytest.approx(1000.0, rel=0.01)
     sat = out.mask.get("SATURATED")
@@ -196,7 +205,9 @@ def test_isr_applies_bias_dark_flat_and_masks():
 
 def test_isr_missing_calibration_names_dataset_and_data_id():
     ccd = _raw(np.random.default_rng(8))
-    with pytest.raises(IsrCalibrationMissingError, match=r"'bias'.*exposure: 42.*detector: 0.*isr:doBias=False"):
+    with pytest.raises(
+        IsrCalibrationMissingError, match=r"'bias'.*exposure: 42.*detector: 0.*isr:doBias=False"
+    ):
         IsrTask(config=_config(doBias=True)).run(ccd)
     with pytest.raises(ValueError, match="another detector geometry"):
         IsrTask(config=_config(doBias=True)).run(ccd, bias=_calib(np.zeros((10, 10))))

@@ -32,15 +32,15 @@ from pathlib import Path
 from .astrometry import AstrometryTask
 from .calibrateImage import CalibrateImageConfig, CalibrateImageTask
 from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
+from .detection import SourceDetectionTask
 from .fringe import FringeTask
 from .isr import IsrTask, IsrTaskConfig
-from .measurePsf import MeasurePsfTask
 from .measurement import SingleFrameMeasurementTask
+from .measurePsf import MeasurePsfTask
 from .overscan import OverscanCorrectionTask
 from .photoCal import PhotoCalTask
 from .repair import RepairTask
 from .subtractBackground import SubtractBackgroundTask
-from .detection import SourceDetectionTask
 
 #: Folder holding ``ProcessCcd.yaml`` and ``Isr.yaml``.
 PIPELINES_DIR = Path(__file__).parent / "pipelines"

@@ -34,8 +34,10 @@ class AstrometryError(AlgorithmError):
     def __init__(self, nMatches: int, nNeeded: int) -> None:
         self.nMatches = nMatches
         self.nNeeded = nNeeded
-        super().__init__(f"Only {nMatches} stars matched the reference catalog; {nNeeded} are needed. "
-                         "Raise astrometry.maxOffset if the pointing is far off, or check the refcat.")
+        super().__init__(
+            f"Only {nMatches} stars matched the reference catalog; {nNeeded} are needed. "
+            "Raise astrometry.maxOffset if the pointing is far off, or check the refcat."
+        )
 
     @property
     def metadata(self) -> dict:
@@ -68,10 +70,18 @@ def makeInitialWcs(detector: Any, boresight: Any, rotation_deg: float = 0.0) -> 
     # Field angle x points to decreasing RA on the sky (east is left when north is up).
     xi = -(np.cos(rot) * fa.x - np.sin(rot) * fa.y)
     eta = np.sin(rot) * fa.x + np.cos(rot) * fa.y
-    ra, dec = _tangentPlane((boresight.ra.deg, boresight.dec.deg)).wcs_pix2world(np.degrees(xi), np.degrees(eta), 0)
+    ra, dec = _tangentPlane((boresight.ra.deg, boresight.dec.deg)).wcs_pix2world(
+        np.degrees(xi), np.degrees(eta), 0
+    )
     ny, nx = bbox.shape
-    return fitTanSipWcs(X.ravel() - bbox.x.start, Y.ravel() - bbox.y.start, ra, dec,
-                        crpix=((nx - 1) / 2.0, (ny - 1) / 2.0), crval=(float(ra[40]), float(dec[40])))
+    return fitTanSipWcs(
+        X.ravel() - bbox.x.start,
+        Y.ravel() - bbox.y.start,
+        ra,
+        dec,
+        crpix=((nx - 1) / 2.0, (ny - 1) / 2.0),
+        crval=(float(ra[40]), float(dec[40])),
+    )
 
 
 def _tangentPlane(crval: tuple[float, float]) -> Any:
@@ -90,8 +100,16 @@ def _polyTerms(u: np.ndarray, v: np.ndarray, order: int) -> tuple[np.ndarray, li
     return np.column_stack([u**p * v**q for p, q in powers]), powers
 
 
-def fitTanSipWcs(x: np.ndarray, y: np.ndarray, ra: np.ndarray, dec: np.ndarray, *, crpix: tuple[float, float],
-                 crval: tuple[float, float], sipOrder: int = 0) -> Any:
+def fitTanSipWcs(
+    x: np.ndarray,
+    y: np.ndarray,
+    ra: np.ndarray,
+    dec: np.ndarray,
+    *,
+    crpix: tuple[float, float],
+    crval: tuple[float, float],
+    sipOrder: int = 0,
+) -> Any:
     """Fit a TAN(-SIP) WCS to matched pixel and sky positions by linear least squares.
 
     The sky positions are projected onto the tangent plane about ``crval`` (degrees), and the
@@ -174,23 +192,35 @@ def fitTanSipWcs(x: np.ndarray, y: np.ndarray, ra: np.ndarray, dec: np.ndarray, 
 class AstrometryConfig(Config):
     """Configuration for `AstrometryTask`."""
 
-    maxOffset = Field[float](doc="Largest pointing error searched for (arcsec).", default=60.0,
-                             check=lambda v: v > 0)
+    maxOffset = Field[float](
+        doc="Largest pointing error searched for (arcsec).", default=60.0, check=lambda v: v > 0
+    )
     matchRadius = Field[float](doc="Final matching radius (arcsec).", default=0.5, check=lambda v: v > 0)
-    nBrightest = Field[int](doc="Number of brightest stars and references used to find the offset.",
-                            default=300, check=lambda v: v >= 5)
-    sipOrder = Field[int](doc="Degree of the SIP distortion polynomial (0: plain TAN).", default=3,
-                          check=lambda v: 0 <= v <= 5)
+    nBrightest = Field[int](
+        doc="Number of brightest stars and references used to find the offset.",
+        default=300,
+        check=lambda v: v >= 5,
+    )
+    sipOrder = Field[int](
+        doc="Degree of the SIP distortion polynomial (0: plain TAN).", default=3, check=lambda v: 0 <= v <= 5
+    )
     minMatches = Field[int](doc="Minimum number of matches for a fit.", default=8, check=lambda v: v >= 3)
-    matchSnrMin = Field[float](doc="Only stars above this S/N are matched.", default=10.0, check=lambda v: v >= 0)
-    rejectSigma = Field[float](doc="Reject matches whose residual exceeds this many times the RMS.",
-                               default=3.0, check=lambda v: v > 0)
+    matchSnrMin = Field[float](
+        doc="Only stars above this S/N are matched.", default=10.0, check=lambda v: v >= 0
+    )
+    rejectSigma = Field[float](
+        doc="Reject matches whose residual exceeds this many times the RMS.",
+        default=3.0,
+        check=lambda v: v > 0,
+    )
     rotation = Field[float](doc="Camera rotation on the sky (degrees) for the initial WCS.", default=0.0)
     wcsFitter = ChoiceField[str](
         doc="How the WCS is fitted.",
         default="linear",
-        allowed={"linear": "fitTanSipWcs: linear least squares in the tangent plane (fast)",
-                 "astropy": "astropy.wcs.utils.fit_wcs_from_points (about 1 s per SIP fit)"},
+        allowed={
+            "linear": "fitTanSipWcs: linear least squares in the tangent plane (fast)",
+            "astropy": "astropy.wcs.utils.fit_wcs_from_points (about 1 s per SIP fit)",
+        },
     )
 
 
@@ -226,8 +256,8 @@ class AstrometryTask(Task):
         -------
         result
             ``wcs`` (`astropy.wcs.WCS`), ``matches`` (table: star index, row in ``refCat``,
-            separation in arcsec), ``scatter`` (RMS of the match separations, arcsec), ``offset`` (pixels found
-            by the matcher, x and y).
+            separation in arcsec), ``scatter`` (RMS of the match separations, arcsec), ``offset`` (pixels
+            found by the matcher, x and y).
 
         Raises
         ------
@@ -289,13 +319,14 @@ class AstrometryTask(Task):
         shift = np.array([offx, offy])
         matches = None
         radii = [max(3.0 * scale, cfg.matchRadius * 4), cfg.matchRadius * 2, cfg.matchRadius]
-        for it, radius_arcsec in enumerate(radii):
+        for radius_arcsec in radii:
             rx, ry = wcs.world_to_pixel(refSky)
             rpos = np.column_stack([rx + shift[0], ry + shift[1]])
             tree = cKDTree(rpos[inside])
             idx_star = np.flatnonzero(usable)
-            dist, j = tree.query(np.column_stack([sx[idx_star], sy[idx_star]]),
-                                 distance_upper_bound=radius_arcsec / scale)
+            dist, j = tree.query(
+                np.column_stack([sx[idx_star], sy[idx_star]]), distance_upper_bound=radius_arcsec / scale
+            )
             ok = np.isfinite(dist)
             s_idx = idx_star[ok]
             r_idx = np.flatnonzero(inside)[j[ok]]
@@ -309,11 +340,19 @@ class AstrometryTask(Task):
             sip = cfg.sipOrder if (cfg.sipOrder and s_idx.size >= 3 * (cfg.sipOrder + 1) ** 2) else None
             for _ in range(3):
                 if cfg.wcsFitter == "linear":
-                    wcs = fitTanSipWcs(sx[s_idx], sy[s_idx], ref_ra[r_idx], ref_dec[r_idx], crpix=crpix,
-                                       crval=tuple(wcs.wcs.crval), sipOrder=sip or 0)
+                    wcs = fitTanSipWcs(
+                        sx[s_idx],
+                        sy[s_idx],
+                        ref_ra[r_idx],
+                        ref_dec[r_idx],
+                        crpix=crpix,
+                        crval=tuple(wcs.wcs.crval),
+                        sipOrder=sip or 0,
+                    )
                 else:
-                    wcs = fit_wcs_from_points((sx[s_idx], sy[s_idx]), refSky[r_idx], projection="TAN",
-                                              sip_degree=sip)
+                    wcs = fit_wcs_from_points(
+                        (sx[s_idx], sy[s_idx]), refSky[r_idx], projection="TAN", sip_degree=sip
+                    )
                 sep = wcs.pixel_to_world(sx[s_idx], sy[s_idx]).separation(refSky[r_idx]).arcsec
                 rms = float(np.sqrt(np.mean(sep**2)))
                 good = sep <= max(cfg.rejectSigma * rms, 1e-3)
@@ -328,6 +367,11 @@ class AstrometryTask(Task):
         # Report in the image's own coordinates (bbox origin), as the rest of the pipeline does.
         if x0 or y0:
             wcs.wcs.crpix = wcs.wcs.crpix + np.array([x0, y0])
-        self.log.info("Astrometry: %d matches, scatter %.4f arcsec, matcher offset (%.1f, %.1f) pixels",
-                      len(matches), scatter, offx, offy)
+        self.log.info(
+            "Astrometry: %d matches, scatter %.4f arcsec, matcher offset (%.1f, %.1f) pixels",
+            len(matches),
+            scatter,
+            offx,
+            offy,
+        )
         return Struct(wcs=wcs, matches=matches, scatter=scatter, offset=(offx, offy))

@@ -105,16 +105,23 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
     )
     psf_subtract_background = ConfigurableField(target=SubtractBackgroundTask, doc="First background pass.")
     psf_detection = ConfigurableField(target=SourceDetectionTask, doc="Detect bright sources for the PSF.")
-    psf_source_measurement = ConfigurableField(target=SingleFrameMeasurementTask, doc="Measure PSF candidates.")
+    psf_source_measurement = ConfigurableField(
+        target=SingleFrameMeasurementTask, doc="Measure PSF candidates."
+    )
     psf_measure_psf = ConfigurableField(target=MeasurePsfTask, doc="Select PSF stars and fit the PSF.")
     psf_repair = ConfigurableField(target=RepairTask, doc="Find and repair cosmic rays with the fitted PSF.")
-    star_background = ConfigurableField(target=SubtractBackgroundTask,
-                                        doc="Re-measure the background with the detected sources masked.")
+    star_background = ConfigurableField(
+        target=SubtractBackgroundTask, doc="Re-measure the background with the detected sources masked."
+    )
     star_detection = ConfigurableField(target=SourceDetectionTask, doc="Detect all stars.")
     star_measurement = ConfigurableField(target=SingleFrameMeasurementTask, doc="Measure all stars.")
-    astrometry = ConfigurableField(target=AstrometryTask, doc="Match to the reference catalog and fit the WCS.")
+    astrometry = ConfigurableField(
+        target=AstrometryTask, doc="Match to the reference catalog and fit the WCS."
+    )
     photometry = ConfigurableField(target=PhotoCalTask, doc="Fit the photometric zero point.")
-    compute_summary_stats = ConfigurableField(target=ComputeExposureSummaryStatsTask, doc="Summary statistics.")
+    compute_summary_stats = ConfigurableField(
+        target=ComputeExposureSummaryStatsTask, doc="Summary statistics."
+    )
     do_calibrate_pixels = Field[bool](
         doc="Scale the image (and variance, background) to nJy with the photometric calibration, as "
         "Rubin's preliminary_visit_image is; otherwise it stays in electrons.",
@@ -145,9 +152,19 @@ class CalibrateImageTask(PipelineTask):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        for name in ("psf_subtract_background", "psf_detection", "psf_source_measurement", "psf_measure_psf",
-                     "psf_repair", "star_background", "star_detection", "star_measurement", "astrometry",
-                     "photometry", "compute_summary_stats"):
+        for name in (
+            "psf_subtract_background",
+            "psf_detection",
+            "psf_source_measurement",
+            "psf_measure_psf",
+            "psf_repair",
+            "star_background",
+            "star_detection",
+            "star_measurement",
+            "astrometry",
+            "photometry",
+            "compute_summary_stats",
+        ):
             self.makeSubtask(name)
 
     def runQuantum(
@@ -165,8 +182,13 @@ class CalibrateImageTask(PipelineTask):
         except Exception:  # a formatter without cut-outs: read it whole
             info = handle.get()
         band = butlerQC.quantum.dataId["band"] if "band" in butlerQC.quantum.dataId else None
-        outputs = self.run(**inputs, detector=info.detector, obs_info=info.obs_info, band=band,
-                           visit=int(butlerQC.quantum.dataId["visit"]))
+        outputs = self.run(
+            **inputs,
+            detector=info.detector,
+            obs_info=info.obs_info,
+            band=band,
+            visit=int(butlerQC.quantum.dataId["visit"]),
+        )
         butlerQC.put(outputs, outputRefs)
 
     @staticmethod
@@ -219,12 +241,14 @@ class CalibrateImageTask(PipelineTask):
             ``photometry`` result structs and ``psfSigma``.
         """
         import astropy.units as u
-        from lsst.images import (Background, BackgroundMap, Image, SkyProjection, VisitImage)
+        from lsst.images import BackgroundMap, Image, SkyProjection, VisitImage
         from lsst.images.fields import ChebyshevField
 
         if isinstance(exposures, (list, tuple)):
             if len(exposures) != 1:
-                raise ValueError(f"Expected one exposure per visit (no snaps in SimCam); got {len(exposures)}.")
+                raise ValueError(
+                    f"Expected one exposure per visit (no snaps in SimCam); got {len(exposures)}."
+                )
             exposures = exposures[0]
         astromRef = self._concat(astrometry_ref_cat)
         photoRef = self._concat(photometry_ref_cat) if photometry_ref_cat is not None else astromRef
@@ -246,8 +270,9 @@ class CalibrateImageTask(PipelineTask):
         bg1 = self.psf_subtract_background.run(image, bbox=bbox, ignore=bad | sat)
         sigma_guess = self.config.psf_fwhm_guess / (2 * math.sqrt(2 * math.log(2)))
         psfDet = self.psf_detection.run(image, variance, psfSigma=sigma_guess, badArray=bad)
-        psfCat = self.psf_source_measurement.run(image, variance, psfDet.sources, psfSigma=sigma_guess,
-                                                 saturatedArray=sat, x0=x0, y0=y0).catalog
+        psfCat = self.psf_source_measurement.run(
+            image, variance, psfDet.sources, psfSigma=sigma_guess, saturatedArray=sat, x0=x0, y0=y0
+        ).catalog
         psfResult = self.psf_measure_psf.run(psfCat, bbox=bbox)
         psfSigma = psfResult.psfSigma
         repair = self.psf_repair.run(image, variance, psfSigma=psfSigma, badArray=bad | sat)
@@ -261,8 +286,9 @@ class CalibrateImageTask(PipelineTask):
         set_mask_plane(mask, "DETECTED", starDet.detected)
         set_mask_plane(mask, "DETECTION_EDGE", starDet.edge)
         good = ~np.asarray(starDet.sources["footprint_too_big"], bool)
-        stars = self.star_measurement.run(image, variance, starDet.sources[good], psfSigma=psfSigma,
-                                          saturatedArray=sat, x0=x0, y0=y0).catalog
+        stars = self.star_measurement.run(
+            image, variance, starDet.sources[good], psfSigma=psfSigma, saturatedArray=sat, x0=x0, y0=y0
+        ).catalog
 
         # --- Astrometry and photometry.
         initialWcs = makeInitialWcs(detector, obs_info.tracking_radec, self.config.astrometry.rotation)
@@ -292,10 +318,18 @@ class CalibrateImageTask(PipelineTask):
         psfStars["detector"] = np.full(len(psfStars), int(detector.id), dtype=np.int64)
 
         summary = self.compute_summary_stats.run(
-            bbox=bbox, psfSigma=psfSigma, wcs=wcs, exposureTime=exptime, zeroPoint=photo.zeroPoint,
-            skyBg=bg2.skyLevel, skyNoise=bg2.skyNoise, meanVar=float(np.median(variance[::4, ::4])),
-            nPsfStar=int(np.sum(psfStars["calib_psf_used"])), astromScatter=astrom.scatter,
-            astromOffsets=np.asarray(astrom.matches["separation"]), stars=stars,
+            bbox=bbox,
+            psfSigma=psfSigma,
+            wcs=wcs,
+            exposureTime=exptime,
+            zeroPoint=photo.zeroPoint,
+            skyBg=bg2.skyLevel,
+            skyNoise=bg2.skyNoise,
+            meanVar=float(np.median(variance[::4, ::4])),
+            nPsfStar=int(np.sum(psfStars["calib_psf_used"])),
+            astromScatter=astrom.scatter,
+            astromOffsets=np.asarray(astrom.matches["separation"]),
+            stars=stars,
         ).summary
 
         # --- Assemble the VisitImage.
@@ -311,9 +345,12 @@ class CalibrateImageTask(PipelineTask):
         else:
             field = field * unit if field.unit is None else field
         backgrounds = BackgroundMap()
-        backgrounds.add("star_background", field if field.unit is not None else field * unit,
-                        "Akima spline over the sigma-clipped box medians, sources masked; subtracted.",
-                        is_subtracted=True)
+        backgrounds.add(
+            "star_background",
+            field if field.unit is not None else field * unit,
+            "Akima spline over the sigma-clipped box medians, sources masked; subtracted.",
+            is_subtracted=True,
+        )
         projection = SkyProjection.from_fits_wcs(wcs, detector.frame, pixel_bounds=bbox)
         scaling = ChebyshevField(bbox, np.array([[cal]]), unit=u.nJy / u.electron)
         visitImage = VisitImage(
@@ -330,8 +367,15 @@ class CalibrateImageTask(PipelineTask):
             backgrounds=backgrounds,
             metadata={"CALIBRATED": bool(self.config.do_calibrate_pixels), "FLUXSCALE": float(scale)},
         )
-        return Struct(exposure=visitImage, background=backgrounds, psf_stars=psfStars, stars=stars,
-                      astrometry=astrom, photometry=photo, psfSigma=psfSigma)
+        return Struct(
+            exposure=visitImage,
+            background=backgrounds,
+            psf_stars=psfStars,
+            stars=stars,
+            astrometry=astrom,
+            photometry=photo,
+            psfSigma=psfSigma,
+        )
 
     def _matchSky(self, stars: Any, refCat: Any) -> tuple[np.ndarray, np.ndarray]:
         import astropy.units as u

@@ -32,9 +32,22 @@ class ComputeExposureSummaryStatsTask(Task):
     ConfigClass = ComputeExposureSummaryStatsConfig
     _DefaultName = "computeSummaryStats"
 
-    def run(self, *, bbox: Any, psfSigma: float, wcs: Any, exposureTime: float, zeroPoint: float,
-            skyBg: float, skyNoise: float, meanVar: float, nPsfStar: int, astromScatter: float,
-            astromOffsets: np.ndarray, stars: Any | None = None) -> Struct:
+    def run(
+        self,
+        *,
+        bbox: Any,
+        psfSigma: float,
+        wcs: Any,
+        exposureTime: float,
+        zeroPoint: float,
+        skyBg: float,
+        skyNoise: float,
+        meanVar: float,
+        nPsfStar: int,
+        astromScatter: float,
+        astromOffsets: np.ndarray,
+        stars: Any | None = None,
+    ) -> Struct:
         """Compute the summary.
 
         Parameters
@@ -101,6 +114,11 @@ class ComputeExposureSummaryStatsTask(Task):
             starEMedian=starEMedian,
             magLim=magLim,
         )
-        self.log.info("Summary: PSF sigma %.3f px, zero point %.3f, sky %.1f e-, astrometric scatter %.3f\"",
-                      psfSigma, zeroPoint, skyBg, astromScatter)
+        self.log.info(
+            'Summary: PSF sigma %.3f px, zero point %.3f, sky %.1f e-, astrometric scatter %.3f"',
+            psfSigma,
+            zeroPoint,
+            skyBg,
+            astromScatter,
+        )
         return Struct(summary=summary)

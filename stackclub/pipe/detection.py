@@ -20,15 +20,21 @@ from lsst.pipe.base import Struct, Task
 class SourceDetectionConfig(Config):
     """Configuration for `SourceDetectionTask` (names as in ``meas_algorithms``)."""
 
-    thresholdValue = Field[float](doc="Detection threshold in units of the smoothed image's noise.",
-                                  default=5.0, check=lambda v: v > 0)
-    minPixels = Field[int](doc="Minimum number of pixels above threshold in a footprint.", default=3,
-                           check=lambda v: v >= 1)
-    nSigmaToGrow = Field[float](doc="Grow footprints by this many PSF sigmas (0: no growing).", default=2.0,
-                                check=lambda v: v >= 0)
+    thresholdValue = Field[float](
+        doc="Detection threshold in units of the smoothed image's noise.", default=5.0, check=lambda v: v > 0
+    )
+    minPixels = Field[int](
+        doc="Minimum number of pixels above threshold in a footprint.", default=3, check=lambda v: v >= 1
+    )
+    nSigmaToGrow = Field[float](
+        doc="Grow footprints by this many PSF sigmas (0: no growing).", default=2.0, check=lambda v: v >= 0
+    )
     doSmooth = Field[bool](doc="Smooth with the PSF before thresholding.", default=True)
-    maxFootprintArea = Field[int](doc="Footprints larger than this many pixels are flagged as too big.",
-                                  default=20000, check=lambda v: v > 0)
+    maxFootprintArea = Field[int](
+        doc="Footprints larger than this many pixels are flagged as too big.",
+        default=20000,
+        check=lambda v: v > 0,
+    )
 
 
 class SourceDetectionTask(Task):
@@ -48,8 +54,14 @@ class SourceDetectionTask(Task):
     _DefaultName = "detection"
     config: SourceDetectionConfig
 
-    def run(self, imageArray: np.ndarray, varianceArray: np.ndarray, *, psfSigma: float,
-            badArray: np.ndarray | None = None) -> Struct:
+    def run(
+        self,
+        imageArray: np.ndarray,
+        varianceArray: np.ndarray,
+        *,
+        psfSigma: float,
+        badArray: np.ndarray | None = None,
+    ) -> Struct:
         """Detect sources on a background-subtracted image.
 
         Parameters

@@ -28,7 +28,9 @@ class FringeConfig(Config):
         check=lambda v: v >= 10,
     )
     iterations = Field[int](doc="Number of clipped fitting iterations.", default=5, check=lambda v: v >= 1)
-    clip = Field[float](doc="Sigma-clip threshold applied in each iteration.", default=3.0, check=lambda v: v > 0)
+    clip = Field[float](
+        doc="Sigma-clip threshold applied in each iteration.", default=3.0, check=lambda v: v > 0
+    )
     pedestal = Field[bool](
         doc="Remove the fringe frame's own median (its pedestal) before fitting, so the subtraction "
         "leaves the image's mean level unchanged.",
@@ -60,7 +62,9 @@ class FringeTask(Task):
         """Return whether fringes should be removed for this physical filter."""
         return not self.config.filters or physicalFilter in self.config.filters
 
-    def run(self, imageArray: np.ndarray, fringeArray: np.ndarray, badArray: np.ndarray | None = None) -> Struct:
+    def run(
+        self, imageArray: np.ndarray, fringeArray: np.ndarray, badArray: np.ndarray | None = None
+    ) -> Struct:
         """Measure the fringe amplitude and subtract the scaled pattern, in place.
 
         Parameters

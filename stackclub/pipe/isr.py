@@ -128,7 +128,9 @@ class IsrTaskConfig(PipelineTaskConfig, pipelineConnections=IsrTaskConnections):
         default=1,
         check=lambda v: v >= 0,
     )
-    doSuspect = Field[bool](doc="Mask pixels at or above the amplifier's suspect (non-linear) level.", default=True)
+    doSuspect = Field[bool](
+        doc="Mask pixels at or above the amplifier's suspect (non-linear) level.", default=True
+    )
     suspectMaskName = Field[str](doc="Mask plane set on suspect pixels.", default="SUSPECT")
     doVariance = Field[bool](
         doc="Compute the variance plane from the signal (electrons) and each amplifier's read noise.",
@@ -140,7 +142,9 @@ class IsrTaskConfig(PipelineTaskConfig, pipelineConnections=IsrTaskConnections):
     doFringe = Field[bool](doc="Fit and subtract the fringe pattern.", default=True)
     fringe = ConfigurableField(target=FringeTask, doc="Fringe subtraction subtask.")
     doDefect = Field[bool](doc="Mask the pixels listed in the defects table as BAD.", default=True)
-    doNanMasking = Field[bool](doc="Mask non-finite pixels as BAD (and set them to 0 until interpolated).", default=True)
+    doNanMasking = Field[bool](
+        doc="Mask non-finite pixels as BAD (and set them to 0 until interpolated).", default=True
+    )
     doInterpolate = Field[bool](
         doc="Interpolate over the pixels in the maskListToInterpolate planes.", default=True
     )
@@ -237,7 +241,13 @@ class IsrTask(PipelineTask):
                 dimensions=dimensions,
             )
 
-    _switch_for = {"bias": "doBias", "dark": "doDark", "flat": "doFlat", "fringe": "doFringe", "defects": "doDefect"}
+    _switch_for = {
+        "bias": "doBias",
+        "dark": "doDark",
+        "flat": "doFlat",
+        "fringe": "doFringe",
+        "defects": "doDefect",
+    }
 
     def run(
         self,

@@ -81,7 +81,9 @@ def updateVariance(imageArray: np.ndarray, readNoise: float, out: np.ndarray | N
     return out
 
 
-def defectsToBoolArray(defects: Table, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def defectsToBoolArray(
+    defects: Table, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Turn a Rubin-style defects table into a boolean pixel mask.
 
     Parameters

@@ -24,8 +24,10 @@ class PsfFitError(AlgorithmError):
     def __init__(self, nStars: int, nNeeded: int) -> None:
         self.nStars = nStars
         self.nNeeded = nNeeded
-        super().__init__(f"Only {nStars} PSF candidate stars passed the cuts; at least {nNeeded} are needed. "
-                         "Lower psf_measure_psf.minSnr or check the image.")
+        super().__init__(
+            f"Only {nStars} PSF candidate stars passed the cuts; at least {nNeeded} are needed. "
+            "Lower psf_measure_psf.minSnr or check the image."
+        )
 
     @property
     def metadata(self) -> dict:
@@ -36,17 +38,29 @@ class MeasurePsfConfig(Config):
     """Configuration for `MeasurePsfTask`."""
 
     minSnr = Field[float](doc="Minimum PSF-flux S/N of a PSF star.", default=50.0, check=lambda v: v > 0)
-    minIsolation = Field[float](doc="Minimum distance (pixels) to the nearest other detection.", default=15.0,
-                                check=lambda v: v >= 0)
-    nSigmaClip = Field[float](doc="Clip stars whose size is this many robust sigma from the median "
-                              "(galaxies are larger, blends are elongated).", default=2.5, check=lambda v: v > 0)
-    maxEllipticity = Field[float](doc="Reject candidates more elongated than this (|e|).", default=0.2,
-                                  check=lambda v: 0 < v <= 1)
+    minIsolation = Field[float](
+        doc="Minimum distance (pixels) to the nearest other detection.", default=15.0, check=lambda v: v >= 0
+    )
+    nSigmaClip = Field[float](
+        doc="Clip stars whose size is this many robust sigma from the median "
+        "(galaxies are larger, blends are elongated).",
+        default=2.5,
+        check=lambda v: v > 0,
+    )
+    maxEllipticity = Field[float](
+        doc="Reject candidates more elongated than this (|e|).", default=0.2, check=lambda v: 0 < v <= 1
+    )
     minStars = Field[int](doc="Minimum number of PSF stars.", default=5, check=lambda v: v >= 1)
-    reserveFraction = Field[float](doc="Fraction of PSF stars kept out of the fit (for validation).", default=0.1,
-                                   check=lambda v: 0 <= v < 1)
-    stampSize = Field[int](doc="Side of the PSF model's image stamps (odd; 0: 8 sigma + 1).", default=0,
-                           check=lambda v: v == 0 or (v > 0 and v % 2 == 1))
+    reserveFraction = Field[float](
+        doc="Fraction of PSF stars kept out of the fit (for validation).",
+        default=0.1,
+        check=lambda v: 0 <= v < 1,
+    )
+    stampSize = Field[int](
+        doc="Side of the PSF model's image stamps (odd; 0: 8 sigma + 1).",
+        default=0,
+        check=lambda v: v == 0 or (v > 0 and v % 2 == 1),
+    )
 
 
 class MeasurePsfTask(Task):
@@ -135,8 +149,14 @@ class MeasurePsfTask(Task):
         cat["calib_psf_candidate"] = candidate
         cat["calib_psf_used"] = used
         cat["calib_psf_reserved"] = reserved
-        self.log.info("PSF sigma %.3f pixels (FWHM %.3f) from %d stars (%d candidates, %d reserved)",
-                      sigma, sigma * 2 * math.sqrt(2 * math.log(2)), int(used.sum()), int(candidate.sum()),
-                      int(reserved.sum()))
-        return Struct(psf=GaussianPointSpreadFunction(sigma, bounds=bbox, stamp_size=stamp), psfSigma=sigma,
-                      catalog=cat)
+        self.log.info(
+            "PSF sigma %.3f pixels (FWHM %.3f) from %d stars (%d candidates, %d reserved)",
+            sigma,
+            sigma * 2 * math.sqrt(2 * math.log(2)),
+            int(used.sum()),
+            int(candidate.sum()),
+            int(reserved.sum()),
+        )
+        return Struct(
+            psf=GaussianPointSpreadFunction(sigma, bounds=bbox, stamp_size=stamp), psfSigma=sigma, catalog=cat
+        )

@@ -22,7 +22,9 @@ from lsst.pex.config import Config, Field
 from lsst.pipe.base import Struct, Task
 
 
-def extractStamps(array: np.ndarray, x: np.ndarray, y: np.ndarray, half: int, fill: float = 0.0) -> np.ndarray:
+def extractStamps(
+    array: np.ndarray, x: np.ndarray, y: np.ndarray, half: int, fill: float = 0.0
+) -> np.ndarray:
     """Cut ``(2*half+1)``-pixel square stamps centred on integer pixels ``(y, x)``, as one array.
 
     Parameters
@@ -131,10 +133,12 @@ def adaptiveMoments(stamps: np.ndarray, sigma0: float, niter: int = 10) -> Struc
 class SingleFrameMeasurementConfig(Config):
     """Configuration for `SingleFrameMeasurementTask`."""
 
-    stampHalfSize = Field[int](doc="Half-size of the measurement stamps (pixels).", default=12,
-                               check=lambda v: v >= 3)
-    apertureRadius = Field[float](doc="Radius of the circular aperture flux (pixels).", default=12.0,
-                                  check=lambda v: v > 0)
+    stampHalfSize = Field[int](
+        doc="Half-size of the measurement stamps (pixels).", default=12, check=lambda v: v >= 3
+    )
+    apertureRadius = Field[float](
+        doc="Radius of the circular aperture flux (pixels).", default=12.0, check=lambda v: v > 0
+    )
     doApertureFlux = Field[bool](doc="Measure the circular-aperture flux (photutils).", default=True)
 
 
@@ -157,8 +161,17 @@ class SingleFrameMeasurementTask(Task):
     _DefaultName = "measurement"
     config: SingleFrameMeasurementConfig
 
-    def run(self, imageArray: np.ndarray, varianceArray: np.ndarray, sources, *, psfSigma: float,
-            saturatedArray: np.ndarray | None = None, x0: int = 0, y0: int = 0) -> Struct:
+    def run(
+        self,
+        imageArray: np.ndarray,
+        varianceArray: np.ndarray,
+        sources,
+        *,
+        psfSigma: float,
+        saturatedArray: np.ndarray | None = None,
+        x0: int = 0,
+        y0: int = 0,
+    ) -> Struct:
         """Measure each source of ``sources`` (columns ``id``, ``x``, ``y``: peak pixel).
 
         Parameters
@@ -203,7 +216,9 @@ class SingleFrameMeasurementTask(Task):
         sum_pp = (psf * psf).sum(axis=(1, 2))
         psfFlux = (stamps * psf).sum(axis=(1, 2)) / sum_pp
         with np.errstate(invalid="ignore"):
-            psfFluxErr = np.sqrt((psf * psf * np.where(np.isfinite(vstamps), vstamps, 0)).sum(axis=(1, 2))) / sum_pp
+            psfFluxErr = (
+                np.sqrt((psf * psf * np.where(np.isfinite(vstamps), vstamps, 0)).sum(axis=(1, 2))) / sum_pp
+            )
         edge = (xi < half) | (yi < half) | (xi >= nx - half) | (yi >= ny - half)
         snr = np.where(psfFluxErr > 0, psfFlux / psfFluxErr, 0.0)
         # Centroid error of a Gaussian source: sigma * sqrt(2) / SNR.

@@ -39,7 +39,7 @@ class OverscanCorrectionTaskConfig(Config):
         check=lambda v: 0 <= v <= 10,
     )
     numSigmaClip = Field[float](
-        doc="Rejection threshold (in robust sigma, from the MAD) applied to overscan pixels before collapsing.",
+        doc="Rejection threshold (robust sigma, from the MAD) applied to overscan pixels before collapsing.",
         default=3.0,
         check=lambda v: v > 0,
     )
@@ -117,7 +117,9 @@ class OverscanCorrectionTask(Task):
         data = overscanArray.T if isTransposed else overscanArray
         data = np.asarray(data, dtype=np.float64)
         if data.size == 0:
-            raise ValueError(f"Empty overscan region (shape {overscanArray.shape}); check the amplifier geometry.")
+            raise ValueError(
+                f"Empty overscan region (shape {overscanArray.shape}); check the amplifier geometry."
+            )
         med = np.median(data)
         sigma = 1.4826 * np.median(np.abs(data - med))
         fitType = self.config.fitType
@@ -165,7 +167,9 @@ class OverscanCorrectionTask(Task):
             ``residualSigma``: robust sigma of the corrected serial overscan (ADU).
         """
         if not np.issubdtype(rawArray.dtype, np.floating):
-            raise TypeError(f"rawArray must be floating point to be corrected in place; got {rawArray.dtype}.")
+            raise TypeError(
+                f"rawArray must be floating point to be corrected in place; got {rawArray.dtype}."
+            )
         cfg = self.config
         amp_ys, amp_xs = _slices(ampGeometry.bbox, rawBBox)
         os_ys, os_xs = _slices(ampGeometry.serial_overscan_bbox, rawBBox)

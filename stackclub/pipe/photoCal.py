@@ -39,8 +39,9 @@ class PhotoCalConfig(Config):
 
     fluxField = Field[str](doc="Instrumental flux column used for calibration.", default="psfFlux_instFlux")
     minSnr = Field[float](doc="Minimum S/N of a calibration star.", default=20.0, check=lambda v: v > 0)
-    sigmaMax = Field[float](doc="Clip stars beyond this many sigma from the zero point.", default=3.0,
-                            check=lambda v: v > 0)
+    sigmaMax = Field[float](
+        doc="Clip stars beyond this many sigma from the zero point.", default=3.0, check=lambda v: v > 0
+    )
     minStars = Field[int](doc="Minimum number of calibration stars.", default=3, check=lambda v: v >= 1)
     applyColorTerms = Field[bool](doc="Apply colour terms (SimCam's filters need none).", default=False)
 
@@ -52,7 +53,8 @@ class PhotoCalTask(Task):
     --------
     >>> import numpy as np
     >>> from astropy.table import Table
-    >>> stars = Table({"psfFlux_instFlux": [1000.0, 2000.0, 4000.0], "psfFlux_instFluxErr": [10.0, 10.0, 10.0],
+    >>> stars = Table({"psfFlux_instFlux": [1000.0, 2000.0, 4000.0],
+    ...                "psfFlux_instFluxErr": [10.0, 10.0, 10.0],
     ...                "flag_saturated": [False] * 3})
     >>> ref = Table({"r_flux": [5000.0, 10000.0, 20000.0]})
     >>> result = PhotoCalTask().run(stars, ref, [0, 1, 2], [0, 1, 2], band="r", exposureTime=1.0)
@@ -64,8 +66,9 @@ class PhotoCalTask(Task):
     _DefaultName = "photoCal"
     config: PhotoCalConfig
 
-    def run(self, stars: Any, refCat: Any, starIndex: Any, refIndex: Any, *, band: str,
-            exposureTime: float) -> Struct:
+    def run(
+        self, stars: Any, refCat: Any, starIndex: Any, refIndex: Any, *, band: str, exposureTime: float
+    ) -> Struct:
         """Compute the zero point from matched pairs.
 
         Parameters
@@ -114,7 +117,16 @@ class PhotoCalTask(Task):
         zeroPoint = AB_NJY_ZERO - 2.5 * math.log10(calibration * exposureTime)
         used = np.zeros(len(starIndex), dtype=bool)
         used[np.flatnonzero(good)[keep]] = True
-        self.log.info("Zero point %.4f mag (1 e-/s) from %d stars, scatter %.4f mag", zeroPoint,
-                      int(keep.sum()), float(np.std(dmag[keep])))
-        return Struct(calibration=calibration, calibrationErr=calibration * err * math.log(10) / 2.5,
-                      zeroPoint=zeroPoint, nUsed=int(keep.sum()), used=used)
+        self.log.info(
+            "Zero point %.4f mag (1 e-/s) from %d stars, scatter %.4f mag",
+            zeroPoint,
+            int(keep.sum()),
+            float(np.std(dmag[keep])),
+        )
+        return Struct(
+            calibration=calibration,
+            calibrationErr=calibration * err * math.log(10) / 2.5,
+            zeroPoint=zeroPoint,
+            nUsed=int(keep.sum()),
+            used=used,
+        )

@@ -24,14 +24,18 @@ class RepairConfig(Config):
     """Configuration for `RepairTask`."""
 
     doCosmicRay = Field[bool](doc="Find and repair cosmic rays.", default=True)
-    minSigma = Field[float](doc="A CR pixel is this many sigma above its neighbours' mean.", default=6.0,
-                            check=lambda v: v > 0)
-    cond3Fac = Field[float](doc="...and this many times sharper than the PSF allows.", default=2.5,
-                            check=lambda v: v >= 1)
-    useAstroscrappy = Field[bool](doc="Use astroscrappy's LA Cosmic instead (slower, more thorough).",
-                                  default=False)
-    nCrPixelMax = Field[int](doc="Give up (raise) if more pixels than this are flagged.", default=1000000,
-                             check=lambda v: v > 0)
+    minSigma = Field[float](
+        doc="A CR pixel is this many sigma above its neighbours' mean.", default=6.0, check=lambda v: v > 0
+    )
+    cond3Fac = Field[float](
+        doc="...and this many times sharper than the PSF allows.", default=2.5, check=lambda v: v >= 1
+    )
+    useAstroscrappy = Field[bool](
+        doc="Use astroscrappy's LA Cosmic instead (slower, more thorough).", default=False
+    )
+    nCrPixelMax = Field[int](
+        doc="Give up (raise) if more pixels than this are flagged.", default=1000000, check=lambda v: v > 0
+    )
 
 
 class RepairTask(Task):
@@ -51,8 +55,14 @@ class RepairTask(Task):
     _DefaultName = "repair"
     config: RepairConfig
 
-    def run(self, imageArray: np.ndarray, varianceArray: np.ndarray, *, psfSigma: float,
-            badArray: np.ndarray | None = None) -> Struct:
+    def run(
+        self,
+        imageArray: np.ndarray,
+        varianceArray: np.ndarray,
+        *,
+        psfSigma: float,
+        badArray: np.ndarray | None = None,
+    ) -> Struct:
         """Flag and repair cosmic rays in place on a background-subtracted image.
 
         Parameters
@@ -81,8 +91,13 @@ class RepairTask(Task):
             import astroscrappy
 
             crMask, _ = astroscrappy.detect_cosmics(
-                imageArray, inmask=badArray, invar=varianceArray, sigclip=cfg.minSigma, gain=1.0,
-                satlevel=np.inf, niter=2,
+                imageArray,
+                inmask=badArray,
+                invar=varianceArray,
+                sigclip=cfg.minSigma,
+                gain=1.0,
+                satlevel=np.inf,
+                niter=2,
             )
         else:
             img = imageArray
@@ -91,7 +106,9 @@ class RepairTask(Task):
             sigma = np.sqrt(np.maximum(varianceArray, 1e-12))
             # A Gaussian PSF sampled at the centre and one pixel away differs by exp(1 / (2 sigma^2)).
             ratio = math.exp(1.0 / (2.0 * psfSigma**2))
-            crMask = ((img - neigh) > cfg.minSigma * sigma) & (img > cfg.cond3Fac * ratio * np.maximum(neigh, 0) + cfg.minSigma * sigma)
+            crMask = ((img - neigh) > cfg.minSigma * sigma) & (
+                img > cfg.cond3Fac * ratio * np.maximum(neigh, 0) + cfg.minSigma * sigma
+            )
         if badArray is not None:
             crMask &= ~badArray
         nPixels = int(crMask.sum())

@@ -29,23 +29,31 @@ if TYPE_CHECKING:
 class SubtractBackgroundConfig(Config):
     """Configuration for `SubtractBackgroundTask` (names as in ``meas_algorithms``)."""
 
-    binSize = Field[int](doc="Side of the boxes in which the sky is measured (pixels).", default=128,
-                         check=lambda v: v >= 8)
+    binSize = Field[int](
+        doc="Side of the boxes in which the sky is measured (pixels).", default=128, check=lambda v: v >= 8
+    )
     statisticsProperty = ChoiceField[str](
         doc="Statistic measured in each box.",
         default="MEDIAN",
         allowed={"MEDIAN": "median of the unmasked pixels", "MEAN": "mean of the unmasked pixels"},
     )
-    numSigmaClip = Field[float](doc="Clip pixels beyond this many robust sigma before the statistic.",
-                                default=3.0, check=lambda v: v > 0)
+    numSigmaClip = Field[float](
+        doc="Clip pixels beyond this many robust sigma before the statistic.",
+        default=3.0,
+        check=lambda v: v > 0,
+    )
     ignoredPixelMask = ListField[str](
         doc="Mask planes whose pixels are left out of the box statistics.",
         default=["BAD", "SATURATED", "DETECTED", "NO_DATA"],
     )
-    subsample = Field[int](doc="Use every n-th pixel in each direction for the box statistics.", default=2,
-                           check=lambda v: v >= 1)
-    filterSize = Field[int](doc="Median-filter the box grid with this size (1: off).", default=3,
-                            check=lambda v: v >= 1)
+    subsample = Field[int](
+        doc="Use every n-th pixel in each direction for the box statistics.",
+        default=2,
+        check=lambda v: v >= 1,
+    )
+    filterSize = Field[int](
+        doc="Median-filter the box grid with this size (1: off).", default=3, check=lambda v: v >= 1
+    )
 
 
 class SubtractBackgroundTask(Task):
@@ -182,5 +190,7 @@ class SubtractBackgroundTask(Task):
         model = field.render(bbox, dtype=np.float32).array
         imageArray -= model.astype(imageArray.dtype, copy=False)
         skyLevel = float(np.median(mesh))
-        self.log.info("Background: sky %.2f, noise %.2f, %d x %d boxes", skyLevel, mesh_result.noise, *mesh.shape)
+        self.log.info(
+            "Background: sky %.2f, noise %.2f, %d x %d boxes", skyLevel, mesh_result.noise, *mesh.shape
+        )
         return Struct(background=field, backgroundImage=model, skyLevel=skyLevel, skyNoise=mesh_result.noise)
