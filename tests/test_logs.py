@@ -820,3 +820,16 @@ def test_max_shown_limits_what_is_shown_not_what_is_kept(capsys: pytest.CaptureF
         capture_logs(max_shown=-1)
     with pytest.raises(TypeError, match="max_shown must be an int or None, not float"):
         capture_logs(max_shown=1.5)  # type: ignore[arg-type]
+
+
+def test_capture_and_run_command_do_not_need_the_stack() -> None:
+    """capture_logs and run_command are plain logging/subprocess: importing them loads no lsst.*"""
+    code = (
+        "import sys, logging, stackclub\n"
+        "with stackclub.capture_logs(show=False) as logs:\n"
+        "    logging.getLogger('x').info('hi')\n"
+        "stackclub.run_command([sys.executable, '-c', 'pass'])\n"
+        "print(logs.text, sorted(m for m in sys.modules if m.startswith('lsst')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "x INFO: hi []\n"
