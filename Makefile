@@ -12,7 +12,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Extras installed by `make lab` / `make test`.
-EXTRAS_TEST := stack,test,lab,bench
+EXTRAS_TEST := stack,test,lab,bench,bps
 EXTRAS_LAB := stack,lab,test
 
 # Find an interpreter >= 3.12: PYTHON=...; python3.13/python3.12 on PATH; one that

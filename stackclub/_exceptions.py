@@ -18,6 +18,8 @@ __all__ = (
     "NotADemoRepoError",
     "PipelineError",
     "PipelineLoadError",
+    "QuantumGraphError",
+    "RegistryError",
     "RepoNotWritableError",
     "SimCamError",
     "SimCamValueError",
@@ -356,3 +358,14 @@ class TaskLogNotFoundError(StackClubError, LookupError):
         self.data_id = data_id
         self.reason = reason
         super().__init__(f"No log stored for task {label!r}: {reason}.")
+
+
+# --- scaling up (issue 10: quantum graphs, bps, a PostgreSQL registry) --------------------------
+
+
+class RegistryError(SimCamError):
+    """A ``--registry`` URL that is not a usable PostgreSQL database, or a server that cannot start."""
+
+
+class QuantumGraphError(StackClubError):
+    """A quantum graph (or its ``pipetask report``) that cannot be read or shown."""

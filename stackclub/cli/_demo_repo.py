@@ -44,6 +44,13 @@ def _detectors(value: str) -> int | list[int]:
     show_default=True,
     help="FITS compression of the calibration images (new repositories only).",
 )
+@click.option(
+    "--registry",
+    default=None,
+    metavar="URL",
+    help="New repositories: put the registry in this PostgreSQL database "
+    "(postgresql://USER@HOST:PORT/DBNAME) instead of SQLite; needs the bps extra (psycopg).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def demo_repo(
     path: str | None,
@@ -53,6 +60,7 @@ def demo_repo(
     bands: str,
     geometry: str,
     compression: str,
+    registry: str | None,
     quiet: bool,
 ) -> None:
     """Build (or complete) the SimCam demo repository at PATH.
@@ -77,6 +85,7 @@ def demo_repo(
             geometry=geometry,
             compression=compression,
             progress=not quiet,
+            registry=registry,
         )
     except StackClubError as err:
         raise click.ClickException(str(err)) from None

@@ -269,7 +269,7 @@ def _remove_stale_partials(path: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _make_repo(path: Path, compression: str, geometry: DetectorGeometry) -> None:
+def _make_repo(path: Path, compression: str, geometry: DetectorGeometry, registry: str | None = None) -> None:
     """Create an empty repository at ``path``, atomically (build aside, then rename)."""
     from lsst.daf.butler import Butler, Config
 
@@ -279,7 +279,13 @@ def _make_repo(path: Path, compression: str, geometry: DetectorGeometry) -> None
     _remove_stale_partials(path)
     tmp = Path(tempfile.mkdtemp(prefix=f"_{safe}_partial_", dir=path.parent))
     try:
-        Butler.makeRepo(str(tmp), config=Config(_seed_config(compression, geometry)))
+        seed = _seed_config(compression, geometry)
+        if registry is not None:
+            from ._postgres import prepare_registry, registry_config
+
+            prepare_registry(registry)
+            seed.update(registry_config(registry))
+        Butler.makeRepo(str(tmp), config=Config(seed))
         if path.exists():  # an empty folder: replace it
             path.rmdir()
         os.replace(tmp, path)
@@ -493,6 +499,7 @@ def build_demo_repo(
     psf_profile: str = "gaussian",
     compression: str = "lossy",
     progress: bool = True,
+    registry: str | None = None,
     _fail_after: int | None = None,
 ) -> BuildReport:
     """Build (or complete) a SimCam demo repository.
@@ -523,6 +530,10 @@ def build_demo_repo(
         quantized at 1/16 of the noise; fast) or ``"lossless"`` (GZIP_2, the datastore default).
     progress
         Show a tqdm progress bar.
+    registry
+        For a new repository: ``postgresql://USER@HOST:PORT/DBNAME`` puts its registry in that
+        (empty) PostgreSQL database, shared by every job of a batch run; the files stay in ``path``.
+        `None` (the default): SQLite inside the repository.
     _fail_after
         Test hook: raise `RuntimeError` after this many datasets were added (simulates a killed build).
 
@@ -564,6 +575,10 @@ def build_demo_repo(
     visit_list = make_visits(
         seeded_rng(seed, "visits"), visits, bands, exptime=exptime, psf_profile=psf_profile
     )
+    if registry is not None:
+        from ._postgres import registry_config
+
+        registry_config(registry)  # a bad URL fails here, before anything is created
     root = Path(path).expanduser().absolute()
     exists = _check_path(root)
 
@@ -579,7 +594,7 @@ def build_demo_repo(
     _remove_stale_partials(root)
     if not exists:
         _LOG.info("Creating a Butler repository at %s", root)
-        _make_repo(root, compression, geom)
+        _make_repo(root, compression, geom, registry)
     butler = Butler.from_config(str(root), writeable=True)
     try:
         SimCam().register(butler.registry)
