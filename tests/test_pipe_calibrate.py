@@ -280,3 +280,32 @@ def test_isr_then_calibrate_in_memory_against_truth(simulated):
     tx, ty = np.asarray(truth["x"])[bright], np.asarray(truth["y"])[bright]
     d = np.hypot(np.asarray(result.stars["x"])[:, None] - tx, np.asarray(result.stars["y"])[:, None] - ty)
     assert np.all(d.min(axis=0) < 1.0)
+
+
+def test_calibrate_without_pixel_calibration_keeps_electrons(simulated):
+    raw, truth, calibs = simulated
+    post = (
+        IsrTask()
+        .run(
+            raw,
+            bias=calibs["bias"],
+            dark=calibs["dark"],
+            flat=calibs["flat"]["SimCam-R"],
+            defects=calibs["defects"],
+        )
+        .outputExposure
+    )
+    ref = Table({"coord_ra": truth["ra"], "coord_dec": truth["dec"], "r_flux": truth["flux"]})
+    config = CalibrateImageTask.ConfigClass()
+    config.do_calibrate_pixels = False
+    result = CalibrateImageTask(config=config).run(
+        post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=ref
+    )
+    assert str(result.exposure.unit) == "electron"
+    assert str(result.background["star_background"].field.unit) == "electron"
+    assert result.exposure.photometric_scaling is not None  # the calibration is still attached
+    assert not np.shares_memory(result.exposure.variance.array, post.variance.array)
+    with pytest.raises(ValueError, match="one exposure per visit"):
+        CalibrateImageTask().run(
+            [post, post], detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=ref
+        )

@@ -131,7 +131,8 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
     def setDefaults(self) -> None:
         super().setDefaults()
         self.psf_detection.thresholdValue = 50.0
-        self.psf_detection.nSigmaToGrow = 2.0
+        # PSF candidates need peaks, not grown footprints (the star stage sets DETECTED).
+        self.psf_detection.nSigmaToGrow = 0.0
         self.star_detection.thresholdValue = 5.0
 
 
@@ -260,7 +261,7 @@ class CalibrateImageTask(PipelineTask):
         bbox = exposures.bbox
         x0, y0 = bbox.x.start, bbox.y.start
         image = exposures.image.array.astype(np.float32, copy=True)
-        variance = exposures.variance.array.astype(np.float32, copy=True)
+        variance = exposures.variance.array  # read only until the final scaling, which copies
         mask = exposures.mask.copy()
         bad = mask.get("BAD") | mask.get("NO_DATA")
         sat = mask.get("SATURATED")
@@ -343,6 +344,7 @@ class CalibrateImageTask(PipelineTask):
             field = field * cal
             unit = u.nJy
         else:
+            variance = variance.copy()
             field = field * unit if field.unit is None else field
         backgrounds = BackgroundMap()
         backgrounds.add(
