@@ -144,7 +144,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("lab")
     root_dir = base / "notebooks"
     root_dir.mkdir()
-    shutil.copy2(notebook, root_dir / notebook.name)  # the committed notebook is never written
+    # A copy without outputs: the page can only show what this run produced, and the committed
+    # notebook is never written (autosave is off as well).
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    (root_dir / notebook.name).write_text(json.dumps(nb, indent=1))
     settings = base / "settings"
     for rel, value in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)

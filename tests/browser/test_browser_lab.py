@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 RUN_TIMEOUT = 900.0  # s, for all cells of the notebook (02 runs a pipeline)
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*:", re.MULTILINE)
 
@@ -21,7 +22,7 @@ ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Excepti
 def _stored_outputs(notebook: Path) -> dict[str, int]:
     """Count what the committed notebook's outputs contain, to know what the page must show."""
     nb = json.loads(notebook.read_text())
-    counts = {"code_cells": 0, "images": 0, "html_tables": 0, "logs": 0, "show_config": 0}
+    counts = {"code_cells": 0, "images": 0, "html_tables": 0, "logs": 0, "show_config": 0, "markdown": 0}
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -31,6 +32,7 @@ def _stored_outputs(notebook: Path) -> dict[str, int]:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             counts["images"] += sum(1 for k in data if k.startswith("image/"))
+            counts["markdown"] += "text/markdown" in data
             html = "".join(data.get("text/html", ""))
             counts["html_tables"] += html.count("<table")
             counts["logs"] += html.count("stackclub-logs")
@@ -42,26 +44,50 @@ def _open_notebook(page: Any, lab: dict[str, Any]) -> None:
     page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     # A "Select Kernel" dialog may come first (RUBIN-FACTS.md): accept the proposed kernel.
-    try:
-        page.wait_for_selector(".jp-Dialog button:has-text('Select')", timeout=15_000)
-        page.click(".jp-Dialog button:has-text('Select')")
-    except Exception:  # noqa: BLE001 - no dialog: the kernel started on its own
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    select = ".jp-Dialog button:has-text('Select')"
+    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+    page.wait_for_selector(f"{select}, {idle}", timeout=120_000)
+    if page.locator(select).count():
+        page.click(select)
+        print("  accepted the 'Select Kernel' dialog")
+    page.wait_for_selector(idle, timeout=120_000)
 
 
-def _run_all(page: Any) -> float:
+def _prompts(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        ".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())"
+    )
+
+
+def _run_all(page: Any, n_code_cells: int) -> float:
+    """Run → Run All Cells, then wait until every code cell shows its execution count, in order."""
+    deadline = time.monotonic() + 60
+    while len(prompts := _prompts(page)) < n_code_cells and time.monotonic() < deadline:
+        time.sleep(0.5)  # the notebook's cells are attached progressively
+    assert len(prompts) == n_code_cells, f"{len(prompts)} code cells on the page, {n_code_cells} in the file"
+    assert all(p in ("[ ]:", "") for p in prompts), f"cells already ran: {prompts}"
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    start = time.monotonic()
-    deadline = start + RUN_TIMEOUT
-    while time.monotonic() < deadline:
-        prompts = page.eval_on_selector_all(
-            ".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())"
-        )
-        if prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts):
+    start = last_report = time.monotonic()
+    expected = [f"[{i}]:" for i in range(1, n_code_cells + 1)]
+    idle_polls = 0
+    while time.monotonic() - start < RUN_TIMEOUT:
+        prompts = _prompts(page)
+        if prompts == expected:
             return time.monotonic() - start
+        # Run All stops at a failing cell: nothing queued any more, yet not every cell ran.
+        idle_polls = 0 if "[*]:" in prompts else idle_polls + 1
+        if idle_polls >= 5:
+            page.screenshot(path=str(SCREENSHOTS / "lab_stopped.png"))
+            raise AssertionError(f"execution stopped before the end; prompts: {prompts}")
+        if time.monotonic() - last_report > 30:
+            done = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
+            print(
+                f"  ... {done}/{n_code_cells} cells done after {time.monotonic() - start:.0f} s", flush=True
+            )
+            last_report = time.monotonic()
         time.sleep(1.0)
+    page.screenshot(path=str(SCREENSHOTS / "lab_timeout.png"))
     raise AssertionError(f"cells still running after {RUN_TIMEOUT:.0f} s; prompts: {prompts}")
 
 
@@ -74,7 +100,7 @@ def test_notebook_runs_in_jupyterlab(page: Any, lab: dict[str, Any], screenshots
     t0 = time.monotonic()
     _open_notebook(page, lab)
     opened = time.monotonic() - t0
-    elapsed = _run_all(page)
+    elapsed = _run_all(page, stored["code_cells"])
     print(f"  opened with an idle kernel in {opened:.1f} s, ran all cells in {elapsed:.1f} s")
     page.screenshot(path=str(screenshots / f"lab_{stem}_viewport.png"))
 
@@ -132,7 +158,18 @@ def test_notebook_runs_in_jupyterlab(page: Any, lab: dict[str, Any], screenshots
     else:
         print("  (this notebook captures no logs)")
 
-    # 5. Images rendered: as many as stored, each decoded (naturalWidth > 0).
+    # 5. Markdown outputs (where_is links) render as links, not as raw Markdown text.
+    if stored["markdown"]:
+        md = page.locator(".jp-OutputArea-output[data-mime-type='text/markdown']")
+        assert md.count() >= stored["markdown"], f"{md.count()} Markdown outputs, {stored['markdown']} stored"
+        without_link = page.eval_on_selector_all(
+            ".jp-OutputArea-output[data-mime-type='text/markdown']",
+            "els => els.filter(e => !e.querySelector('a[href]') || e.innerText.includes('](')).length",
+        )
+        assert without_link == 0, f"{without_link} Markdown outputs show no link or raw Markdown"
+        print(f"  Markdown outputs (where_is links) rendered as links: {md.count()}")
+
+    # 6. Images rendered: as many as stored, each decoded (naturalWidth > 0).
     images = page.eval_on_selector_all(
         ".jp-OutputArea-output img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
     )
