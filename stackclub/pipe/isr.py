@@ -394,9 +394,12 @@ class IsrTask(PipelineTask):
             set_mask_plane(mask, "BAD", bad)
         nInterp = 0
         if cfg.doInterpolate:
+            # The planes ISR just set are at hand as boolean arrays; others are unpacked from the mask.
+            known = {cfg.saturatedMaskName: sat if cfg.doSaturation else None, "BAD": bad}
             to_interp = np.zeros(out_bbox.shape, dtype=bool)
             for name in cfg.maskListToInterpolate:
-                to_interp |= mask.get(name)
+                plane = known.get(name)
+                to_interp |= plane if plane is not None else mask.get(name)
             if to_interp.any():
                 nInterp = interpolateFromMask(out, to_interp)
                 set_mask_plane(mask, "INTERPOLATED", to_interp)
