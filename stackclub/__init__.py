@@ -19,10 +19,12 @@ from ._version import __version__
 
 __all__ = (
     "__version__",
+    "bps_config_path",
     "capture_logs",
     "compare",
     "demo_repo",
     "diff_configs",
+    "qgraph_status",
     "run_command",
     "show_amplifiers",
     "show_config",
@@ -31,9 +33,11 @@ __all__ = (
     "show_image",
     "show_pipeline",
     "show_psf",
+    "show_qgraph",
     "show_sources",
     "show_task_log",
     "show_task_tree",
+    "summarize_qgraph",
     "uses_of",
     "versions",
     "where_is",
@@ -57,6 +61,10 @@ _LAZY: dict[str, str] = {
     "run_command": "stackclub.logs",
     "show_task_log": "stackclub.logs",
     "demo_repo": "stackclub.simcam.repo",
+    "bps_config_path": "stackclub.qgraph",
+    "qgraph_status": "stackclub.qgraph",
+    "show_qgraph": "stackclub.qgraph",
+    "summarize_qgraph": "stackclub.qgraph",
     "versions": "stackclub.versions",
     "uses_of": "stackclub.where_is",
     "where_is": "stackclub.where_is",
@@ -73,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         show_sources,
     )
     from .logs import capture_logs, run_command, show_task_log
+    from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
     from .simcam.repo import demo_repo
     from .versions import versions
     from .where_is import uses_of, where_is
