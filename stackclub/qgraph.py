@@ -215,7 +215,7 @@ def show_qgraph(
         return ax
     where: dict[Any, tuple[float, float]] = {}
     xs, ys = [], []
-    for x, (label, _, _, quanta) in enumerate(tasks):
+    for x, (_label, _, _, quanta) in enumerate(tasks):
         for y, (qid, data_id) in enumerate(quanta):
             where[qid] = (x, -y)
             xs.append(x)
@@ -273,15 +273,15 @@ class QuantumGraphStatus:
         rows = []
         for t in [*self.tasks, self._total()]:
             pct = 100.0 * t["succeeded"] / t["expected"] if t["expected"] else 100.0
-            state = "SUCCEEDED" if t["succeeded"] == t["expected"] else "FAILED" if t["failed"] else "INCOMPLETE"
+            done = t["succeeded"] == t["expected"]
+            state = "SUCCEEDED" if done else "FAILED" if t["failed"] else "INCOMPLETE"
             colour = "color:green" if state == "SUCCEEDED" else "color:red"
             rows.append(
                 [Styled(state, colour), f"{pct:.0f}", t["label"], t["expected"], t["succeeded"],
                  t["failed"], t["blocked"]]
             )  # fmt: skip
-        return Table(
-            ["STATE", "%S", "TASK", "EXPECTED", "SUCCEEDED", "FAILED", "BLOCKED"], rows, title=f"Run {self.run}"
-        )
+        columns = ["STATE", "%S", "TASK", "EXPECTED", "SUCCEEDED", "FAILED", "BLOCKED"]
+        return Table(columns, rows, title=f"Run {self.run}")
 
     def failures_table(self) -> Table:
         """One row per failed quantum: task, data ID, error messages, last log lines."""
