@@ -183,6 +183,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(log, SCREENSHOTS / "jupyterlab.log")  # kept with the screenshots (CI artifact)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
