@@ -60,7 +60,7 @@ LAB_SETTINGS = {
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if ENABLED:
         return
-    skip = pytest.mark.skip(reason="browser test: run `make test-browser` (needs Debian's chromium)")
+    skip = pytest.mark.skip(reason="browser test: runs under `make test-browser` (STACKCLUB_BROWSER_TEST=1)")
     for item in items:
         if HERE in Path(str(item.path)).parents:
             item.add_marker(skip)
