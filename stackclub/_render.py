@@ -154,7 +154,8 @@ class Table:
         parts = ['<div class="stackclub-table">', "<table>"]
         if self.title:
             parts.append(f"<caption>{escape(self.title)}</caption>")
-        parts.append("<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns))
+        heads = "".join(f'<th scope="col" style="text-align:left">{escape(c)}</th>' for c in self.columns)
+        parts.append(f"<thead><tr>{heads}")
         parts.append("</tr></thead><tbody>")
         for row in self.rows:
             parts.append(
