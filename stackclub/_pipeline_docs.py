@@ -20,7 +20,7 @@ __all__ = (
 import io
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -234,7 +234,8 @@ def _connections_view(config: Config, title: str, *, in_pipeline: bool) -> Conne
     rows = []
     for attr, kind in _KINDS:
         names = getattr(conns, attr)
-        for name in (n for n in conns.allConnections if n in names):
+        # The class keeps the connections in definition order; an instance rebuilds them from sets.
+        for name in (n for n in type(conns).allConnections if n in names):
             conn = conns.allConnections[name]
             rows.append(
                 ConnectionRow(
@@ -600,8 +601,15 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
     for label, node in graph.tasks.items():
         ins: list[str] = []
         outs: list[str] = []
-        reads = [(e, "") for e in node.iter_all_inputs()] + [
-            (e, " (init)") for e in node.init.iter_all_inputs()
+        # pipe_base yields edges in set order (it changes with PYTHONHASHSEED): list them in the
+        # order the task's connections class defines them, so every run shows the same table.
+        rank = {n: i for i, n in enumerate(type(node.get_connections()).allConnections)}
+
+        def by_definition(edges: Iterable[Any]) -> list[Any]:
+            return sorted(edges, key=lambda e: (rank.get(e.connection_name, len(rank)), e.connection_name))
+
+        reads = [(e, "") for e in by_definition(node.iter_all_inputs())] + [
+            (e, " (init)") for e in by_definition(node.init.iter_all_inputs())
         ]
         for read, note in reads:
             name = read.parent_dataset_type_name
@@ -611,8 +619,8 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
             consumed.setdefault(name, []).append(label)
             order.append(name)
             storage.setdefault(name, read.storage_class_name)
-        writes = [(e, "") for e in node.iter_all_outputs()] + [
-            (e, " (init)") for e in node.init.iter_all_outputs()
+        writes = [(e, "") for e in by_definition(node.iter_all_outputs())] + [
+            (e, " (init)") for e in by_definition(node.init.iter_all_outputs())
         ]
         for write, note in writes:
             if write.connection_name.startswith("_"):  # the automatic _config, _log, _metadata

@@ -864,3 +864,26 @@ def test_cli_help_lists_config() -> None:
         "--tree",
     ):
         assert option in help_text
+
+
+def test_connection_and_pipeline_rows_do_not_depend_on_the_hash_seed() -> None:
+    """pipe_base rebuilds connections from sets; our tables keep definition order (nbval needs it)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("stackclub.pipe")
+    code = (
+        "import stackclub; from stackclub.pipe import pipeline_path, CalibrateImageTask\n"
+        "print(stackclub.show_pipeline(str(pipeline_path('ProcessCcd'))))\n"
+        "print(stackclub.show_connections(CalibrateImageTask))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    assert "post_isr_image" in outputs.pop()
