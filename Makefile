@@ -13,7 +13,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Extras installed by `make lab` / `make test`.
 EXTRAS_TEST := stack,test,lab,bench,bps
-EXTRAS_LAB := stack,lab,test
+EXTRAS_LAB := stack,lab,test,bps
 
 # Find an interpreter >= 3.12: PYTHON=...; python3.13/python3.12 on PATH; one that
 # pyenv installed (even when it is not the pyenv global); python3 when it is new enough.

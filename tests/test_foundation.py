@@ -43,7 +43,7 @@ def _conda_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
 def test_environment_files_match_pyproject(path: str) -> None:
-    expected = _pyproject_packages("stack", "test", "lab")
+    expected = _pyproject_packages("stack", "test", "lab", "bps")
     assert _conda_packages(ROOT / path) == expected
 
 
