@@ -1,7 +1,13 @@
 # Stack Club: two commands do all the set-up.
-#   make lab    create .venv, install everything, build the demo repository, start JupyterLab
-#   make test   create .venv, install everything, run the unit tests and every notebook (nbval)
-# Other targets: notebooks (re-execute the notebooks in place), bench, clean, help.
+#   make lab    create .venv, install the locked versions, build the demo repository, start JupyterLab
+#   make test   create .venv, install the locked versions, run the unit tests and every notebook (nbval)
+# Other targets: notebooks (re-execute the notebooks in place), bench, docs, test-browser, doctor,
+# lock (refresh requirements/lock.txt), test-latest (newest versions, no lock: reports/latest.md),
+# clean, help.
+#
+# Versions: every target installs requirements/lock.txt (exact versions, hashes checked), then Stack
+# Club itself with --no-deps, so the environment is the one the committed notebook outputs were made
+# with.  `make lock` refreshes the lock; `make test-latest` tries the newest versions without it.
 #
 # Python >= 3.12 is required (lsst-images and the current Rubin middleware need it).
 # Pick one explicitly with  make test PYTHON=/path/to/python3.12
@@ -11,9 +17,11 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Extras installed by `make lab` / `make test`.
-EXTRAS_TEST := stack,test,lab,bench,bps
-EXTRAS_LAB := stack,lab,test,bps
+# The lock: every dependency of pyproject.toml (core + every extra), pinned with hashes, made by
+# `uv pip compile --universal` (Linux and macOS, Python >= 3.12).  Every target installs from it.
+LOCK ?= requirements/lock.txt
+# Every extra of pyproject.toml: the lock pins them all; test-latest installs them all, unpinned.
+EXTRAS_ALL := stack,test,lab,bench,bps,docs,browser,lock,dev
 
 # Find an interpreter >= 3.12: PYTHON=...; python3.13/python3.12 on PATH; one that
 # pyenv installed (even when it is not the pyenv global); python3 when it is new enough.
@@ -22,10 +30,11 @@ PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
 # Commands run by make (and notebooks' `!stackclub ...` / `!pipetask ...` cells) find the venv's tools.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help lab test notebooks bench clean demo-repo check-python venv-test venv-lab docs test-browser
+.PHONY: help lab test notebooks bench clean demo-repo check-python venv venv-test venv-lab docs test-browser \
+	lock test-latest doctor
 
 help:  ## show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -33,16 +42,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[$(subst _,$(comma),$*)]"
+# Installed from the lock (re-done whenever the lock or pyproject.toml changes), then Stack Club
+# itself without dependencies: pip never picks a version the lock does not name.
+$(VENV)/.installed-lock: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-comma := ,
-venv-test: check-python $(BIN)/python
-	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_TEST))
-
-venv-lab: check-python $(BIN)/python
-	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_LAB))
+venv: check-python $(BIN)/python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-lock
+venv-test venv-lab: venv
 
 PY_OK := import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)
 check-python:
@@ -51,15 +60,15 @@ check-python:
 	@if [ -x "$(BIN)/python" ] && ! "$(BIN)/python" -c '$(PY_OK)'; then \
 	  echo "$(VENV) was made with Python < 3.12; run 'make clean' first." >&2; exit 2; fi
 
-test: check-python venv-test  ## install everything and run unit tests + every notebook (nbval)
+test: check-python venv  ## install the locked versions, run unit tests + every notebook (nbval)
 	@$(MAKE) --no-print-directory _demo-repo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: check-python venv-lab  ## install everything, build the demo repository, start JupyterLab
+lab: check-python venv  ## install the locked versions, build the demo repository, start JupyterLab
 	@$(MAKE) --no-print-directory _demo-repo
 	$(BIN)/jupyter lab notebooks/
 
-demo-repo: check-python venv-lab  ## build the demo Butler repository if it is missing
+demo-repo: check-python venv  ## build the demo Butler repository if it is missing
 	@$(MAKE) --no-print-directory _demo-repo
 
 _demo-repo:
@@ -68,29 +77,65 @@ _demo-repo:
 	else echo "(simulated camera not available yet: skipping the demo repository)"; fi
 
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
-notebooks: check-python venv-test  ## re-execute every notebook in place (committed outputs are real)
+notebooks: check-python venv  ## re-execute every notebook in place (committed outputs are real)
 	@$(MAKE) --no-print-directory _demo-repo
 	@set -e; for nb in $(NOTEBOOKS); do echo "== $$nb"; \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb"; done
 
-bench: check-python venv-test  ## run the benchmarks (ratios against peers measured in the same run)
+bench: check-python venv  ## run the benchmarks (ratios against peers measured in the same run)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 # The documentation site and the browser test (issue 11).  Notebooks are rendered from their
 # committed outputs (never re-executed); the API pages' examples run at build time, offline.
-EXTRAS_DOCS := stack,lab,docs
-EXTRAS_BROWSER := stack,lab,docs,browser
 SPHINXOPTS ?= -W --keep-going -q
-docs: check-python $(BIN)/python  ## build the documentation site into docs/_build/html (warnings are errors)
-	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_DOCS))
+docs: check-python venv  ## build the documentation site into docs/_build/html (warnings are errors)
 	$(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs docs/_build/html
 	@echo "docs: open docs/_build/html/index.html"
 
-test-browser: check-python $(BIN)/python  ## JupyterLab + the docs site in headless Chromium (needs Debian's chromium)
-	@$(MAKE) --no-print-directory $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS_BROWSER))
+test-browser: check-python venv  ## JupyterLab + the docs site in headless Chromium (needs Debian's chromium)
 	@$(MAKE) --no-print-directory _demo-repo
-	@$(MAKE) --no-print-directory docs EXTRAS_DOCS=$(EXTRAS_BROWSER)
+	@$(MAKE) --no-print-directory docs
 	STACKCLUB_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser -o addopts=-ra -p no:cacheprovider -v $(PYTEST_ARGS)
 
-clean:  ## remove the virtual environment and build products
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+doctor: check-python venv  ## check this set-up: Python, versions against the lock, demo repository, JupyterLab
+	$(BIN)/stackclub doctor
+
+# --- versions: refresh the lock; try the newest versions without it (issue 12) ---------------------
+
+# `make lock` resolves the newest versions of everything (UPGRADE=--upgrade); to move one package
+# only: make lock UPGRADE="--upgrade-package lsst-daf-butler".  Review `git diff requirements/`,
+# run `make test` (it installs the new lock), re-execute the notebooks, commit lock + notebooks.
+UPGRADE ?= --upgrade
+LOCK_COMPILE = $(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.12 \
+	--generate-hashes --custom-compile-command "make lock" --quiet
+lock: check-python $(BIN)/python  ## refresh requirements/lock.txt with the newest versions (uv pip compile)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv>=0.9"
+	$(LOCK_COMPILE) $(UPGRADE) --output-file $(LOCK)
+	@echo "$(LOCK) refreshed. Next: git diff $(LOCK); make test (installs it); make notebooks; commit."
+
+# `make test-latest`: a fresh .venv-latest with the newest versions the registry offers (no lock),
+# the whole test suite and every notebook (nbval only reads the notebooks), with its own demo
+# repository and test output under .venv-latest.  reports/latest.md says which versions moved and
+# what broke; the exit status is non-zero iff anything broke.
+VENV_LATEST ?= .venv-latest
+REPORTS ?= reports
+LATEST_ENV = PATH="$(abspath $(VENV_LATEST))/bin:$$PATH" \
+	STACKCLUB_DEMO_REPO="$(abspath $(VENV_LATEST))/demo_repo" \
+	STACKCLUB_TEST_OUTPUT="$(abspath $(VENV_LATEST))/test-output"
+test-latest: check-python  ## newest versions (no lock) in .venv-latest: all tests + notebooks -> reports/latest.md
+	@if [ -z "$(PYTHON)" ]; then echo "Stack Club needs Python >= 3.12: make test-latest PYTHON=/path/to/python3.12" >&2; exit 2; fi
+	rm -rf $(VENV_LATEST)
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[$(EXTRAS_ALL)]"
+	@mkdir -p $(REPORTS)
+	@$(LATEST_ENV) $(VENV_LATEST)/bin/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo(progress=False))' \
+	  || echo "(building the demo repository failed with the newest versions: the notebooks will say why)"
+	@set +e; $(LATEST_ENV) $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --color=no \
+	  --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 | tee $(REPORTS)/latest-pytest.log; \
+	  status=$${PIPESTATUS[0]}; \
+	  $(VENV_LATEST)/bin/python -m stackclub._latest_report --lock $(LOCK) --junit $(REPORTS)/latest-junit.xml \
+	    --pytest-exit $$status --log $(REPORTS)/latest-pytest.log --output $(REPORTS)/latest.md
+
+clean:  ## remove the virtual environments and build products
+	rm -rf $(VENV) $(VENV_LATEST) build *.egg-info .pytest_cache

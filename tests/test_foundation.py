@@ -31,25 +31,84 @@ def _pyproject_packages(*extras: str) -> set[str]:
     return names
 
 
-def _conda_packages(path: Path) -> set[str]:
-    """Package names in a conda environment file (conda and pip sections), without python/pip."""
-    names = set()
-    for line in path.read_text().split("dependencies:", 1)[1].splitlines():
-        m = re.match(r"^\s*-\s+([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if m and not line.strip().endswith(":"):
-            names.add(_name(m.group(1)))
-    return names - {"python", "pip"}
+LOCK = "requirements/lock.txt"
 
 
-@pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
-def test_environment_files_match_pyproject(path: str) -> None:
-    expected = _pyproject_packages("stack", "test", "lab", "bps")
-    assert _conda_packages(ROOT / path) == expected
+def _extras() -> set[str]:
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
 
 
-def test_binder_and_environment_yml_identical_below_header() -> None:
-    body = [(ROOT / p).read_text().split("name: stackclub", 1)[1] for p in ("environment.yml", "binder/environment.yml")]
-    assert body[0] == body[1]
+def _make_dry_run(target: str, tmp_path: Path) -> str:
+    """The commands `make TARGET` would run for a fresh virtual environment (make -n)."""
+    found = subprocess.run([str(ROOT / ".ci" / "find-python")], capture_output=True, text=True)
+    python = found.stdout.strip() or sys.executable
+    result = subprocess.run(
+        ["make", "-C", str(ROOT), "-n", target, f"VENV={tmp_path / 'venv'}", f"PYTHON={python}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("target", ["test", "lab", "docs", "test-browser", "notebooks", "bench", "demo-repo"])
+def test_make_targets_install_from_the_lock(target: str, tmp_path: Path) -> None:
+    commands = _make_dry_run(target, tmp_path)
+    installs = [ln.strip() for ln in commands.splitlines() if "pip install" in ln and "upgrade pip" not in ln]
+    # (make -n shows the install once per recursive make that needs it: compare the distinct commands)
+    assert sorted(set(installs)) == [
+        f"{tmp_path / 'venv'}/bin/python -m pip install --quiet --no-deps -e .",
+        f"{tmp_path / 'venv'}/bin/python -m pip install --quiet -r {LOCK}",
+    ], commands
+
+
+def test_makefile_lock_is_the_one_binder_and_conda_use() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(rf"^LOCK \?= {re.escape(LOCK)}$", makefile, re.M)
+    # the install stamp is re-made when the lock (or pyproject.toml) changes
+    assert re.search(r"^\$\(VENV\)/\.installed-lock: pyproject\.toml \$\(LOCK\)", makefile, re.M)
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert f"pip install --no-cache-dir -r {LOCK}" in post_build
+    assert "pip install --no-deps -e ." in post_build
+    assert _conda_dependencies(ROOT / "binder" / "environment.yml") == ["python=3.12", "pip"]
+    assert _conda_dependencies(ROOT / "environment.yml") == ["python=3.12", "pip", "pip:", f"-r {LOCK}"]
+
+
+def _conda_dependencies(path: Path) -> list[str]:
+    """The entries under ``dependencies:`` of a conda environment file (comments dropped)."""
+    body = path.read_text().split("dependencies:", 1)[1]
+    return [m.group(1).strip() for m in re.finditer(r"^\s*-\s+([^#\n]+)", body, re.M)]
+
+
+def test_makefile_extras_are_every_extra() -> None:
+    """test-latest installs every extra (unpinned): the same set the lock pins."""
+    m = re.search(r"^EXTRAS_ALL := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert m and set(m.group(1).split(",")) == _extras()
+
+
+def test_lock_pins_every_dependency_of_pyproject() -> None:
+    from packaging.requirements import Requirement
+
+    from stackclub._lock import read_lock
+
+    pins = read_lock(ROOT / LOCK)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    for text in requirements:
+        req = Requirement(text)
+        pin = pins.get(_name(req.name))
+        assert pin is not None, f"{req.name} (pyproject.toml) has no pinned line in {LOCK}: run `make lock`"
+        assert req.specifier.contains(pin.version, prereleases=True), (
+            f"{LOCK} pins {req.name}=={pin.version}, but pyproject.toml asks for {req}: run `make lock`"
+        )
+
+
+def test_lock_has_hashes_and_says_how_it_was_made() -> None:
+    text = (ROOT / LOCK).read_text()
+    assert "#    make lock" in text.splitlines()[1]
+    entries = re.split(r"^(?=[A-Za-z0-9])", text, flags=re.M)[1:]
+    assert entries and all("--hash=sha256:" in e for e in entries)
 
 
 def test_rubin_packages_are_only_in_the_stack_extra() -> None:
