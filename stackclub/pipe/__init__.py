@@ -22,6 +22,7 @@ __all__ = (
     "PhotoCalTask",
     "RepairTask",
     "SingleFrameMeasurementTask",
+    "SourceDeblendTask",
     "SourceDetectionTask",
     "SubtractBackgroundTask",
     "pipeline_path",
@@ -32,6 +33,7 @@ from pathlib import Path
 from .astrometry import AstrometryTask
 from .calibrateImage import CalibrateImageConfig, CalibrateImageTask
 from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
+from .deblend import SourceDeblendTask
 from .detection import SourceDetectionTask
 from .fringe import FringeTask
 from .isr import IsrTask, IsrTaskConfig

@@ -244,7 +244,8 @@ class AstrometryTask(Task):
         Parameters
         ----------
         stars
-            `astropy.table.Table` with ``x``, ``y`` (pixels), ``snr`` and ``psfFlux_instFlux``.
+            `astropy.table.Table` with ``x``, ``y`` (pixels), ``snr`` and ``psfFlux_instFlux``;
+            rows with ``deblend_nChild > 0`` (deblended parents), if that column exists, are not used.
         refCat
             Reference catalog table with ``coord_ra``, ``coord_dec`` (degrees).
         initialWcs
@@ -275,6 +276,9 @@ class AstrometryTask(Task):
         sx = np.asarray(stars["x"], float) - x0
         sy = np.asarray(stars["y"], float) - y0
         usable = np.isfinite(sx) & np.isfinite(sy) & (np.asarray(stars["snr"]) >= cfg.matchSnrMin)
+        if "deblend_nChild" in stars.colnames:
+            # A deblended parent is its children's sum: match the children, not the parent too.
+            usable &= np.asarray(stars["deblend_nChild"]) == 0
         ref_ra = np.asarray(refCat["coord_ra"], float)
         ref_dec = np.asarray(refCat["coord_dec"], float)
         refSky = SkyCoord(ref_ra * u.deg, ref_dec * u.deg)

@@ -3,7 +3,7 @@
 Mirrors ``lsst.pipe.tasks.calibrateImage.CalibrateImageTask`` (which replaced characterizeImage +
 calibrate): the same subtask names (``psf_subtract_background``, ``psf_detection``,
 ``psf_source_measurement``, ``psf_measure_psf``, ``psf_repair``, ``star_background``,
-``star_detection``, ``star_measurement``, ``astrometry``, ``photometry``,
+``star_detection``, ``star_deblend``, ``star_measurement``, ``astrometry``, ``photometry``,
 ``compute_summary_stats``), the same order of steps and the same output dataset names.
 """
 
@@ -22,6 +22,7 @@ from lsst.pipe.base import connectionTypes as cT
 from ._masks import set_mask_plane
 from .astrometry import AstrometryTask, makeInitialWcs
 from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
+from .deblend import SourceDeblendTask
 from .detection import SourceDetectionTask
 from .measurement import SingleFrameMeasurementTask
 from .measurePsf import MeasurePsfTask
@@ -114,6 +115,9 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
         target=SubtractBackgroundTask, doc="Re-measure the background with the detected sources masked."
     )
     star_detection = ConfigurableField(target=SourceDetectionTask, doc="Detect all stars.")
+    star_deblend = ConfigurableField(
+        target=SourceDeblendTask, doc="Split blended sources into their components."
+    )
     star_measurement = ConfigurableField(target=SingleFrameMeasurementTask, doc="Measure all stars.")
     astrometry = ConfigurableField(
         target=AstrometryTask, doc="Match to the reference catalog and fit the WCS."
@@ -161,6 +165,7 @@ class CalibrateImageTask(PipelineTask):
             "psf_repair",
             "star_background",
             "star_detection",
+            "star_deblend",
             "star_measurement",
             "astrometry",
             "photometry",
@@ -286,10 +291,24 @@ class CalibrateImageTask(PipelineTask):
         bg2 = self.star_background.run(image, bbox=bbox, ignore=bad | sat | starDet.detected)
         set_mask_plane(mask, "DETECTED", starDet.detected)
         set_mask_plane(mask, "DETECTION_EDGE", starDet.edge)
-        good = ~np.asarray(starDet.sources["footprint_too_big"], bool)
+        deblend = self.star_deblend.run(
+            image, starDet.sources, starDet.labels, psfSigma=psfSigma, noise=starDet.noise, badArray=bad | sat
+        )
+        sources = deblend.sources
+        good = ~np.asarray(sources["footprint_too_big"], bool)
+        sources = sources[good]
         stars = self.star_measurement.run(
-            image, variance, starDet.sources[good], psfSigma=psfSigma, saturatedArray=sat, x0=x0, y0=y0
+            image,
+            variance,
+            sources,
+            psfSigma=psfSigma,
+            saturatedArray=sat,
+            x0=x0,
+            y0=y0,
+            heavyFootprints=deblend.heavyFootprints,
         ).catalog
+        for col in ("parent", "deblend_nChild"):
+            stars[col] = sources[col]
 
         # --- Astrometry and photometry.
         initialWcs = makeInitialWcs(detector, obs_info.tracking_radec, self.config.astrometry.rotation)
@@ -387,4 +406,5 @@ class CalibrateImageTask(PipelineTask):
         r = SkyCoord(np.asarray(refCat["coord_ra"]) * u.deg, np.asarray(refCat["coord_dec"]) * u.deg)
         idx, sep, _ = s.match_to_catalog_sky(r)
         ok = sep.arcsec < self.config.astrometry.matchRadius
+        ok &= np.asarray(stars["deblend_nChild"]) == 0 if "deblend_nChild" in stars.colnames else True
         return np.flatnonzero(ok), idx[ok]

@@ -13,13 +13,24 @@ Plugins, each a vectorized pass over postage stamps of all sources at once:
 
 from __future__ import annotations
 
-__all__ = ("SingleFrameMeasurementConfig", "SingleFrameMeasurementTask", "adaptiveMoments", "extractStamps")
+__all__ = (
+    "SingleFrameMeasurementConfig",
+    "SingleFrameMeasurementTask",
+    "adaptiveMoments",
+    "extractStamps",
+    "psfFitCentroid",
+)
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from lsst.pex.config import Config, Field
 from lsst.pipe.base import Struct, Task
+
+if TYPE_CHECKING:
+    from .deblend import HeavyFootprint
 
 
 def extractStamps(
@@ -130,6 +141,81 @@ def adaptiveMoments(stamps: np.ndarray, sigma0: float, niter: int = 10) -> Struc
     return Struct(dx=dx, dy=dy, ixx=wxx, iyy=wyy, ixy=wxy, flag=flag)
 
 
+def psfFitCentroid(
+    stamps: np.ndarray,
+    valid: np.ndarray,
+    psfSigma: float,
+    dx0: np.ndarray,
+    dy0: np.ndarray,
+    niter: int = 8,
+) -> Struct:
+    """Centroids from a least-squares fit of a circular Gaussian PSF to the valid pixels of stamps.
+
+    Used for stars cut by the detector's edge, whose moments are biased towards the image; the
+    fit ignores the missing pixels.  Gauss-Newton on (amplitude, dx, dy), vectorized over stamps.
+
+    Parameters
+    ----------
+    stamps
+        ``(n, S, S)`` background-subtracted stamps.
+    valid
+        ``(n, S, S)`` booleans: pixels that exist.
+    psfSigma
+        PSF Gaussian sigma (pixels).
+    dx0, dy0
+        Starting offsets from the stamp centre.
+    niter
+        Gauss-Newton iterations.
+
+    Returns
+    -------
+    result
+        ``dx``, ``dy`` (offsets from the stamp centre), ``flux``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, x = np.mgrid[-12:13, -12:13]
+    >>> star = 100 * np.exp(-((x - 0.4) ** 2 + (y + 9.5) ** 2) / (2 * 1.5**2)) / (2 * np.pi * 1.5**2)
+    >>> valid = (y >= -10)[None]  # the stamp's first two rows are off the detector
+    >>> fit = psfFitCentroid(star[None] * valid, valid, 1.5, np.array([0.0]), np.array([-8.0]))
+    >>> round(float(fit.dx[0]), 3), round(float(fit.dy[0]), 3), round(float(fit.flux[0]), 1)
+    (0.4, -9.5, 100.0)
+    """
+    n, size, _ = stamps.shape
+    half = size // 2
+    d = np.arange(-half, half + 1, dtype=np.float64)
+    w = valid.astype(np.float64)
+    data = np.where(valid, stamps, 0.0)
+    dx = np.asarray(dx0, dtype=np.float64).copy()
+    dy = np.asarray(dy0, dtype=np.float64).copy()
+    norm = 1.0 / (2 * math.pi * psfSigma**2)
+    flux = np.zeros(n)
+    for _ in range(niter):
+        X = d[None, None, :] - dx[:, None, None]
+        Y = d[None, :, None] - dy[:, None, None]
+        g = np.exp(-(X * X + Y * Y) / (2 * psfSigma**2)) * norm * w
+        gg = (g * g).sum(axis=(1, 2))
+        flux = np.where(gg > 0, (data * g).sum(axis=(1, 2)) / np.where(gg > 0, gg, 1.0), 0.0)
+        resid = data - flux[:, None, None] * g
+        # Derivatives of the model with respect to dx and dy.
+        jx = flux[:, None, None] * g * X / psfSigma**2
+        jy = flux[:, None, None] * g * Y / psfSigma**2
+        a = (jx * jx).sum(axis=(1, 2))
+        b = (jx * jy).sum(axis=(1, 2))
+        c = (jy * jy).sum(axis=(1, 2))
+        rx = (jx * resid).sum(axis=(1, 2))
+        ry = (jy * resid).sum(axis=(1, 2))
+        det = a * c - b * b
+        ok = (flux > 0) & (det > 0)
+        safe = np.where(ok, det, 1.0)
+        stepx = np.where(ok, (c * rx - b * ry) / safe, 0.0)
+        stepy = np.where(ok, (a * ry - b * rx) / safe, 0.0)
+        dx = np.clip(dx + np.clip(stepx, -1, 1), -half, half)
+        dy = np.clip(dy + np.clip(stepy, -1, 1), -half, half)
+    return Struct(dx=dx, dy=dy, flux=flux)
+
+
 class SingleFrameMeasurementConfig(Config):
     """Configuration for `SingleFrameMeasurementTask`."""
 
@@ -171,6 +257,7 @@ class SingleFrameMeasurementTask(Task):
         saturatedArray: np.ndarray | None = None,
         x0: int = 0,
         y0: int = 0,
+        heavyFootprints: Mapping[int, HeavyFootprint] | None = None,
     ) -> Struct:
         """Measure each source of ``sources`` (columns ``id``, ``x``, ``y``: peak pixel).
 
@@ -188,6 +275,10 @@ class SingleFrameMeasurementTask(Task):
             Boolean array of saturated pixels (sets ``flag_saturated``).
         x0, y0
             Origin of the image's bounding box: added to the output positions.
+        heavyFootprints
+            Deblended children by ``id`` (`SourceDeblendTask`): a child is measured on a copy of the
+            image where its parent's footprint holds the child's pixels only, so its neighbours
+            do not bias it (the job of Rubin's ``NoiseReplacer``).
 
         Returns
         -------
@@ -205,21 +296,33 @@ class SingleFrameMeasurementTask(Task):
         ny, nx = imageArray.shape
         stamps = extractStamps(imageArray.astype(np.float64), xi, yi, half)
         vstamps = extractStamps(varianceArray.astype(np.float64), xi, yi, half, fill=np.inf)
+        ids = np.asarray(sources["id"], dtype=np.int64)
+        deblended = np.zeros(n, dtype=bool)
+        if heavyFootprints:
+            for i in np.flatnonzero(np.isin(ids, list(heavyFootprints))):
+                heavyFootprints[int(ids[i])].insert(stamps[i], int(xi[i]) - half, int(yi[i]) - half)
+                deblended[i] = True
         mom = adaptiveMoments(stamps, psfSigma)
+        edge = (xi < half) | (yi < half) | (xi >= nx - half) | (yi >= ny - half)
+        valid = np.isfinite(vstamps)
+        if edge.any():
+            # Moments of a star cut by the detector's edge are pulled inwards (the missing half
+            # weighs zero); fit the PSF to the pixels that exist instead.
+            fit = psfFitCentroid(stamps[edge], valid[edge], psfSigma, mom.dx[edge], mom.dy[edge])
+            mom.dx[edge], mom.dy[edge] = fit.dx, fit.dy
         xc = xi + mom.dx
         yc = yi + mom.dy
-        # PSF flux: least-squares amplitude of the unit-flux PSF at the measured centroid.
+        # PSF flux: least-squares amplitude of the unit-flux PSF at the measured centroid, over
+        # the pixels that exist.
         d = np.arange(-half, half + 1, dtype=np.float64)
         X = d[None, None, :] - mom.dx[:, None, None]
         Y = d[None, :, None] - mom.dy[:, None, None]
         psf = np.exp(-(X * X + Y * Y) / (2 * psfSigma**2)) / (2 * math.pi * psfSigma**2)
+        psf = np.where(valid, psf, 0.0)
         sum_pp = (psf * psf).sum(axis=(1, 2))
         psfFlux = (stamps * psf).sum(axis=(1, 2)) / sum_pp
         with np.errstate(invalid="ignore"):
-            psfFluxErr = (
-                np.sqrt((psf * psf * np.where(np.isfinite(vstamps), vstamps, 0)).sum(axis=(1, 2))) / sum_pp
-            )
-        edge = (xi < half) | (yi < half) | (xi >= nx - half) | (yi >= ny - half)
+            psfFluxErr = np.sqrt((psf * psf * np.where(valid, vstamps, 0)).sum(axis=(1, 2))) / sum_pp
         snr = np.where(psfFluxErr > 0, psfFlux / psfFluxErr, 0.0)
         # Centroid error of a Gaussian source: sigma * sqrt(2) / SNR.
         posErr = np.where(snr > 0, math.sqrt(2) * psfSigma / np.maximum(snr, 1e-3), np.nan)
@@ -251,10 +354,30 @@ class SingleFrameMeasurementTask(Task):
             r = self.config.apertureRadius
             name = f"apFlux_{int(r)}_{int(round((r - int(r)) * 10))}"
             if n:
+                errorArray = np.sqrt(np.maximum(varianceArray, 0))
                 apertures = CircularAperture(np.column_stack([xc, yc]), r=r)
-                phot = aperture_photometry(imageArray, apertures, error=np.sqrt(np.maximum(varianceArray, 0)))
-                catalog[f"{name}_instFlux"] = np.asarray(phot["aperture_sum"], dtype=np.float64)
-                catalog[f"{name}_instFluxErr"] = np.asarray(phot["aperture_sum_err"], dtype=np.float64)
+                phot = aperture_photometry(imageArray, apertures, error=errorArray)
+                apFlux = np.asarray(phot["aperture_sum"], dtype=np.float64)
+                apFluxErr = np.asarray(phot["aperture_sum_err"], dtype=np.float64)
+                # Children: the same aperture on a cut-out holding the child's pixels only.
+                rr = int(math.ceil(r)) + 1
+                for i in np.flatnonzero(deblended):
+                    cx, cy = int(round(xc[i])), int(round(yc[i]))
+                    ya, yb, xa, xb = (
+                        max(cy - rr, 0),
+                        min(cy + rr + 1, ny),
+                        max(cx - rr, 0),
+                        min(cx + rr + 1, nx),
+                    )
+                    cut = np.array(imageArray[ya:yb, xa:xb], dtype=np.float64)
+                    heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
+                    one = aperture_photometry(
+                        cut, CircularAperture((xc[i] - xa, yc[i] - ya), r=r), error=errorArray[ya:yb, xa:xb]
+                    )
+                    apFlux[i] = float(one["aperture_sum"][0])
+                    apFluxErr[i] = float(one["aperture_sum_err"][0])
+                catalog[f"{name}_instFlux"] = apFlux
+                catalog[f"{name}_instFluxErr"] = apFluxErr
             else:
                 catalog[f"{name}_instFlux"] = np.zeros(0)
                 catalog[f"{name}_instFluxErr"] = np.zeros(0)
