@@ -13,17 +13,110 @@ goal), and we need the mesh itself, not photutils' interpolated image.
 
 from __future__ import annotations
 
-__all__ = ("SubtractBackgroundConfig", "SubtractBackgroundTask")
+__all__ = ("SubtractBackgroundConfig", "SubtractBackgroundTask", "renderSpline")
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 from lsst.pex.config import ChoiceField, Config, Field, ListField
 from lsst.pipe.base import Struct, Task
 
+from ._parallel import for_each_row_block
+
 if TYPE_CHECKING:
     from lsst.images import Box
+
+
+def _nanMedianFilter(mesh: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.generic_filter(mesh, np.nanmedian, size, mode="nearest")``, vectorized.
+
+    The ``size**2`` shifted copies of the (edge-padded) mesh are stacked and reduced at once,
+    instead of one Python call of ``np.nanmedian`` per mesh cell.
+    """
+    lo = size // 2  # scipy's window centre
+    hi = size - 1 - lo
+    padded = np.pad(mesh, ((lo, hi), (lo, hi)), mode="edge")
+    ny, nx = mesh.shape
+    stack = np.stack([padded[dy : dy + ny, dx : dx + nx] for dy in range(size) for dx in range(size)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a window with no finite value stays NaN
+        return np.nanmedian(stack, axis=0)
+
+
+def renderSpline(
+    mesh: np.ndarray, *, y: np.ndarray, x: np.ndarray, bbox: Box, blockRows: int = 256
+) -> np.ndarray:
+    """Evaluate the Akima spline through ``mesh`` at every pixel of ``bbox``, as float32.
+
+    The same numbers as ``lsst.images.fields.SplineField(bbox, mesh, y=y, x=x).render(bbox)``
+    (Akima splines along y through each mesh column, then along x through those, extrapolated
+    beyond the outermost centres) to float32 rounding.  It is written out because
+    ``render`` evaluates the x splines with one SciPy call over the whole frame and then
+    transposes it, ~0.2 s for a full HSC frame; here the spline's cubic pieces are evaluated
+    piece by piece in blocks of rows, on parallel threads (`stackclub.pipe._parallel`).
+    The `SplineField` itself is what the task returns and what the Butler stores.
+
+    Parameters
+    ----------
+    mesh
+        Finite values at the box centres, shape ``(len(y), len(x))``, at least 2 x 2.
+    y, x
+        The box centres (pixel coordinates of ``bbox``'s frame), increasing.
+    bbox
+        The pixels to evaluate.
+    blockRows
+        Rows per block.
+
+    Returns
+    -------
+    image
+        float32 array of ``bbox``'s shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsst.images import Box
+    >>> from lsst.images.fields import SplineField
+    >>> bbox = Box.from_shape((50, 40))
+    >>> mesh = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 4.0], [2.0, 2.0, 1.0]])
+    >>> y, x = np.array([8.0, 25.0, 42.0]), np.array([6.0, 20.0, 34.0])
+    >>> ours = renderSpline(mesh, y=y, x=x, bbox=bbox)
+    >>> theirs = SplineField(bbox, mesh, y=y, x=x).render(bbox).array
+    >>> bool(np.allclose(ours, theirs, rtol=1e-6))
+    True
+    """
+    from scipy.interpolate import Akima1DInterpolator
+
+    if mesh.shape != (len(y), len(x)) or min(mesh.shape) < 2:
+        raise ValueError(
+            f"mesh shape {mesh.shape} must be (len(y), len(x)) = ({len(y)}, {len(x)}), each >= 2."
+        )
+    rows = np.arange(bbox.y.start, bbox.y.stop, dtype=np.float64)
+    cols = np.arange(bbox.x.start, bbox.x.stop, dtype=np.float64)
+    # Along y, one spline per mesh column: (ny_pixels, nx_boxes).
+    along_y = Akima1DInterpolator(y, mesh, axis=0, extrapolate=True)(rows)
+    # Along x: the cubic pieces of one spline per pixel row; c has shape (4, nx_boxes - 1, ny_pixels).
+    c = Akima1DInterpolator(x, along_y, axis=1, extrapolate=True).c
+    coeffs = np.ascontiguousarray(c.transpose(0, 2, 1), dtype=np.float32)  # (4, ny_pixels, n_pieces)
+    # Each pixel column takes the cubic piece that starts at the box centre at or left of it
+    # (the first and last pieces extend beyond the outermost centres).
+    piece = np.clip(np.searchsorted(x, cols, side="right") - 1, 0, len(x) - 2)
+    starts = np.searchsorted(piece, np.arange(len(x) - 1))
+    stops = np.append(starts[1:], cols.size)
+    dx = (cols - x[piece]).astype(np.float32)
+    out = np.empty((rows.size, cols.size), dtype=np.float32)
+
+    def block(rows_: slice, padded: slice) -> None:
+        for k, (a, b) in enumerate(zip(starts, stops, strict=True)):
+            if b > a:
+                c3, c2, c1, c0 = (coeffs[i, rows_, k, np.newaxis] for i in range(4))
+                t = dx[a:b]
+                out[rows_, a:b] = ((c3 * t + c2) * t + c1) * t + c0
+
+    for_each_row_block(block, rows.size, block_rows=blockRows)
+    return out
 
 
 class SubtractBackgroundConfig(Config):
@@ -116,9 +209,7 @@ class SubtractBackgroundTask(Task):
         ycen = 0.5 * (ybounds[:-1] + ybounds[1:]) - 0.5
         xcen = 0.5 * (xbounds[:-1] + xbounds[1:]) - 0.5
         if self.config.filterSize > 1 and np.isfinite(mesh).any():
-            from scipy.ndimage import generic_filter
-
-            mesh = generic_filter(mesh, np.nanmedian, size=self.config.filterSize, mode="nearest")
+            mesh = _nanMedianFilter(mesh, self.config.filterSize)
         noise_value = float(np.nanmedian(noise)) if np.isfinite(noise).any() else math.nan
         return Struct(mesh=mesh, yCenters=ycen, xCenters=xcen, noise=noise_value)
 
@@ -187,7 +278,7 @@ class SubtractBackgroundTask(Task):
             x = np.array([bbox.x.start, bbox.x.stop - 1.0]) if len(x) < 2 else x
             mesh = np.broadcast_to(mesh.mean(), (len(y), len(x))).copy()
         field = SplineField(bbox, mesh.astype(np.float64), y=np.asarray(y, float), x=np.asarray(x, float))
-        model = field.render(bbox, dtype=np.float32).array
+        model = renderSpline(mesh, y=np.asarray(y, float), x=np.asarray(x, float), bbox=bbox)
         imageArray -= model.astype(imageArray.dtype, copy=False)
         skyLevel = float(np.median(mesh))
         self.log.info(
