@@ -11,7 +11,10 @@ from __future__ import annotations
 
 __all__ = ("IsrTask", "IsrTaskConfig", "IsrTaskConnections")
 
+import dataclasses
 import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,13 +25,64 @@ from lsst.pipe.base import connectionTypes as cT
 from .._exceptions import IsrCalibrationMissingError
 from ._masks import make_mask_schema, set_mask_plane
 from .fringe import FringeTask
-from .isrFunctions import defectsToBoolArray, interpolateFromMask, makeThresholdMask, updateVariance
+from .isrFunctions import defectsToIndices, interpolateFromMask, makeThresholdMask, updateVariance
 from .overscan import OverscanCorrectionTask
 
 if TYPE_CHECKING:
     from astropy.table import Table
     from lsst.images import MaskedImage
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
+
+#: Rows per block of the pixel pass: with 512-column amplifiers, the block's float32 output,
+#: variance, bias, dark and flat (5 x 64 x 512 x 4 bytes = 640 kB) stay in a 1 MB L2 cache.
+_BLOCK_ROWS = 64
+#: Threads of the pixel pass (numpy releases the GIL inside each operation).
+_N_THREADS = 2
+#: Keys of the pixels flagged by the pixel pass (plane names are configurable, these are not).
+_SATURATED, _SUSPECT = "saturated", "suspect"
+_NO_PIXELS = np.zeros(0, dtype=np.intp)
+
+
+def _rowBlocks(nRows: int, blockRows: int) -> Iterator[slice]:
+    for start in range(0, nRows, blockRows):
+        yield slice(start, min(start + blockRows, nRows))
+
+
+def _indices(flagged: dict[str, list[np.ndarray]], key: str) -> np.ndarray:
+    """Sorted, unique flat pixel indices collected under ``key``."""
+    found = flagged.get(key)
+    return np.unique(np.concatenate(found)) if found else _NO_PIXELS
+
+
+def _union(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    return b if a is None else np.union1d(a, b)
+
+
+@dataclasses.dataclass
+class _AmpPass:
+    """What the pixel pass needs for one amplifier: views, in assembled orientation, and constants."""
+
+    data: np.ndarray  # raw uint16 imaging section
+    out: np.ndarray
+    variance: np.ndarray | None
+    bias: np.ndarray | None
+    dark: np.ndarray | None
+    flat: np.ndarray | None
+    rowLevels: np.ndarray | None  # float32 (rows, 1): serial overscan level of each row
+    columnLevels: np.ndarray | None  # float32 (columns,): parallel overscan level of each column
+    gain: np.float32 | None  # None: leave the pixels in ADU
+    varianceGain: np.float32 | None  # not None: the variance of ADU pixels
+    readNoise: float  # in the output's units
+    darkScale: np.float32
+    saturation: int | None  # lowest flagged raw ADU, or None to flag nothing
+    suspect: int | None
+    origin: int  # flat index of the amplifier's first pixel in the assembled frame
+    rowStride: int  # pixels per row of the assembled frame
+
+
+def _aduThreshold(level: float) -> int | None:
+    """Lowest integer ADU at or above ``level`` (so ``raw >= it`` on uint16), None if not finite."""
+    return max(math.ceil(level), 0) if math.isfinite(level) else None
 
 
 class IsrTaskConnections(
@@ -305,109 +359,91 @@ class IsrTask(PipelineTask):
 
         raw_image = ccdExposure.image
         raw_bbox = raw_image.bbox
-        raw = raw_image.array.astype(np.float32)
+        raw = raw_image.array  # uint16 ADU: read as is, never converted as a whole
         out_bbox = detector.bbox
         out = np.empty(out_bbox.shape, dtype=np.float32)
         variance = np.empty(out_bbox.shape, dtype=np.float32) if cfg.doVariance else None
-        sat = np.zeros(out_bbox.shape, dtype=bool)
-        suspect = np.zeros(out_bbox.shape, dtype=bool)
-        overscans: list[Struct | None] = []
+        exptime = self._exposureTime(obs_info)
+        for name, calib in (("bias", bias), ("dark", dark), ("flat", flat)):
+            if getattr(cfg, f"do{name.capitalize()}"):
+                self._checkShape(name, calib, out_bbox)
 
+        # 1. Overscan levels, measured on the small overscan regions only.
+        overscans: list[Struct | None] = []
+        amps = []
         for amp in detector.amplifiers:
             geom = amp.assembled_raw_geometry
-            calibs = amp.nominal_calibrations
-            if geom is None or calibs is None:
+            if geom is None or amp.nominal_calibrations is None:
                 raise ValueError(f"Amplifier {amp.name!r} lacks raw geometry or nominal calibrations.")
-            d_ys, d_xs = geom.data_bbox.slice_within(raw_bbox)
-            a_ys, a_xs = amp.bbox.slice_within(out_bbox)
-            flip_y = slice(None, None, -1) if geom.flip_y else slice(None)
-            flip_x = slice(None, None, -1) if geom.flip_x else slice(None)
-            # Saturation and suspect levels are in ADU: test the raw pixels before any correction.
-            satLevel = calibs.saturation if math.isnan(cfg.saturation) else cfg.saturation
-            if cfg.doSaturation:
-                sat[a_ys, a_xs] = makeThresholdMask(raw[d_ys, d_xs], satLevel)[flip_y, flip_x]
-            if cfg.doSuspect:
-                suspect[a_ys, a_xs] = makeThresholdMask(raw[d_ys, d_xs], calibs.suspect_level)[flip_y, flip_x]
-            overscans.append(self.overscan.run(raw, geom, raw_bbox) if cfg.doOverscan else None)
-            gain = calibs.gain if cfg.doApplyGains else 1.0
-            # Assembly: copy the imaging section to its place in the detector, flipped to readout order.
-            np.multiply(raw[d_ys, d_xs][flip_y, flip_x], np.float32(gain), out=out[a_ys, a_xs])
+            levels = self.overscan.measureOverscan(raw, geom, raw_bbox) if cfg.doOverscan else None
+            overscans.append(levels)
+            amps.append(
+                self._ampPass(amp, raw, raw_bbox, out, out_bbox, variance, bias, dark, flat, exptime, levels)
+            )
 
-        if cfg.doBias:
-            self._checkShape("bias", bias, out_bbox)
-            out -= bias.image.array
-        if variance is not None:
-            # After the bias (not Poisson) and before the dark (Poisson: its electrons count).
-            for amp in detector.amplifiers:
-                a_ys, a_xs = amp.bbox.slice_within(out_bbox)
-                rn, g = amp.nominal_calibrations.read_noise, amp.nominal_calibrations.gain
-                if cfg.doApplyGains:
-                    updateVariance(out[a_ys, a_xs], rn, out=variance[a_ys, a_xs])
-                else:  # ADU: Poisson term is signal/gain, read noise is read_noise/gain.
-                    updateVariance(out[a_ys, a_xs] / np.float32(g), rn / g, out=variance[a_ys, a_xs])
-        exptime = self._exposureTime(obs_info)
-        if cfg.doDark:
-            self._checkShape("dark", dark, out_bbox)
-            scratch = np.multiply(dark.image.array, np.float32(exptime), dtype=np.float32)
-            out -= scratch
-        if cfg.doFlat:
-            self._checkShape("flat", flat, out_bbox)
-            flat_array = flat.image.array
-            bad_flat = ~(flat_array > 0)
-            if bad_flat.any():
-                flat_array = np.where(bad_flat, np.float32(1), flat_array)
-            out /= flat_array
-            if variance is not None:
-                variance /= flat_array
-                variance /= flat_array
-        else:
-            bad_flat = None
+        # 2. One pass over the pixels, amplifier by amplifier and block of rows by block of rows
+        #    (blocks small enough to stay in the CPU cache), on two threads: numpy releases the
+        #    GIL inside each operation.  Each block returns the (few) pixels it flagged.
+        flagged: dict[str, list[np.ndarray]] = {}
+        maskNaNs = cfg.doNanMasking and not doFringe  # with a fringe, NaNs are looked for after it
+        with ThreadPoolExecutor(max_workers=_N_THREADS) as pool:
+            for found in pool.map(lambda a: self._correctAmp(a, maskNaNs=maskNaNs), amps):
+                for plane, indices in found:
+                    flagged.setdefault(plane, []).append(indices)
+
         fringeAmplitude = None
         if doFringe:
             self._checkShape("fringe", fringes, out_bbox)
-            fringeAmplitude = self.fringe.run(out, fringes.image.array, badArray=sat).amplitude
+            satArray = np.zeros(out_bbox.shape, dtype=bool)
+            satArray.ravel()[_indices(flagged, _SATURATED)] = True
+            fringeAmplitude = self.fringe.run(out, fringes.image.array, badArray=satArray).amplitude
+            if cfg.doNanMasking:
+                nonfinite = np.flatnonzero(~np.isfinite(out))
+                out.ravel()[nonfinite] = 0.0
+                flagged.setdefault("BAD", []).append(nonfinite)
 
-        mask = Mask(schema=make_mask_schema(), bbox=out_bbox)
+        # 3. The mask: saturated pixels grown by growSaturationFootprintSize, suspect pixels,
+        #    defects, bad flat and non-finite pixels as BAD.  Only the flagged pixels are visited.
+        ny, nx = out_bbox.shape
+        saturated = _indices(flagged, _SATURATED)
+        if saturated.size and cfg.growSaturationFootprintSize > 0:
+            g = cfg.growSaturationFootprintSize
+            ys, xs = np.divmod(saturated, nx)
+            grown = [
+                np.clip(ys + dy, 0, ny - 1) * nx + np.clip(xs + dx, 0, nx - 1)
+                for dy in range(-g, g + 1)
+                for dx in range(-g, g + 1)
+            ]
+            saturated = np.unique(np.concatenate(grown))
+        planes: dict[str, np.ndarray] = {}
         if cfg.doSaturation:
-            if cfg.growSaturationFootprintSize > 0 and sat.any():
-                # Square growth by offsetting the (few) saturated pixels: cost scales with their number.
-                g = cfg.growSaturationFootprintSize
-                ys, xs = np.nonzero(sat)
-                ny, nx = sat.shape
-                for dy in range(-g, g + 1):
-                    for dx in range(-g, g + 1):
-                        sat[np.clip(ys + dy, 0, ny - 1), np.clip(xs + dx, 0, nx - 1)] = True
-            set_mask_plane(mask, cfg.saturatedMaskName, sat)
+            planes[cfg.saturatedMaskName] = saturated
         if cfg.doSuspect:
-            set_mask_plane(mask, cfg.suspectMaskName, suspect)
-        bad = np.zeros(out_bbox.shape, dtype=bool)
+            planes[cfg.suspectMaskName] = _union(planes.get(cfg.suspectMaskName), _indices(flagged, _SUSPECT))
+        bad = _indices(flagged, "BAD")
         if cfg.doDefect:
-            bad |= defectsToBoolArray(defects, out_bbox.shape, (out_bbox.y.start, out_bbox.x.start))
-        if bad_flat is not None:
-            bad |= bad_flat
-        if cfg.doNanMasking:
-            nonfinite = ~np.isfinite(out)
-            if nonfinite.any():
-                bad |= nonfinite
-                out[nonfinite] = 0.0
-        if bad.any():
-            set_mask_plane(mask, "BAD", bad)
+            bad = np.union1d(
+                bad, defectsToIndices(defects, out_bbox.shape, (out_bbox.y.start, out_bbox.x.start))
+            )
+        planes["BAD"] = _union(planes.get("BAD"), bad)
+        mask = Mask(schema=make_mask_schema(), bbox=out_bbox)
+        for name, indices in planes.items():
+            set_mask_plane(mask, name, indices)
         nInterp = 0
         if cfg.doInterpolate:
-            # The planes ISR just set are at hand as boolean arrays; others are unpacked from the mask.
-            known = {cfg.saturatedMaskName: sat if cfg.doSaturation else None, "BAD": bad}
-            to_interp = np.zeros(out_bbox.shape, dtype=bool)
-            for name in cfg.maskListToInterpolate:
-                plane = known.get(name)
-                to_interp |= plane if plane is not None else mask.get(name)
-            if to_interp.any():
+            # ISR made this mask: a plane it did not set above is empty.
+            to_interp = np.unique(
+                np.concatenate([planes.get(name, _NO_PIXELS) for name in cfg.maskListToInterpolate])
+            )
+            if to_interp.size:
                 nInterp = interpolateFromMask(out, to_interp)
                 set_mask_plane(mask, "INTERPOLATED", to_interp)
+        sat = saturated if cfg.doSaturation else _NO_PIXELS
         self.log.info(
             "ISR done on detector %s: %d saturated, %d bad, %d interpolated pixels",
             detector.id,
-            int(sat.sum()),
-            int(bad.sum()),
+            sat.size,
+            bad.size,
             nInterp,
         )
         unit = u.electron if cfg.doApplyGains else u.adu
@@ -422,6 +458,142 @@ class IsrTask(PipelineTask):
             },
         )
         return Struct(outputExposure=output, overscans=overscans, fringeAmplitude=fringeAmplitude)
+
+    def _ampPass(
+        self,
+        amp: Any,
+        raw: np.ndarray,
+        raw_bbox: Any,
+        out: np.ndarray,
+        out_bbox: Any,
+        variance: np.ndarray | None,
+        bias: MaskedImage | None,
+        dark: MaskedImage | None,
+        flat: MaskedImage | None,
+        exptime: float,
+        levels: Struct | None,
+    ) -> _AmpPass:
+        """Cut one amplifier's views out of the raw, output and calibration arrays."""
+        cfg = self.config
+        geom = amp.assembled_raw_geometry
+        calibs = amp.nominal_calibrations
+        d_ys, d_xs = geom.data_bbox.slice_within(raw_bbox)
+        a_ys, a_xs = amp.bbox.slice_within(out_bbox)
+        # Assembly: the imaging section is read in readout order (flipped if need be) and written
+        # to its place in the detector.
+        flip_y = slice(None, None, -1) if geom.flip_y else slice(None)
+        flip_x = slice(None, None, -1) if geom.flip_x else slice(None)
+        rowLevels = columnLevels = None
+        if levels is not None:
+            amp_ys, _ = geom.bbox.slice_within(raw_bbox)
+            rowLevels = levels.rowLevels[d_ys.start - amp_ys.start : d_ys.stop - amp_ys.start]
+            rowLevels = rowLevels[flip_y, np.newaxis]
+            if levels.columnLevels is not None:
+                columnLevels = levels.columnLevels[flip_x]
+        satLevel = calibs.saturation if math.isnan(cfg.saturation) else cfg.saturation
+
+        def view(calib: MaskedImage | None, switch: bool) -> np.ndarray | None:
+            return calib.image.array[a_ys, a_xs] if switch and calib is not None else None
+
+        return _AmpPass(
+            data=raw[d_ys, d_xs][flip_y, flip_x],
+            out=out[a_ys, a_xs],
+            variance=None if variance is None else variance[a_ys, a_xs],
+            bias=view(bias, cfg.doBias),
+            dark=view(dark, cfg.doDark),
+            flat=view(flat, cfg.doFlat),
+            rowLevels=rowLevels,
+            columnLevels=columnLevels,
+            gain=np.float32(calibs.gain) if cfg.doApplyGains else None,
+            varianceGain=None if cfg.doApplyGains else np.float32(calibs.gain),
+            readNoise=calibs.read_noise if cfg.doApplyGains else calibs.read_noise / calibs.gain,
+            darkScale=np.float32(exptime),
+            saturation=_aduThreshold(satLevel) if cfg.doSaturation else None,
+            suspect=_aduThreshold(calibs.suspect_level) if cfg.doSuspect else None,
+            origin=a_ys.start * out.shape[1] + a_xs.start,
+            rowStride=out.shape[1],
+        )
+
+    @classmethod
+    def _correctAmp(cls, a: _AmpPass, *, maskNaNs: bool) -> list[tuple[str, np.ndarray]]:
+        """Run `_correctBlock` over the amplifier, block of rows by block of rows."""
+        nRows, nColumns = a.out.shape
+        # One scratch block per amplifier: a fresh temporary per block would cost a page fault
+        # per 4 kB on every block.
+        scratch = np.empty((min(_BLOCK_ROWS, nRows), nColumns), dtype=np.float32)
+        found: list[tuple[str, np.ndarray]] = []
+        for rows in _rowBlocks(nRows, _BLOCK_ROWS):
+            found += cls._correctBlock(a, rows, scratch[: rows.stop - rows.start], maskNaNs=maskNaNs)
+        return found
+
+    @staticmethod
+    def _correctBlock(
+        a: _AmpPass, rows: slice, scratch: np.ndarray, *, maskNaNs: bool
+    ) -> list[tuple[str, np.ndarray]]:
+        """Correct one block of rows of one amplifier, in float32, touching each pixel once.
+
+        Hand-written as one function, not one whole-frame numpy step per correction, for speed:
+        a block stays in the CPU cache while every step runs over it, so the frame goes
+        through memory once.  Each step is the textbook formula, in the order ``IsrTaskLSST``
+        applies them::
+
+            image    = ((raw - serialLevel) - parallelLevel) * gain - bias
+            variance = max(image, 0) + readNoise**2            (before the dark: its electrons count)
+            image    = (image - dark * exptime) / flat
+            variance = variance / flat / flat
+
+        Returns the flat indices (assembled frame) of the pixels it flagged: saturated and
+        suspect raw pixels, bad flat pixels, non-finite results (set to 0).
+        """
+        found: list[tuple[str, np.ndarray]] = []
+
+        def indices(flags: np.ndarray) -> np.ndarray:
+            iy, ix = np.nonzero(flags)
+            return a.origin + (rows.start + iy) * a.rowStride + ix
+
+        data = a.data[rows]
+        image = a.out[rows]
+        # Saturation and suspect levels are in ADU: test the raw pixels before any correction.
+        # Most blocks have no pixel near either level, which one max() tells.
+        levels = [(key, t) for key, t in ((_SATURATED, a.saturation), (_SUSPECT, a.suspect)) if t is not None]
+        if levels and data.max() >= min(t for _, t in levels):
+            for key, threshold in levels:
+                found.append((key, indices(makeThresholdMask(data, threshold))))
+        if a.rowLevels is not None:
+            np.subtract(data, a.rowLevels[rows], out=image)
+        else:
+            np.copyto(image, data)
+        if a.columnLevels is not None:
+            image -= a.columnLevels
+        if a.gain is not None:
+            image *= a.gain
+        if a.bias is not None:
+            image -= a.bias[rows]
+        variance = None
+        if a.variance is not None:
+            variance = a.variance[rows]
+            if a.varianceGain is None:
+                updateVariance(image, a.readNoise, out=variance)
+            else:  # ADU: the Poisson term is signal/gain, the read noise read_noise/gain.
+                updateVariance(np.divide(image, a.varianceGain, out=variance), a.readNoise, out=variance)
+        if a.dark is not None:
+            image -= np.multiply(a.dark[rows], a.darkScale, out=scratch)
+        if a.flat is not None:
+            flat = a.flat[rows]
+            good = flat > 0
+            if not good.all():  # a zero, negative or NaN flat pixel: BAD, and divided by 1
+                found.append(("BAD", indices(~good)))
+                flat = np.where(good, flat, np.float32(1))
+            image /= flat
+            if variance is not None:
+                variance /= flat
+                variance /= flat
+        if maskNaNs:
+            finite = np.isfinite(image)
+            if not finite.all():
+                image[~finite] = 0.0
+                found.append(("BAD", indices(~finite)))
+        return found
 
     @staticmethod
     def _exposureTime(obs_info: Any) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = (
     "defectsToBoolArray",
+    "defectsToIndices",
     "interpolateFromMask",
     "makeThresholdMask",
     "updateVariance",
@@ -107,21 +108,67 @@ def defectsToBoolArray(
     >>> int(defectsToBoolArray(t, (4, 4)).sum())
     6
     """
+    bad = np.zeros(shape, dtype=bool)
+    for ys, xs in _defectSlices(defects, origin):
+        bad[ys, xs] = True
+    return bad
+
+
+def defectsToIndices(defects: Table, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Flat indices of the pixels inside the defect boxes: `defectsToBoolArray` without the full frame.
+
+    Hand-written for speed: a few thousand defect pixels are listed directly, where a boolean
+    frame would cost a pass over every pixel to build and another to search.
+
+    Parameters
+    ----------
+    defects
+        Table with Rubin's columns ``x0, y0, x_extent, y_extent`` (assembled pixel coordinates).
+    shape
+        ``(ny, nx)`` of the image.
+    origin
+        ``(y0, x0)`` of the image's bounding box.
+
+    Returns
+    -------
+    indices
+        Sorted, unique indices into the flattened image (``np.ravel_multi_index`` of the
+        pixels `defectsToBoolArray` sets).
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> t = Table({"x0": [1], "y0": [0], "x_extent": [2], "y_extent": [3]})
+    >>> defectsToIndices(t, (4, 4)).tolist()
+    [1, 2, 5, 6, 9, 10]
+    """
+    ny, nx = shape
+    boxes = []
+    for ys, xs in _defectSlices(defects, origin):
+        rows = np.arange(ys.start, min(ys.stop, ny))
+        cols = np.arange(xs.start, min(xs.stop, nx))
+        boxes.append((rows[:, np.newaxis] * nx + cols[np.newaxis, :]).ravel())
+    return np.unique(np.concatenate(boxes)) if boxes else np.zeros(0, dtype=np.intp)
+
+
+def _defectSlices(defects: Table, origin: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """Each defect box as (row, column) slices of the image (starting at 0, clipped below)."""
     missing = {"x0", "y0", "x_extent", "y_extent"} - set(defects.colnames)
     if missing:
         raise ValueError(
             f"Defects table lacks column(s) {sorted(missing)}; it has {defects.colnames}. "
             "Rubin's defects tables use x0, y0, x_extent, y_extent."
         )
-    bad = np.zeros(shape, dtype=bool)
     oy, ox = origin
-    for x0, y0, dx, dy in zip(
-        defects["x0"], defects["y0"], defects["x_extent"], defects["y_extent"], strict=True
-    ):
-        ys = slice(max(int(y0) - oy, 0), max(int(y0) + int(dy) - oy, 0))
-        xs = slice(max(int(x0) - ox, 0), max(int(x0) + int(dx) - ox, 0))
-        bad[ys, xs] = True
-    return bad
+    return [
+        (
+            slice(max(int(y0) - oy, 0), max(int(y0) + int(dy) - oy, 0)),
+            slice(max(int(x0) - ox, 0), max(int(x0) + int(dx) - ox, 0)),
+        )
+        for x0, y0, dx, dy in zip(
+            defects["x0"], defects["y0"], defects["x_extent"], defects["y_extent"], strict=True
+        )
+    ]
 
 
 def interpolateFromMask(imageArray: np.ndarray, badArray: np.ndarray) -> int:
@@ -132,14 +179,16 @@ def interpolateFromMask(imageArray: np.ndarray, badArray: np.ndarray) -> int:
     bridged linearly between the good pixels on either side; a run touching
     the row edge takes the one good neighbour it has; a row with no good pixel
     is left unchanged.  The cost grows with the number of bad pixels, not the
-    image size.
+    image size, when they are given as indices.
 
     Parameters
     ----------
     imageArray
-        Image (floating point), modified in place.
+        Image (floating point, C-contiguous rows), modified in place.
     badArray
-        Boolean array, `True` where a pixel must be replaced.
+        Boolean array of the image's shape, `True` where a pixel must be
+        replaced; or the sorted, unique flat indices of those pixels (what
+        `defectsToIndices` returns), which spares a search of the whole frame.
 
     Returns
     -------
@@ -154,20 +203,29 @@ def interpolateFromMask(imageArray: np.ndarray, badArray: np.ndarray) -> int:
     2
     >>> image.tolist()
     [[1.0, 2.0, 3.0, 4.0]]
+    >>> interpolateFromMask(image, np.array([0]))  # the first pixel takes its right neighbour
+    1
+    >>> image.tolist()
+    [[2.0, 2.0, 3.0, 4.0]]
     """
-    if badArray.shape != imageArray.shape:
-        raise ValueError(f"badArray shape {badArray.shape} differs from imageArray shape {imageArray.shape}.")
-    ny, nx = imageArray.shape
-    # A False column after each row keeps runs from wrapping onto the next row.
-    padded = np.zeros((ny, nx + 1), dtype=np.int8)
-    padded[:, :nx] = badArray
-    edges = np.diff(padded.ravel(), prepend=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    if starts.size == 0:
+    if badArray.dtype == bool:
+        if badArray.shape != imageArray.shape:
+            raise ValueError(
+                f"badArray shape {badArray.shape} differs from imageArray shape {imageArray.shape}."
+            )
+        indices = np.flatnonzero(badArray)
+    else:
+        indices = np.asarray(badArray, dtype=np.intp)
+    if indices.size == 0:
         return 0
-    stops = np.flatnonzero(edges == -1)
-    row, c0 = np.divmod(starts, nx + 1)
-    c1 = stops % (nx + 1)  # exclusive
+    ny, nx = imageArray.shape
+    row, col = np.divmod(indices, nx)
+    # Runs of consecutive bad pixels within one row: a new run starts where the index jumps
+    # or a new row begins.
+    starts = np.flatnonzero((np.diff(indices, prepend=-2) != 1) | (col == 0))
+    stops = np.append(starts[1:], indices.size)  # exclusive, in the list of bad pixels
+    row, c0 = row[starts], col[starts]
+    c1 = col[stops - 1] + 1  # exclusive
     left, right = c0 - 1, c1
     has_left, has_right = left >= 0, right < nx
     usable = has_left | has_right

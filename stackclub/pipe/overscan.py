@@ -102,7 +102,8 @@ class OverscanCorrectionTask(Task):
         Parameters
         ----------
         overscanArray
-            The overscan pixels (rows x columns).
+            The overscan pixels (rows x columns).  Unsigned-integer pixels (the raw
+            ADU) take a faster, exactly equivalent path for MEDIAN and MEAN: see `_countStats`.
         isTransposed
             `False` for a serial overscan (one level per row); `True` for a
             parallel overscan (one level per column).
@@ -115,14 +116,20 @@ class OverscanCorrectionTask(Task):
             noise of the overscan pixels (ADU); ``nRejected``: clipped pixels.
         """
         data = overscanArray.T if isTransposed else overscanArray
-        data = np.asarray(data, dtype=np.float64)
         if data.size == 0:
             raise ValueError(
                 f"Empty overscan region (shape {overscanArray.shape}); check the amplifier geometry."
             )
+        fitType = self.config.fitType
+        if fitType in ("MEDIAN", "MEAN") and np.issubdtype(data.dtype, np.unsignedinteger):
+            stats = _countStats(data, self.config.numSigmaClip)
+            value: Any = stats.clippedMedian if fitType == "MEDIAN" else stats.clippedMean
+            return Struct(
+                overscanValue=value, overscanSigma=stats.sigma, nRejected=stats.nRejected, polyCoeffs=None
+            )
+        data = np.asarray(data, dtype=np.float64)
         med = np.median(data)
         sigma = 1.4826 * np.median(np.abs(data - med))
-        fitType = self.config.fitType
         if sigma > 0:
             bad = np.abs(data - med) > self.config.numSigmaClip * sigma
         else:
@@ -131,7 +138,7 @@ class OverscanCorrectionTask(Task):
         clipped = np.where(bad, np.nan, data) if nRejected else data
         coeffs = None
         if fitType == "MEDIAN":
-            value: Any = float(np.nanmedian(clipped) if nRejected else med)
+            value = float(np.nanmedian(clipped) if nRejected else med)
         elif fitType == "MEAN":
             value = float(np.nanmean(clipped))
         else:
@@ -145,6 +152,102 @@ class OverscanCorrectionTask(Task):
                 coeffs = np.polynomial.polynomial.polyfit(index, per_row, self.config.order)
                 value = np.polynomial.polynomial.polyval(index, coeffs)
         return Struct(overscanValue=value, overscanSigma=float(sigma), nRejected=nRejected, polyCoeffs=coeffs)
+
+    def measureOverscan(
+        self, rawArray: np.ndarray, ampGeometry: AmplifierRawGeometry, rawBBox: Box
+    ) -> Struct:
+        """Measure the overscan levels of one amplifier without touching its imaging pixels.
+
+        `run` subtracts these levels at once; `IsrTask` instead folds them into its single
+        pass over each amplifier's pixels (with the gain, bias, dark and flat), so that the
+        big imaging section is read and written once, not once per correction.
+
+        Parameters
+        ----------
+        rawArray
+            The whole raw frame (the raw ``uint16`` ADU, or floating point); not modified.
+        ampGeometry
+            Where the amplifier's data, serial and parallel overscan are in the raw frame.
+        rawBBox
+            Bounding box of ``rawArray`` (raw coordinates).
+
+        Returns
+        -------
+        result
+            As `run`, plus ``rowLevels`` (`numpy.float32`, one serial level per row of the
+            amplifier's raw bounding box) and ``columnLevels`` (`numpy.float32`, one parallel
+            level per imaging column, or `None` when ``doParallelOverscan`` is off).  The
+            corrected pixel at raw ``(y, x)`` of the imaging section is
+            ``(raw - rowLevels[y - y0]) - columnLevels[x - data_x0]``, in float32.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from stackclub.simcam.camera import SMALL_GEOMETRY, make_detector, raw_bbox
+        >>> amp = make_detector(0, geometry=SMALL_GEOMETRY).amplifiers[0]
+        >>> raw = np.full(raw_bbox(SMALL_GEOMETRY).shape, 1000, dtype=np.uint16)
+        >>> levels = OverscanCorrectionTask().measureOverscan(
+        ...     raw, amp.assembled_raw_geometry, raw_bbox(SMALL_GEOMETRY))
+        >>> float(levels.rowLevels[0]), float(levels.columnLevels[0]), levels.residualSigma
+        (1000.0, 0.0, 0.0)
+        """
+        cfg = self.config
+        amp_ys, _ = _slices(ampGeometry.bbox, rawBBox)
+        os_ys, os_xs = _slices(ampGeometry.serial_overscan_bbox, rawBBox)
+        os_xs = slice(os_xs.start + cfg.leadingColumnsToSkip, os_xs.stop - cfg.trailingColumnsToSkip)
+        serialArray = rawArray[os_ys, os_xs]
+        serial = self.fitOverscan(serialArray, isTransposed=False)
+        value = serial.overscanValue
+        nRows = amp_ys.stop - amp_ys.start
+        if np.ndim(value) == 0:
+            rowLevels = np.full(nRows, value, dtype=np.float32)
+            # A constant shift leaves the robust sigma unchanged: no need to correct and re-measure.
+            residualSigma = serial.overscanSigma
+        else:
+            # One level per overscan row, applied to the same rows of the whole amplifier.  Rows the
+            # serial overscan does not cover (the parallel overscan rows, in SimCam) take the
+            # polynomial's extrapolation (POLY) or the nearest row's level (MEDIAN_PER_ROW).
+            rows = np.arange(amp_ys.start, amp_ys.stop) - os_ys.start
+            if serial.polyCoeffs is not None:
+                full = np.polynomial.polynomial.polyval(rows.astype(np.float64), serial.polyCoeffs)
+            else:
+                full = np.interp(rows, np.arange(len(value)), value)
+            rowLevels = full.astype(np.float32)
+            corrected = np.subtract(
+                serialArray,
+                rowLevels[os_ys.start - amp_ys.start : os_ys.stop - amp_ys.start, np.newaxis],
+                dtype=np.float32,
+            )
+            residualSigma = float(1.4826 * np.median(np.abs(corrected - np.median(corrected))))
+        parallel = None
+        columnLevels = None
+        if cfg.doParallelOverscan:
+            po_ys, _ = _slices(ampGeometry.parallel_overscan_bbox, rawBBox)
+            po_ys = slice(po_ys.start + cfg.leadingRowsToSkip, po_ys.stop - cfg.trailingRowsToSkip)
+            _, data_xs = _slices(ampGeometry.data_bbox, rawBBox)
+            # The parallel overscan is measured after the serial correction, as ip_isr does.
+            parallelArray = np.subtract(
+                rawArray[po_ys, data_xs],
+                rowLevels[po_ys.start - amp_ys.start : po_ys.stop - amp_ys.start, np.newaxis],
+                dtype=np.float32,
+            )
+            parallel = self.fitOverscan(parallelArray, isTransposed=True)
+            pvalue = parallel.overscanValue
+            columnLevels = np.empty(data_xs.stop - data_xs.start, dtype=np.float32)
+            columnLevels[:] = pvalue
+        self.log.debug(
+            "Overscan %s: serial level %s, residual sigma %.3f ADU",
+            cfg.fitType,
+            f"{float(np.mean(value)):.2f}",
+            residualSigma,
+        )
+        return Struct(
+            serialOverscan=serial,
+            parallelOverscan=parallel,
+            residualSigma=residualSigma,
+            rowLevels=rowLevels,
+            columnLevels=columnLevels,
+        )
 
     def run(self, rawArray: np.ndarray, ampGeometry: AmplifierRawGeometry, rawBBox: Box) -> Struct:
         """Subtract the overscan level from one amplifier of a raw frame, in place.
@@ -164,48 +267,53 @@ class OverscanCorrectionTask(Task):
         result
             ``serialOverscan`` and ``parallelOverscan`` (fit results from
             `fitOverscan`, the latter `None` when ``doParallelOverscan`` is off),
-            ``residualSigma``: robust sigma of the corrected serial overscan (ADU).
+            ``residualSigma``: robust sigma of the corrected serial overscan (ADU);
+            ``rowLevels`` and ``columnLevels`` as in `measureOverscan`.
         """
         if not np.issubdtype(rawArray.dtype, np.floating):
             raise TypeError(
                 f"rawArray must be floating point to be corrected in place; got {rawArray.dtype}."
             )
-        cfg = self.config
+        result = self.measureOverscan(rawArray, ampGeometry, rawBBox)
         amp_ys, amp_xs = _slices(ampGeometry.bbox, rawBBox)
-        os_ys, os_xs = _slices(ampGeometry.serial_overscan_bbox, rawBBox)
-        os_xs = slice(os_xs.start + cfg.leadingColumnsToSkip, os_xs.stop - cfg.trailingColumnsToSkip)
-        serial = self.fitOverscan(rawArray[os_ys, os_xs], isTransposed=False)
-        value = serial.overscanValue
-        if np.ndim(value) == 0:
-            rawArray[amp_ys, amp_xs] -= np.float32(value)
-        else:
-            # One level per overscan row, applied to the same rows of the whole amplifier.  Rows the
-            # serial overscan does not cover (the parallel overscan rows, in SimCam) take the
-            # polynomial's extrapolation (POLY) or the nearest row's level (MEDIAN_PER_ROW).
-            rows = np.arange(amp_ys.start, amp_ys.stop) - os_ys.start
-            if serial.polyCoeffs is not None:
-                full = np.polynomial.polynomial.polyval(rows.astype(np.float64), serial.polyCoeffs)
-            else:
-                full = np.interp(rows, np.arange(len(value)), value)
-            rawArray[amp_ys, amp_xs] -= full.astype(rawArray.dtype)[:, np.newaxis]
-        residualSigma = float(
-            1.4826 * np.median(np.abs(rawArray[os_ys, os_xs] - np.median(rawArray[os_ys, os_xs])))
-        )
-        parallel = None
-        if cfg.doParallelOverscan:
-            po_ys, _ = _slices(ampGeometry.parallel_overscan_bbox, rawBBox)
-            po_ys = slice(po_ys.start + cfg.leadingRowsToSkip, po_ys.stop - cfg.trailingRowsToSkip)
+        rawArray[amp_ys, amp_xs] -= result.rowLevels.astype(rawArray.dtype)[:, np.newaxis]
+        if result.columnLevels is not None:
             _, data_xs = _slices(ampGeometry.data_bbox, rawBBox)
-            parallel = self.fitOverscan(rawArray[po_ys, data_xs], isTransposed=True)
-            pvalue = parallel.overscanValue
-            if np.ndim(pvalue) == 0:
-                rawArray[amp_ys, data_xs] -= np.float32(pvalue)
-            else:
-                rawArray[amp_ys, data_xs] -= np.asarray(pvalue, dtype=rawArray.dtype)[np.newaxis, :]
-        self.log.debug(
-            "Overscan %s: serial level %s, residual sigma %.3f ADU",
-            cfg.fitType,
-            f"{float(np.mean(value)):.2f}",
-            residualSigma,
-        )
-        return Struct(serialOverscan=serial, parallelOverscan=parallel, residualSigma=residualSigma)
+            rawArray[amp_ys, data_xs] -= result.columnLevels.astype(rawArray.dtype)[np.newaxis, :]
+        return result
+
+
+def _weightedMedian(values: np.ndarray, counts: np.ndarray) -> float:
+    """Median of ``values`` (sorted) each repeated ``counts`` times, as `numpy.median` computes it."""
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    # 0-based ranks of the middle element(s) in the sorted sample; their mean for an even count.
+    lower = values[np.searchsorted(cumulative, (n - 1) // 2, side="right")]
+    upper = values[np.searchsorted(cumulative, n // 2, side="right")]
+    return (float(lower) + float(upper)) / 2
+
+
+def _countStats(data: np.ndarray, numSigmaClip: float) -> Struct:
+    """Clipped median and mean of unsigned-integer pixels, from their histogram.
+
+    Hand-written because the raw overscan is integer ADU spread over a few hundred distinct
+    values: counting them (`numpy.bincount`) and working on the (value, count) pairs gives
+    exactly the numbers `numpy.median`, ``nanmedian`` and ``nanmean`` give on the pixels, in
+    a fraction of the time (no sorting or partitioning of ~10^5 pixels, twice per amplifier).
+    """
+    histogram = np.bincount(data.ravel())
+    values = np.flatnonzero(histogram)
+    counts = histogram[values]
+    med = _weightedMedian(values, counts)
+    deviation = np.abs(values - med)
+    order = np.argsort(deviation, kind="stable")
+    sigma = 1.4826 * _weightedMedian(deviation[order], counts[order])
+    keep = deviation <= numSigmaClip * sigma if sigma > 0 else np.ones(values.shape, dtype=bool)
+    kept_values, kept_counts = values[keep], counts[keep]
+    return Struct(
+        median=med,
+        sigma=float(sigma),
+        nRejected=int(counts.sum() - kept_counts.sum()),
+        clippedMedian=_weightedMedian(kept_values, kept_counts),
+        clippedMean=float(np.dot(kept_values.astype(np.float64), kept_counts) / kept_counts.sum()),
+    )
