@@ -24,6 +24,7 @@ __all__ = (
     "compare",
     "demo_repo",
     "diff_configs",
+    "doctor",
     "qgraph_status",
     "run_command",
     "show_amplifiers",
@@ -61,6 +62,7 @@ _LAZY: dict[str, str] = {
     "run_command": "stackclub.logs",
     "show_task_log": "stackclub.logs",
     "demo_repo": "stackclub.simcam.repo",
+    "doctor": "stackclub.doctor",
     "bps_config_path": "stackclub.qgraph",
     "qgraph_status": "stackclub.qgraph",
     "show_qgraph": "stackclub.qgraph",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         show_psf,
         show_sources,
     )
+    from .doctor import doctor
     from .logs import capture_logs, run_command, show_task_log
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
     from .simcam.repo import demo_repo

@@ -199,7 +199,13 @@ def _unit_failure(message: str, text: str) -> tuple[str, str | None]:
     first = message.splitlines()[0].strip() if message.strip() else (e_lines[0] if e_lines else "")
     type_match = re.search(r"^\S+:\d+: (\w+)$", text.strip().splitlines()[-1]) if text.strip() else None
     exc_type = type_match.group(1) if type_match else None
-    exception = first if (exc_type is None or first.startswith(exc_type)) else f"{exc_type}: {first}"
+    phase = re.match(r'^failed on (setup|teardown) with "(.*)"$', first)
+    if phase:  # an error outside the test body (a fixture): pytest's message quotes the exception
+        exception = f"{phase.group(2)} (in {phase.group(1)})"
+    elif exc_type is None or first.startswith(exc_type):
+        exception = first
+    else:
+        exception = f"{exc_type}: {first}"
     difference = None
     for line in e_lines[1:]:
         if line.startswith(("At index", "Differing items", "Left contains", "Right contains", "- ", "+ ")):

@@ -1,16 +1,24 @@
 """Which versions of the Rubin packages (and friends) this session is using.
 
-The modern answer to the 2018 notebooks' ``eups list -s | grep lsst_distrib``.
+The modern answer to the 2018 notebooks' ``eups list -s | grep lsst_distrib``.  The table's last
+line says whether the environment matches ``requirements/lock.txt``, the versions the committed
+notebook outputs were made with.
 """
 
 from __future__ import annotations
 
 __all__ = ("versions",)
 
+import os
 import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
+from typing import Any
 
-from ._render import Table
+from ._lock import LOCK_RELPATH, Drift, compare_with_lock, default_lock_path, read_lock
+from ._render import Table, escape
 
 #: Distributions shown by `versions`, in this order: the Rubin packages first.
 DISTRIBUTIONS: tuple[str, ...] = (
@@ -30,8 +38,47 @@ DISTRIBUTIONS: tuple[str, ...] = (
 )
 
 
+#: How many drifting packages the one-line lock status names before it says "and N more".
+_SHOWN_DRIFTS = 3
+
+
+@dataclass(repr=False)
 class VersionTable(Table):
-    """The table `versions` returns: one row per distribution."""
+    """The table `versions` returns: one row per distribution, then one line about the lock.
+
+    Attributes
+    ----------
+    lock_status
+        One short line: ``matches requirements/lock.txt``, ``differs from requirements/lock.txt:
+        numpy 2.5.5 (lock 2.5.4) — run make lab``, or why there is no lock to compare with.
+    drifts
+        Every package (of the lock, for this platform) whose installed version differs.
+    """
+
+    lock_status: str | None = None
+    drifts: list[Drift] = field(default_factory=list)
+
+    @property
+    def matches_lock(self) -> bool | None:
+        """`True`/`False` whether the environment matches the lock; `None` when there is no lock."""
+        if self.lock_status is None or not self.lock_status.startswith(("matches", "differs")):
+            return None
+        return not self.drifts
+
+    def to_text(self, *, max_width: int | None = None) -> str:
+        """Render as aligned plain text; the lock status is the last line."""
+        text = super().to_text(max_width=max_width)
+        return f"{text}\n{self.lock_status}" if self.lock_status else text
+
+    def to_html(self) -> str:
+        """Render as an HTML table; the lock status is a line under it (escaped)."""
+        html = super().to_html()
+        if not self.lock_status:
+            return html
+        colour = {True: "#2e7d32", False: "#b00020", None: "inherit"}[self.matches_lock]
+        note = f'<p style="margin:0.3em 0 0 0; color:{colour}">{escape(self.lock_status)}</p>'
+        head, _, tail = html.rpartition("</div>")
+        return f"{head}{note}</div>{tail}"
 
     def version_of(self, distribution: str) -> str | None:
         """Return the installed version of ``distribution`` as listed, or `None`."""
@@ -59,28 +106,53 @@ def _eups_version(distribution: str) -> str | None:
         return None
 
 
-def versions(*, include_missing: bool = False) -> VersionTable:
+def _lock_status(lock: str | os.PathLike[str] | None) -> tuple[str | None, list[Drift]]:
+    if lock is None:
+        path = default_lock_path()
+        if path is None:
+            return f"{LOCK_RELPATH} not available (Stack Club is not run from a checkout)", []
+        shown, fix = LOCK_RELPATH, "run make lab"
+    else:
+        path = Path(lock)
+        shown, fix = str(path), f"run pip install -r {path}"
+    try:
+        pins = read_lock(path)
+    except (FileNotFoundError, ValueError) as err:
+        return f"cannot compare with the lock: {err}", []
+    drifts = compare_with_lock(pins)
+    if not drifts:
+        return f"matches {shown}", []
+    named = ", ".join(d.short() for d in drifts[:_SHOWN_DRIFTS])
+    more = f" and {len(drifts) - _SHOWN_DRIFTS} more" if len(drifts) > _SHOWN_DRIFTS else ""
+    return f"differs from {shown}: {named}{more} — {fix} (stackclub doctor lists all)", drifts
+
+
+def versions(*, include_missing: bool = False, lock: str | os.PathLike[str] | None = None) -> VersionTable:
     """Return a table of the installed versions of Stack Club and the packages it teaches.
 
     Parameters
     ----------
     include_missing
         Also list packages that are not installed (e.g. the ``bps`` extras).
+    lock
+        The lock file to compare the environment with; default: the checkout's
+        ``requirements/lock.txt`` (outside a checkout the last line says it is not available).
 
     Returns
     -------
     table : `VersionTable`
         Renders as an HTML table in a notebook and as aligned text in a terminal; the
-        first row is the Python version.
+        first row is the Python version, the last line says whether every package the lock
+        pins is installed at its pinned version (``table.matches_lock``).
 
     Examples
     --------
-    >>> from stackclub import versions
+    >>> from stackclub.versions import versions
     >>> v = versions()
     >>> v.version_of("python") == __import__("platform").python_version()
     True
     """
-    rows: list[list[str]] = [["python", platform.python_version()]]
+    rows: list[Sequence[Any]] = [["python", platform.python_version()]]
     for dist in DISTRIBUTIONS:
         version = _installed_version(dist)
         if version is None and dist.startswith("lsst-"):
@@ -88,4 +160,7 @@ def versions(*, include_missing: bool = False) -> VersionTable:
         if version is None and not include_missing:
             continue
         rows.append([dist, version or "not installed"])
-    return VersionTable(["package", "version"], rows, title="Versions in use")
+    status, drifts = _lock_status(lock)
+    return VersionTable(
+        ["package", "version"], rows, title="Versions in use", lock_status=status, drifts=drifts
+    )

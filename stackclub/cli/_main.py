@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "where-is": "stackclub.cli._where_is:where_is",
     "config": "stackclub.cli._config:config",
     "demo-repo": "stackclub.cli._demo_repo:demo_repo",
+    "doctor": "stackclub.cli._doctor:doctor",
     "versions": "stackclub.cli._versions:versions",
 }
 
