@@ -7,7 +7,8 @@ the fainter one is lost unless the footprint is split.  For each footprint this 
 1. finds the local maxima of the PSF-smoothed image inside it (``scipy.ndimage.maximum_filter``),
    keeps those whose smoothed signal-to-noise is at least ``minPeakSignificance`` and that rise at
    least ``minPeakProminence`` noise units above the lowest point on the straight line to any
-   higher peak (their *prominence*; a cheap stand-in for the saddle point);
+   higher peak (their *prominence*; a cheap stand-in for the saddle point) and that are not much
+   sharper than the PSF (``maxPeakSharpness``: cosmic rays the repair missed);
 2. if more than one peak survives, builds one *template* per peak, the SDSS deblender's symmetric
    template (the minimum of each pixel and its mirror image through the peak, clipped at 0),
    which is also what Rubin's ``meas_deblender`` (``SourceDeblendTask``) starts from;
@@ -118,6 +119,12 @@ class SourceDeblendConfig(Config):
         "point of the straight line to a higher peak; lower ones are noise on a neighbour's wing.",
         default=3.0,
         check=lambda v: v >= 0,
+    )
+    maxPeakSharpness = Field[float](
+        doc="A peak whose pixel exceeds this many times its PSF-smoothed value is sharper than the PSF "
+        "(a cosmic ray or hot pixel the repair left) and makes no child; a star's ratio is about 2.",
+        default=3.5,
+        check=lambda v: v > 0,
     )
     maxNumberOfPeaks = Field[int](
         doc="Footprints with more peaks than this are not deblended (flag deblend_skipped); "
@@ -324,6 +331,12 @@ class SourceDeblendTask(Task):
         if bad is not None and bad.any():
             isMax &= ~ndimage.binary_dilation(bad, iterations=2)
         ys, xs = np.nonzero(isMax)
+        if ys.size <= 1:
+            return [(int(y), int(x), float(smooth[y, x])) for y, x in zip(ys, xs, strict=True)]
+        # Peaks much sharper than the PSF (cosmic rays the repair left) do not make children.
+        # For a Gaussian star the peak pixel is ~2x its PSF-smoothed value; for one hot pixel ~2 pi sigma^2.
+        broad = cut[ys, xs] <= cfg.maxPeakSharpness * smooth[ys, xs] * noise
+        ys, xs = ys[broad], xs[broad]
         if ys.size <= 1:
             return [(int(y), int(x), float(smooth[y, x])) for y, x in zip(ys, xs, strict=True)]
         order = np.argsort(-smooth[ys, xs])
