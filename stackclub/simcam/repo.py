@@ -583,7 +583,8 @@ def build_demo_repo(
     exists = _check_path(root)
 
     from lsst.daf.butler import Butler, DatasetRef, FileDataset, Timespan
-    from tqdm.auto import tqdm
+
+    tqdm = _progress_bar_class()
 
     from .calibs import simulate_calibs
     from .formatters import RawFormatter
@@ -831,6 +832,20 @@ def _check_build_info(
 
 
 # --- the default repository ---------------------------------------------------------------------
+
+
+def _progress_bar_class() -> type:
+    """tqdm's notebook widget when ipywidgets is installed, else its text bar.
+
+    ``tqdm.auto`` without ipywidgets warns "IProgress not found" in every notebook.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
 
 
 def default_demo_repo_path() -> Path:
