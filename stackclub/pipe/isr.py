@@ -12,7 +12,9 @@ from __future__ import annotations
 __all__ = ("IsrTask", "IsrTaskConfig", "IsrTaskConnections")
 
 import dataclasses
+import itertools
 import math
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from lsst.pipe.base import connectionTypes as cT
 from .._exceptions import IsrCalibrationMissingError
 from ._masks import make_mask_schema, set_mask_plane
 from .fringe import FringeTask
-from .isrFunctions import defectsToIndices, interpolateFromMask, makeThresholdMask, updateVariance
+from .isrFunctions import defectsToIndices, interpolateFromMask, makeThresholdMask
 from .overscan import OverscanCorrectionTask
 
 if TYPE_CHECKING:
@@ -33,19 +35,20 @@ if TYPE_CHECKING:
     from lsst.images import MaskedImage
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
 
-#: Rows per block of the pixel pass: with 512-column amplifiers, the block's float32 output,
-#: variance, bias, dark and flat (5 x 64 x 512 x 4 bytes = 640 kB) stay in a 1 MB L2 cache.
-_BLOCK_ROWS = 64
-#: Threads of the pixel pass (numpy releases the GIL inside each operation).
+#: Rows per block of the pixel pass: the block's output, variance, bias, dark, flat and the
+#: per-amplifier constants (about 10 float32 arrays of 16 x 2048 pixels, 1.3 MB) stay in cache.
+_BLOCK_ROWS = 16
+#: Threads of the pixel pass (numpy releases the GIL inside each operation), and blocks per task.
 _N_THREADS = 2
+_BLOCKS_PER_CHUNK = 8
 #: Keys of the pixels flagged by the pixel pass (plane names are configurable, these are not).
 _SATURATED, _SUSPECT = "saturated", "suspect"
 _NO_PIXELS = np.zeros(0, dtype=np.intp)
 
 
-def _rowBlocks(nRows: int, blockRows: int) -> Iterator[slice]:
-    for start in range(0, nRows, blockRows):
-        yield slice(start, min(start + blockRows, nRows))
+def _rowBlocks(rows: slice, blockRows: int) -> Iterator[slice]:
+    for start in range(rows.start, rows.stop, blockRows):
+        yield slice(start, min(start + blockRows, rows.stop))
 
 
 def _indices(flagged: dict[str, list[np.ndarray]], key: str) -> np.ndarray:
@@ -58,31 +61,194 @@ def _union(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
     return b if a is None else np.union1d(a, b)
 
 
+def _aduThreshold(level: float) -> int | None:
+    """Lowest integer ADU at or above ``level`` (so ``raw >= it`` on uint16), None if not finite."""
+    return max(math.ceil(level), 0) if math.isfinite(level) else None
+
+
 @dataclasses.dataclass
 class _AmpPass:
-    """What the pixel pass needs for one amplifier: views, in assembled orientation, and constants."""
+    """One amplifier in the pixel pass: its raw pixels, its constants and its place in the detector."""
 
-    data: np.ndarray  # raw uint16 imaging section
+    data: np.ndarray  # raw uint16 imaging section, in assembled orientation (flipped if need be)
+    ys: slice  # its rows and columns in the assembled detector
+    xs: slice
+    rowLevels: np.ndarray | None  # float32 (rows, 1): serial overscan level of each row
+    columnLevels: np.ndarray | None  # float32 (columns,): parallel overscan level of each column
+    gain: np.float32 | None  # None: leave the pixels in ADU
+    varianceGain: np.float32 | None  # not None: the variance of ADU pixels (Poisson term signal/gain)
+    readNoise: float  # in the output's units
+    saturation: int | None  # lowest flagged raw ADU, or None to flag nothing
+    suspect: int | None
+
+
+@dataclasses.dataclass
+class _Band:
+    """Rows of the detector covered by the same amplifiers, with their constants spread over the row.
+
+    numpy is several times faster on contiguous arrays of the same shape than on column slices
+    or broadcast rows, so the per-amplifier constants are laid out once as blocks of whole rows.
+    """
+
+    rows: slice
+    amps: list[_AmpPass]
+    perRowLevels: bool  # True: the serial levels vary along the rows (MEDIAN_PER_ROW, POLY)
+    serialLevels: np.ndarray | None  # (blockRows, nx) float32 when constant along the rows, or None
+    gain: np.ndarray | None
+    columnLevels: np.ndarray | None
+    varianceGain: np.ndarray | None
+    readNoise2: np.ndarray
+
+    @classmethod
+    def make(cls, rows: slice, amps: list[_AmpPass], blockRows: int, nx: int) -> _Band:
+        def spread(value: Any, neutral: float) -> np.ndarray:
+            block = np.full((min(blockRows, rows.stop - rows.start), nx), neutral, dtype=np.float32)
+            for a in amps:
+                block[:, a.xs] = value(a)
+            return block
+
+        def maybe(attr: str, neutral: float) -> np.ndarray | None:
+            if all(getattr(a, attr) is None for a in amps):
+                return None
+            return spread(lambda a: neutral if getattr(a, attr) is None else getattr(a, attr), neutral)
+
+        constant = all(a.rowLevels is None or (a.rowLevels == a.rowLevels[0]).all() for a in amps)
+        hasLevels = any(a.rowLevels is not None for a in amps)
+        return cls(
+            rows=rows,
+            amps=amps,
+            perRowLevels=hasLevels and not constant,
+            serialLevels=spread(lambda a: 0.0 if a.rowLevels is None else a.rowLevels[0, 0], 0.0)
+            if hasLevels and constant
+            else None,
+            gain=maybe("gain", 1.0),
+            columnLevels=maybe("columnLevels", 0.0),
+            varianceGain=maybe("varianceGain", 1.0),
+            # As updateVariance does: the square in double precision, then float32.
+            readNoise2=spread(lambda a: np.float32(a.readNoise * a.readNoise), 0.0),
+        )
+
+
+def _bands(amps: list[_AmpPass], nRows: int, blockRows: int, nx: int) -> list[_Band]:
+    """Split the detector's rows where the set of amplifiers covering them changes."""
+    edges = sorted({0, nRows} | {a.ys.start for a in amps} | {a.ys.stop for a in amps})
+    bands = []
+    for y0, y1 in itertools.pairwise(edges):
+        covering = [a for a in amps if a.ys.start <= y0 and y1 <= a.ys.stop]
+        if covering:
+            bands.append(_Band.make(slice(y0, y1), covering, blockRows, nx))
+    return bands
+
+
+@dataclasses.dataclass
+class _Frame:
+    """The whole-detector arrays of the pixel pass (`None` for a step that is off)."""
+
     out: np.ndarray
     variance: np.ndarray | None
     bias: np.ndarray | None
     dark: np.ndarray | None
     flat: np.ndarray | None
-    rowLevels: np.ndarray | None  # float32 (rows, 1): serial overscan level of each row
-    columnLevels: np.ndarray | None  # float32 (columns,): parallel overscan level of each column
-    gain: np.float32 | None  # None: leave the pixels in ADU
-    varianceGain: np.float32 | None  # not None: the variance of ADU pixels
-    readNoise: float  # in the output's units
     darkScale: np.float32
-    saturation: int | None  # lowest flagged raw ADU, or None to flag nothing
-    suspect: int | None
-    origin: int  # flat index of the amplifier's first pixel in the assembled frame
-    rowStride: int  # pixels per row of the assembled frame
+    maskNaNs: bool
 
 
-def _aduThreshold(level: float) -> int | None:
-    """Lowest integer ADU at or above ``level`` (so ``raw >= it`` on uint16), None if not finite."""
-    return max(math.ceil(level), 0) if math.isfinite(level) else None
+def _correctBlock(
+    frame: _Frame, band: _Band, rows: slice, levels: np.ndarray, darkScratch: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """Correct one block of whole rows of the detector, in float32, touching each pixel once.
+
+    Hand-written as one function, not one whole-frame numpy step per correction, for speed:
+    the block stays in the CPU cache while every step runs over it, so the frame goes through
+    memory once.  Each step is the textbook formula, in the order ``IsrTaskLSST`` applies them::
+
+        image    = ((raw - serialLevel) - parallelLevel) * gain - bias
+        variance = max(image, 0) + readNoise**2        (before the dark: its electrons count)
+        image    = (image - dark * exptime) / flat
+        variance = variance / flat / flat
+
+    ``levels`` and ``darkScratch`` are scratch arrays of the block's shape.  Returns the flat
+    indices of the pixels it flagged: saturated and suspect raw pixels, bad flat pixels and
+    non-finite results (set to 0).
+    """
+    found: list[tuple[str, np.ndarray]] = []
+    nx = frame.out.shape[1]
+
+    def indices(flags: np.ndarray, x0: int = 0) -> np.ndarray:
+        iy, ix = np.nonzero(flags)
+        return (rows.start + iy) * nx + x0 + ix
+
+    n = rows.stop - rows.start
+    image = frame.out[rows]
+    levels = levels[:n]
+    # Assembly: each amplifier's raw pixels (uint16, exact in float32) to their place.
+    for a in band.amps:
+        ampRows = slice(rows.start - a.ys.start, rows.stop - a.ys.start)
+        np.copyto(image[:, a.xs], a.data[ampRows])
+        if band.perRowLevels:
+            np.copyto(levels[:, a.xs], 0.0 if a.rowLevels is None else a.rowLevels[ampRows])
+    # Saturation and suspect levels are in ADU: test the raw pixels before any correction.
+    # Most blocks have no pixel near either level, which one max() tells.
+    thresholds = [t for a in band.amps for t in (a.saturation, a.suspect) if t is not None]
+    if thresholds and image.max() >= min(thresholds):
+        for a in band.amps:
+            for key, threshold in ((_SATURATED, a.saturation), (_SUSPECT, a.suspect)):
+                if threshold is not None:
+                    found.append((key, indices(makeThresholdMask(image[:, a.xs], threshold), a.xs.start)))
+    if band.serialLevels is not None:
+        image -= band.serialLevels[:n]
+    elif band.perRowLevels:
+        image -= levels
+    if band.columnLevels is not None:
+        image -= band.columnLevels[:n]
+    if band.gain is not None:
+        image *= band.gain[:n]
+    if frame.bias is not None:
+        image -= frame.bias[rows]
+    variance = None
+    if frame.variance is not None:
+        # updateVariance's formula, with each amplifier's read noise.
+        variance = frame.variance[rows]
+        if band.varianceGain is None:
+            np.maximum(image, 0, out=variance)
+        else:
+            np.maximum(np.divide(image, band.varianceGain[:n], out=variance), 0, out=variance)
+        variance += band.readNoise2[:n]
+    if frame.dark is not None:
+        image -= np.multiply(frame.dark[rows], frame.darkScale, out=darkScratch[:n])
+    if frame.flat is not None:
+        flat = frame.flat[rows]
+        if not flat.min() > 0:  # a zero, negative or NaN flat pixel: BAD, and divided by 1
+            good = flat > 0
+            found.append(("BAD", indices(~good)))
+            flat = np.where(good, flat, np.float32(1))
+        image /= flat
+        if variance is not None:
+            variance /= flat
+            variance /= flat
+    if frame.maskNaNs:
+        finite = np.isfinite(image)
+        if not finite.all():
+            image[~finite] = 0.0
+            found.append(("BAD", indices(~finite)))
+    return found
+
+
+def _correctBlocks(frame: _Frame, blocks: list[tuple[_Band, slice]]) -> list[tuple[str, np.ndarray]]:
+    """Run `_correctBlock` over a few blocks with this thread's scratch arrays."""
+    shape = (_BLOCK_ROWS, frame.out.shape[1])
+    # Scratch allocated once per thread: a fresh temporary per block would page-fault every time.
+    if getattr(_scratch, "shape", None) != shape:
+        _scratch.shape = shape
+        _scratch.levels = np.empty(shape, dtype=np.float32)
+        _scratch.dark = np.empty(shape, dtype=np.float32)
+    found: list[tuple[str, np.ndarray]] = []
+    for band, rows in blocks:
+        found += _correctBlock(frame, band, rows, _scratch.levels, _scratch.dark)
+    return found
+
+
+_scratch = threading.local()
 
 
 class IsrTaskConnections(
@@ -377,17 +543,30 @@ class IsrTask(PipelineTask):
                 raise ValueError(f"Amplifier {amp.name!r} lacks raw geometry or nominal calibrations.")
             levels = self.overscan.measureOverscan(raw, geom, raw_bbox) if cfg.doOverscan else None
             overscans.append(levels)
-            amps.append(
-                self._ampPass(amp, raw, raw_bbox, out, out_bbox, variance, bias, dark, flat, exptime, levels)
-            )
+            amps.append(self._ampPass(amp, raw, raw_bbox, out_bbox, levels))
 
-        # 2. One pass over the pixels, amplifier by amplifier and block of rows by block of rows
-        #    (blocks small enough to stay in the CPU cache), on two threads: numpy releases the
-        #    GIL inside each operation.  Each block returns the (few) pixels it flagged.
+        # 2. One pass over the pixels, block of rows by block of rows (blocks small enough to
+        #    stay in the CPU cache), on two threads: numpy releases the GIL inside each operation.
+        #    Each block returns the (few) pixels it flagged.
+        frame = _Frame(
+            out=out,
+            variance=variance,
+            bias=bias.image.array if cfg.doBias else None,
+            dark=dark.image.array if cfg.doDark else None,
+            flat=flat.image.array if cfg.doFlat else None,
+            darkScale=np.float32(exptime),
+            maskNaNs=cfg.doNanMasking and not doFringe,  # with a fringe, NaNs are looked for after it
+        )
+        blocks = [
+            (band, rows)
+            for band in _bands(amps, out.shape[0], _BLOCK_ROWS, out.shape[1])
+            for rows in _rowBlocks(band.rows, _BLOCK_ROWS)
+        ]
+        # Chunks of a few blocks, handed to whichever thread is free.
+        chunks = [blocks[i : i + _BLOCKS_PER_CHUNK] for i in range(0, len(blocks), _BLOCKS_PER_CHUNK)]
         flagged: dict[str, list[np.ndarray]] = {}
-        maskNaNs = cfg.doNanMasking and not doFringe  # with a fringe, NaNs are looked for after it
         with ThreadPoolExecutor(max_workers=_N_THREADS) as pool:
-            for found in pool.map(lambda a: self._correctAmp(a, maskNaNs=maskNaNs), amps):
+            for found in pool.map(lambda chunk: _correctBlocks(frame, chunk), chunks):
                 for plane, indices in found:
                     flagged.setdefault(plane, []).append(indices)
 
@@ -460,27 +639,15 @@ class IsrTask(PipelineTask):
         return Struct(outputExposure=output, overscans=overscans, fringeAmplitude=fringeAmplitude)
 
     def _ampPass(
-        self,
-        amp: Any,
-        raw: np.ndarray,
-        raw_bbox: Any,
-        out: np.ndarray,
-        out_bbox: Any,
-        variance: np.ndarray | None,
-        bias: MaskedImage | None,
-        dark: MaskedImage | None,
-        flat: MaskedImage | None,
-        exptime: float,
-        levels: Struct | None,
+        self, amp: Any, raw: np.ndarray, raw_bbox: Any, out_bbox: Any, levels: Struct | None
     ) -> _AmpPass:
-        """Cut one amplifier's views out of the raw, output and calibration arrays."""
+        """Cut one amplifier's imaging section out of the raw and gather its constants."""
         cfg = self.config
         geom = amp.assembled_raw_geometry
         calibs = amp.nominal_calibrations
         d_ys, d_xs = geom.data_bbox.slice_within(raw_bbox)
         a_ys, a_xs = amp.bbox.slice_within(out_bbox)
-        # Assembly: the imaging section is read in readout order (flipped if need be) and written
-        # to its place in the detector.
+        # The imaging section in readout order (flipped if need be), as it goes into the detector.
         flip_y = slice(None, None, -1) if geom.flip_y else slice(None)
         flip_x = slice(None, None, -1) if geom.flip_x else slice(None)
         rowLevels = columnLevels = None
@@ -491,109 +658,18 @@ class IsrTask(PipelineTask):
             if levels.columnLevels is not None:
                 columnLevels = levels.columnLevels[flip_x]
         satLevel = calibs.saturation if math.isnan(cfg.saturation) else cfg.saturation
-
-        def view(calib: MaskedImage | None, switch: bool) -> np.ndarray | None:
-            return calib.image.array[a_ys, a_xs] if switch and calib is not None else None
-
         return _AmpPass(
             data=raw[d_ys, d_xs][flip_y, flip_x],
-            out=out[a_ys, a_xs],
-            variance=None if variance is None else variance[a_ys, a_xs],
-            bias=view(bias, cfg.doBias),
-            dark=view(dark, cfg.doDark),
-            flat=view(flat, cfg.doFlat),
+            ys=a_ys,
+            xs=a_xs,
             rowLevels=rowLevels,
             columnLevels=columnLevels,
             gain=np.float32(calibs.gain) if cfg.doApplyGains else None,
             varianceGain=None if cfg.doApplyGains else np.float32(calibs.gain),
             readNoise=calibs.read_noise if cfg.doApplyGains else calibs.read_noise / calibs.gain,
-            darkScale=np.float32(exptime),
             saturation=_aduThreshold(satLevel) if cfg.doSaturation else None,
             suspect=_aduThreshold(calibs.suspect_level) if cfg.doSuspect else None,
-            origin=a_ys.start * out.shape[1] + a_xs.start,
-            rowStride=out.shape[1],
         )
-
-    @classmethod
-    def _correctAmp(cls, a: _AmpPass, *, maskNaNs: bool) -> list[tuple[str, np.ndarray]]:
-        """Run `_correctBlock` over the amplifier, block of rows by block of rows."""
-        nRows, nColumns = a.out.shape
-        # One scratch block per amplifier: a fresh temporary per block would cost a page fault
-        # per 4 kB on every block.
-        scratch = np.empty((min(_BLOCK_ROWS, nRows), nColumns), dtype=np.float32)
-        found: list[tuple[str, np.ndarray]] = []
-        for rows in _rowBlocks(nRows, _BLOCK_ROWS):
-            found += cls._correctBlock(a, rows, scratch[: rows.stop - rows.start], maskNaNs=maskNaNs)
-        return found
-
-    @staticmethod
-    def _correctBlock(
-        a: _AmpPass, rows: slice, scratch: np.ndarray, *, maskNaNs: bool
-    ) -> list[tuple[str, np.ndarray]]:
-        """Correct one block of rows of one amplifier, in float32, touching each pixel once.
-
-        Hand-written as one function, not one whole-frame numpy step per correction, for speed:
-        a block stays in the CPU cache while every step runs over it, so the frame goes
-        through memory once.  Each step is the textbook formula, in the order ``IsrTaskLSST``
-        applies them::
-
-            image    = ((raw - serialLevel) - parallelLevel) * gain - bias
-            variance = max(image, 0) + readNoise**2            (before the dark: its electrons count)
-            image    = (image - dark * exptime) / flat
-            variance = variance / flat / flat
-
-        Returns the flat indices (assembled frame) of the pixels it flagged: saturated and
-        suspect raw pixels, bad flat pixels, non-finite results (set to 0).
-        """
-        found: list[tuple[str, np.ndarray]] = []
-
-        def indices(flags: np.ndarray) -> np.ndarray:
-            iy, ix = np.nonzero(flags)
-            return a.origin + (rows.start + iy) * a.rowStride + ix
-
-        data = a.data[rows]
-        image = a.out[rows]
-        # Saturation and suspect levels are in ADU: test the raw pixels before any correction.
-        # Most blocks have no pixel near either level, which one max() tells.
-        levels = [(key, t) for key, t in ((_SATURATED, a.saturation), (_SUSPECT, a.suspect)) if t is not None]
-        if levels and data.max() >= min(t for _, t in levels):
-            for key, threshold in levels:
-                found.append((key, indices(makeThresholdMask(data, threshold))))
-        if a.rowLevels is not None:
-            np.subtract(data, a.rowLevels[rows], out=image)
-        else:
-            np.copyto(image, data)
-        if a.columnLevels is not None:
-            image -= a.columnLevels
-        if a.gain is not None:
-            image *= a.gain
-        if a.bias is not None:
-            image -= a.bias[rows]
-        variance = None
-        if a.variance is not None:
-            variance = a.variance[rows]
-            if a.varianceGain is None:
-                updateVariance(image, a.readNoise, out=variance)
-            else:  # ADU: the Poisson term is signal/gain, the read noise read_noise/gain.
-                updateVariance(np.divide(image, a.varianceGain, out=variance), a.readNoise, out=variance)
-        if a.dark is not None:
-            image -= np.multiply(a.dark[rows], a.darkScale, out=scratch)
-        if a.flat is not None:
-            flat = a.flat[rows]
-            good = flat > 0
-            if not good.all():  # a zero, negative or NaN flat pixel: BAD, and divided by 1
-                found.append(("BAD", indices(~good)))
-                flat = np.where(good, flat, np.float32(1))
-            image /= flat
-            if variance is not None:
-                variance /= flat
-                variance /= flat
-        if maskNaNs:
-            finite = np.isfinite(image)
-            if not finite.all():
-                image[~finite] = 0.0
-                found.append(("BAD", indices(~finite)))
-        return found
 
     @staticmethod
     def _exposureTime(obs_info: Any) -> float:
