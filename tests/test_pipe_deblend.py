@@ -150,3 +150,15 @@ def test_calibrate_image_has_star_deblend():
     assert isinstance(task.star_deblend, SourceDeblendTask)
     names = [name for name, _ in task.getTaskDict().items()]
     assert names.index("calibrateImage.star_deblend") == names.index("calibrateImage.star_detection") + 1
+
+
+def test_a_cosmic_ray_next_to_a_star_makes_no_child():
+    image, variance = _image([(45.0, 40.0, 60000.0)], seed=5)
+    image[40, 54] += 3000.0  # one sharp pixel 9 px away, in the star's footprint
+    det = SourceDetectionTask().run(image, variance, psfSigma=SIGMA)
+    assert len(det.sources) == 1
+    deb = SourceDeblendTask().run(image, det.sources, det.labels, psfSigma=SIGMA, noise=det.noise)
+    assert deb.nBlends == 0
+    # Without the sharpness cut the hot pixel would have been split off as a "star".
+    loose = SourceDeblendTask(config=_config(maxPeakSharpness=100.0))
+    assert loose.run(image, det.sources, det.labels, psfSigma=SIGMA, noise=det.noise).nBlends == 1
