@@ -226,7 +226,9 @@ class SourceDetectionTask(Task):
             edge[:edgeWidth] = edge[-edgeWidth:] = True
             edge[:, :edgeWidth] = edge[:, -edgeWidth:] = True
         above = smoothed > cfg.thresholdValue * noise
-        above &= ~edge
+        if edgeWidth:
+            above[:edgeWidth] = above[-edgeWidth:] = False
+            above[:, :edgeWidth] = above[:, -edgeWidth:] = False
         if badArray is not None:
             above &= ~badArray
         labels, n = ndimage.label(above)
@@ -240,12 +242,15 @@ class SourceDetectionTask(Task):
         starts = np.searchsorted(lab, np.arange(1, n + 1))
         npix = np.diff(np.append(starts, lab.size))
         keep = npix >= cfg.minPixels
+        detected = above
         if not keep.all():
-            # Too-small footprints are dropped from the detection mask as well.
+            # Too-small footprints are dropped from the detection mask as well (only their own
+            # pixels are touched, not the whole frame).
             small = np.zeros(n + 1, dtype=bool)
             small[1:] = ~keep
-            labels[small[labels]] = 0
-        detected = labels > 0
+            dropped = idx[small[lab]]
+            labels.ravel()[dropped] = 0
+            detected.ravel()[dropped] = False
         grow = int(round(cfg.nSigmaToGrow * psfSigma))
         if grow and keep.any():
             detected = growSquare(detected, grow)
