@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from lsst.images import MaskedImage
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
 
-#: Rows per block of the pixel pass: the block's output, variance, bias, dark, flat and the
-#: per-amplifier constants (about 10 float32 arrays of 16 x 2048 pixels, 1.3 MB) stay in cache.
-_BLOCK_ROWS = 16
+#: Rows per block of the pixel pass.  A block of the output, variance, bias, dark, flat and the
+#: per-amplifier constants (about 10 float32 arrays of 32 x 2048 pixels, 2.6 MB) stays in the
+#: CPU cache while every step runs over it; measured on the HSC frame, 16 to 64 rows are as fast.
+_BLOCK_ROWS = 32
 #: Threads of the pixel pass (numpy releases the GIL inside each operation), and blocks per task.
 _N_THREADS = 2
 _BLOCKS_PER_CHUNK = 8
@@ -98,6 +99,7 @@ class _Band:
     columnLevels: np.ndarray | None
     varianceGain: np.ndarray | None
     readNoise2: np.ndarray
+    zeros: np.ndarray  # np.maximum(a, zeros) runs numpy's SIMD loop; np.maximum(a, 0) does not
 
     @classmethod
     def make(cls, rows: slice, amps: list[_AmpPass], blockRows: int, nx: int) -> _Band:
@@ -126,6 +128,7 @@ class _Band:
             varianceGain=maybe("varianceGain", 1.0),
             # As updateVariance does: the square in double precision, then float32.
             readNoise2=spread(lambda a: np.float32(a.readNoise * a.readNoise), 0.0),
+            zeros=spread(lambda a: 0.0, 0.0),
         )
 
 
@@ -210,9 +213,9 @@ def _correctBlock(
         # updateVariance's formula, with each amplifier's read noise.
         variance = frame.variance[rows]
         if band.varianceGain is None:
-            np.maximum(image, 0, out=variance)
+            np.maximum(image, band.zeros[:n], out=variance)
         else:
-            np.maximum(np.divide(image, band.varianceGain[:n], out=variance), 0, out=variance)
+            np.maximum(np.divide(image, band.varianceGain[:n], out=variance), band.zeros[:n], out=variance)
         variance += band.readNoise2[:n]
     if frame.dark is not None:
         image -= np.multiply(frame.dark[rows], frame.darkScale, out=darkScratch[:n])

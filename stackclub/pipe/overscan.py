@@ -226,12 +226,20 @@ class OverscanCorrectionTask(Task):
             po_ys = slice(po_ys.start + cfg.leadingRowsToSkip, po_ys.stop - cfg.trailingRowsToSkip)
             _, data_xs = _slices(ampGeometry.data_bbox, rawBBox)
             # The parallel overscan is measured after the serial correction, as ip_isr does.
-            parallelArray = np.subtract(
-                rawArray[po_ys, data_xs],
-                rowLevels[po_ys.start - amp_ys.start : po_ys.stop - amp_ys.start, np.newaxis],
-                dtype=np.float32,
-            )
-            parallel = self.fitOverscan(parallelArray, isTransposed=True)
+            rawParallel = rawArray[po_ys, data_xs]
+            if np.ndim(value) == 0 and cfg.fitType in ("MEDIAN", "MEAN"):
+                # A constant serial level shifts the parallel pixels, their median and their mean
+                # alike (and leaves their sigma): fit the raw pixels (integer ADU: `_countStats`),
+                # then shift the level.
+                parallel = self.fitOverscan(rawParallel, isTransposed=True)
+                parallel.overscanValue -= float(rowLevels[0])
+            else:
+                parallelArray = np.subtract(
+                    rawParallel,
+                    rowLevels[po_ys.start - amp_ys.start : po_ys.stop - amp_ys.start, np.newaxis],
+                    dtype=np.float32,
+                )
+                parallel = self.fitOverscan(parallelArray, isTransposed=True)
             pvalue = parallel.overscanValue
             columnLevels = np.empty(data_xs.stop - data_xs.start, dtype=np.float32)
             columnLevels[:] = pvalue
