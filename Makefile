@@ -132,7 +132,8 @@ test-latest: check-python  ## newest versions (no lock) in .venv-latest: all tes
 	@$(LATEST_ENV) $(VENV_LATEST)/bin/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo(progress=False))' \
 	  || echo "(building the demo repository failed with the newest versions: the notebooks will say why)"
 	@set +e; $(LATEST_ENV) $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --color=no \
-	  --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 | tee $(REPORTS)/latest-pytest.log; \
+	  --continue-on-collection-errors --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 \
+	  | tee $(REPORTS)/latest-pytest.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  $(VENV_LATEST)/bin/python -m stackclub._latest_report --lock $(LOCK) --junit $(REPORTS)/latest-junit.xml \
 	    --pytest-exit $$status --log $(REPORTS)/latest-pytest.log --output $(REPORTS)/latest.md

@@ -130,6 +130,9 @@ def version_moves(pins: Mapping[str, Pin], installed: Mapping[str, str]) -> list
 def _test_id(classname: str, name: str, root: Path) -> tuple[str, str | None, int | None]:
     """Rebuild pytest's node id from junit's classname (dotted path) and name."""
     cell = _NB_CELL.match(name)
+    if not classname:  # a module that failed to import: junit names it tests.test_x
+        module = name.replace(".", "/") + ".py"
+        return (module if (root / module).is_file() else name), None, None
     if classname.endswith(".ipynb"):
         notebook = classname[: -len(".ipynb")].replace(".", "/") + ".ipynb"
         return f"{notebook}::{name}", notebook, int(cell.group(1)) if cell else None
@@ -202,6 +205,9 @@ def _unit_failure(message: str, text: str) -> tuple[str, str | None]:
     phase = re.match(r'^failed on (setup|teardown) with "(.*)"$', first)
     if phase:  # an error outside the test body (a fixture): pytest's message quotes the exception
         exception = f"{phase.group(2)} (in {phase.group(1)})"
+    elif first == "collection failure":  # the test module did not import
+        last = next((ln for ln in reversed(e_lines) if _EXCEPTION_LINE.match(ln)), None)
+        exception = f"{last or text.strip().splitlines()[0]} (collecting the module)"
     elif exc_type is None or first.startswith(exc_type):
         exception = first
     else:

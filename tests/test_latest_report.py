@@ -157,6 +157,26 @@ def test_missing_junit_or_bad_exit_is_broken(tmp_path: Path) -> None:
     assert "no junit XML was written (pytest did not finish)" in out.read_text()
 
 
+def test_collection_error(tmp_path: Path) -> None:
+    """A test module that no longer imports (pytest's junit names it by its dotted module path)."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_c.py").write_text("import not_a_module_xyz\n")
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest"><testcase classname="" name="tests.test_c" time="0.0">'
+        "<error message=\"collection failure\">ImportError while importing test module 'tests/test_c.py'.\n"
+        "tests/test_c.py:1: in &lt;module&gt;\n    import not_a_module_xyz\n"
+        "E   ModuleNotFoundError: No module named 'not_a_module_xyz'</error>"
+        "</testcase></testsuite></testsuites>"
+    )
+    counts, (failure,) = parse_junit(junit, root=tmp_path)
+    assert counts["errors"] == 1
+    assert failure.test_id == "tests/test_c.py"
+    assert (
+        failure.exception == "ModuleNotFoundError: No module named 'not_a_module_xyz' (collecting the module)"
+    )
+
+
 def test_version_moves() -> None:
     pins = {"numpy": Pin("numpy", "2.5.4"), "appnope": Pin("appnope", "1.0", "sys_platform == 'never'")}
     moves = version_moves(pins, {"numpy": "2.6.0", "new-pkg": "1.0", "stackclub": "0.1.0"})
