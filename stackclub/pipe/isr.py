@@ -5,6 +5,14 @@ Mirrors ``lsst.ip.isr.IsrTaskLSST``: the same ``do*`` switches, the same order o
 defects, interpolation), the overscan and fringe steps as subtasks, calibrations found
 through the calibration collection as prerequisite inputs, and the output written as an
 `lsst.images.MaskedImage` (storage class ``MaskedImageV2``) in electrons.
+
+How ``IsrTask.run`` is organized, for speed (``benchmarks/speed.py``): the overscan levels are
+measured on the overscan regions alone (`OverscanCorrectionTask.measureOverscan`); then one pass
+over the detector, in blocks of whole rows, applies overscan, gain, bias, variance, dark and flat
+while the block is in the CPU cache (`_correctBlock` spells out the formulas), on two threads.
+Saturated, suspect and bad pixels are kept as lists of pixel indices, so the saturation growth,
+the mask planes and the interpolation visit only those pixels.  ``tests/test_pipe_isr.py`` pins
+the result to a whole-frame, one-step-at-a-time textbook version.
 """
 
 from __future__ import annotations
