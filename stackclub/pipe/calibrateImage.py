@@ -244,7 +244,9 @@ class CalibrateImageTask(PipelineTask):
         result
             ``exposure`` (`lsst.images.VisitImage`), ``background`` (`lsst.images.BackgroundMap`),
             ``psf_stars`` and ``stars`` (`astropy.table.Table`), plus ``astrometry`` and
-            ``photometry`` result structs and ``psfSigma``.
+            ``photometry`` result structs and ``psfSigma``.  ``stars`` holds deblended parents
+            (``deblend_nChild > 0``) and their children (``parent`` = the parent's ``id``) as
+            Rubin's catalogs do; select ``deblend_nChild == 0`` for one row per object.
         """
         import astropy.units as u
         from lsst.images import BackgroundMap, Image, SkyProjection, VisitImage
