@@ -83,6 +83,11 @@ class OverscanCorrectionTask(Task):
     ``numSigmaClip`` robust sigma of the median are rejected first, as
     ``ip_isr`` does, so cosmic rays in the overscan do not bias the level.
 
+    `measureOverscan` measures the levels; `run` measures and subtracts them
+    in place.  `IsrTask` calls `measureOverscan` and folds the subtraction
+    into its single pass over the pixels, so a retargeted subclass changes
+    the levels by overriding `fitOverscan` or `measureOverscan`.
+
     Examples
     --------
     >>> import numpy as np
