@@ -18,7 +18,12 @@ from lsst.pex.config import FieldValidationError
 from stackclub._exceptions import IsrCalibrationMissingError
 from stackclub.pipe import FringeTask, IsrTask, OverscanCorrectionTask
 from stackclub.pipe._masks import make_mask_schema
-from stackclub.pipe.isrFunctions import defectsToBoolArray, interpolateFromMask, updateVariance
+from stackclub.pipe.isrFunctions import (
+    defectsToBoolArray,
+    defectsToIndices,
+    interpolateFromMask,
+    updateVariance,
+)
 from stackclub.simcam.camera import SMALL_GEOMETRY, amp_boxes, make_detector, raw_bbox
 
 EXPTIME = 30.0
@@ -126,6 +131,36 @@ def test_overscan_bad_inputs():
     config = OverscanCorrectionTask.ConfigClass()
     with pytest.raises(FieldValidationError, match="fitType"):
         config.fitType = "SPLINE_OF_DREAMS"
+
+
+@pytest.mark.parametrize("fit_type", ["MEDIAN", "MEAN"])
+def test_overscan_integer_path_equals_float_path(fit_type):
+    """The histogram statistics of integer ADU give exactly what numpy gives on the pixels."""
+    rng = np.random.default_rng(12)
+    task = OverscanCorrectionTask()
+    task.config.fitType = fit_type
+    for shape in [(4176, 32), (7, 3), (48, 512)]:
+        overscan = np.round(rng.normal(1200, 4.5, shape)).astype(np.uint16)
+        overscan.flat[rng.choice(overscan.size, 3, replace=False)] = 60000  # cosmic rays, clipped
+        fast, slow = task.fitOverscan(overscan), task.fitOverscan(overscan.astype(np.float64))
+        assert fast.overscanValue == slow.overscanValue
+        assert fast.overscanSigma == slow.overscanSigma
+        assert fast.nRejected == slow.nRejected >= 3
+    flat_overscan = np.full((5, 4), 1000, dtype=np.uint16)  # sigma 0: nothing clipped
+    assert task.fitOverscan(flat_overscan).overscanValue == 1000.0
+
+
+def test_defect_indices_and_interpolation_by_indices_match_boolean_forms():
+    rng = np.random.default_rng(13)
+    table = Table({"x0": [0, 5, 30], "y0": [2, 0, 38], "x_extent": [3, 1, 9], "y_extent": [2, 40, 9]})
+    bad = defectsToBoolArray(table, (40, 32))
+    indices = defectsToIndices(table, (40, 32))
+    np.testing.assert_array_equal(indices, np.flatnonzero(bad))
+    image = rng.normal(100, 5, (40, 32))
+    by_mask, by_index = image.copy(), image.copy()
+    assert interpolateFromMask(by_mask, bad) == interpolateFromMask(by_index, indices) == bad.sum()
+    np.testing.assert_array_equal(by_mask, by_index)
+    assert interpolateFromMask(by_index, np.zeros(0, dtype=np.intp)) == 0
 
 
 # --- fringe and isrFunctions --------------------------------------------------------------------
