@@ -114,6 +114,9 @@ def main() -> None:
     frame = raw.image.array.astype(np.float32)
     dst = np.empty_like(frame)
     t_numpy, _ = best(lambda: np.multiply(frame, np.float32(1.0), out=dst), args.repeat)
+    # Context: IsrTask must return new arrays, and the first write to a new 34 MB array pays the
+    # kernel's page faults (zeroed pages), which the preallocated pass above does not.
+    t_numpy_new, _ = best(lambda: np.multiply(frame, np.float32(1.0)), args.repeat)
 
     calibrate = CalibrateImageTask()
     t_cal, result = best(
@@ -127,6 +130,7 @@ def main() -> None:
         ("IsrTask.run (the ccdproc chain's steps only)", t_isr_chain, ""),
         ("ccdproc chain (overscan+trim per amp, bias, dark, flat)", t_ccdproc, ""),
         ("numpy: one read+write pass over the raw frame", t_numpy, ""),
+        ("numpy: the same pass into a new array (page faults included)", t_numpy_new, ""),
         ("CalibrateImageTask.run", t_cal, ""),
         ("isr + calibrateImage compute per detector", t_isr + t_cal, "goal <= 2 s (seed: 40.8 s)"),
     ]
@@ -138,6 +142,7 @@ def main() -> None:
     print(f"ratio IsrTask (same steps) / ccdproc     = {t_isr_chain / t_ccdproc:6.2f}   (goal <= 0.5)")
     print(f"ratio IsrTask (all) / numpy pass         = {t_isr / t_numpy:6.2f}   (goal <= 5)")
     print(f"ratio IsrTask (same steps) / numpy pass  = {t_isr_chain / t_numpy:6.2f}   (goal <= 5)")
+    print(f"ratio IsrTask (all) / numpy pass, new array = {t_isr / t_numpy_new:6.2f}")
     print(f"isr + calibrateImage / seed's 40.8 s     = {(t_isr + t_cal) / 40.8:6.3f}\n")
 
     # --- Butler I/O of the outputs of one detector.
