@@ -1,5 +1,5 @@
-"""Astrometry inputs: centroids of stars cut by the detector's edge, and deblended parents left
-out of the match (their children are matched instead)."""
+"""Calibration inputs: centroids of stars cut by the detector's edge, deblended parents left out
+of the astrometric match (their children are matched instead), and photoCal's magErrFloor."""
 
 from __future__ import annotations
 
@@ -69,3 +69,26 @@ def test_astrometry_ignores_deblended_parents():
     assert len(result.matches) == n
     assert np.all(np.asarray(result.matches["star_index"]) >= 10)
     assert result.scatter < 0.01
+
+
+def test_photocal_mag_err_floor_spreads_the_weight():
+    from stackclub.pipe import PhotoCalTask
+
+    # One very bright star whose reference flux is 5% off, and 20 fainter ones that are right.
+    inst = np.array([1e6] + [1e4] * 20)
+    ref = 5.0 * inst * (1 + np.random.default_rng(3).normal(0, 0.01, 21))
+    ref[0] = 5.0 * inst[0] * 1.05
+    stars = Table(
+        {"psfFlux_instFlux": inst, "psfFlux_instFluxErr": np.sqrt(inst), "flag_saturated": [False] * 21}
+    )
+    ref_cat = Table({"r_flux": ref})
+    idx = np.arange(21)
+    config = PhotoCalTask.ConfigClass()
+    config.sigmaMax = 100.0  # keep the bright star, to see its weight
+    plain = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r", exposureTime=1.0)
+    config.magErrFloor = 0.01
+    floored = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r", exposureTime=1.0)
+    # Weighted by measurement errors only, the bright star pulls the calibration ~4% off;
+    # with the floor it has a tenth of the weight.
+    assert abs(plain.calibration / 5.0 - 1) > 0.03
+    assert abs(floored.calibration / 5.0 - 1) < 0.01

@@ -42,6 +42,14 @@ class PhotoCalConfig(Config):
     sigmaMax = Field[float](
         doc="Clip stars beyond this many sigma from the zero point.", default=3.0, check=lambda v: v > 0
     )
+    magErrFloor = Field[float](
+        doc="Magnitude error added in quadrature to each star's measurement error before weighting "
+        "(Rubin's photoCal.magErrFloor, default 0 there too).  Without it the few brightest stars, "
+        "whose measurement errors are far below the reference catalog's (SimCam's: 1% + 50 nJy), "
+        "carry nearly all the weight, and their reference errors set the zero point's error.",
+        default=0.0,
+        check=lambda v: v >= 0,
+    )
     minStars = Field[int](doc="Minimum number of calibration stars.", default=3, check=lambda v: v >= 1)
     applyColorTerms = Field[bool](doc="Apply colour terms (SimCam's filters need none).", default=False)
 
@@ -106,7 +114,7 @@ class PhotoCalTask(Task):
         if good.sum() < cfg.minStars:
             raise PhotoCalError(int(good.sum()), cfg.minStars)
         dmag = -2.5 * np.log10(ref[good]) + 2.5 * np.log10(inst[good])  # = -2.5 log10(calibration)
-        dmagErr = 2.5 / math.log(10) * instErr[good] / inst[good]
+        dmagErr = np.hypot(2.5 / math.log(10) * instErr[good] / inst[good], cfg.magErrFloor)
         clipped = sigma_clip(dmag, sigma=cfg.sigmaMax, stdfunc="mad_std", maxiters=5)
         keep = ~np.asarray(clipped.mask)
         w = 1.0 / np.maximum(dmagErr[keep], 1e-4) ** 2
