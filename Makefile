@@ -129,10 +129,17 @@ test-latest: check-python  ## newest versions (no lock) in .venv-latest: all tes
 	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[$(EXTRAS_ALL)]"
 	@mkdir -p $(REPORTS)
+	@# nbval sees this venv and its demo repository as .venv and ./demo_repo (the paths the committed
+	@# outputs show), then applies notebooks/sanitize.cfg: only what the new versions change differs.
+	@{ printf '%s\n' "# written by make test-latest: two rules, then notebooks/sanitize.cfg" \
+	    "[test-latest: its demo repository]" "regex: $(abspath $(VENV_LATEST))/demo_repo" "replace: $(CURDIR)/demo_repo" "" \
+	    "[test-latest: its virtual environment]" "regex: $(abspath $(VENV_LATEST))/" "replace: $(CURDIR)/.venv/" ""; \
+	  cat notebooks/sanitize.cfg; } > $(VENV_LATEST)/sanitize.cfg
 	@$(LATEST_ENV) $(VENV_LATEST)/bin/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo(progress=False))' \
 	  || echo "(building the demo repository failed with the newest versions: the notebooks will say why)"
 	@set +e; $(LATEST_ENV) $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --color=no \
-	  --continue-on-collection-errors --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 \
+	  --continue-on-collection-errors --nbval-sanitize-with=$(VENV_LATEST)/sanitize.cfg \
+	  --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 \
 	  | tee $(REPORTS)/latest-pytest.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  $(VENV_LATEST)/bin/python -m stackclub._latest_report --lock $(LOCK) --junit $(REPORTS)/latest-junit.xml \
