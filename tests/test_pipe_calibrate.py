@@ -35,7 +35,7 @@ from stackclub.pipe.photoCal import PhotoCalError
 def _star_field(rng, *, n=40, shape=(300, 300), sigma=2.0, sky=200.0, noise=5.0):
     """Background + n Gaussian stars of known flux/position + white noise."""
     ny, nx = shape
-    # On a jittered grid, so that no two stars blend (there is no deblender).
+    # On a jittered grid, so that no two stars blend (each subtask is tested on isolated stars).
     side = math.ceil(math.sqrt(n))
     gx, gy = np.meshgrid(np.linspace(25, nx - 25, side), np.linspace(25, ny - 25, side))
     x = gx.ravel()[:n] + rng.uniform(-3, 3, n)
@@ -272,7 +272,7 @@ def test_isr_then_calibrate_in_memory_against_truth(simulated):
         & np.asarray(truth["is_star"])
     )
     bright &= (tx > 10) & (tx < 245) & (ty > 10) & (ty < 245)
-    # ... and not blended with a brighter source (there is no deblender).
+    # ... and not blended with a brighter source (a deblended child's centroid is less exact).
     flux = np.asarray(truth["instFlux"])
     dist = np.hypot(tx[:, None] - tx[None, :], ty[:, None] - ty[None, :])
     bright &= ~((dist < 20) & (flux[None, :] > flux[:, None])).any(axis=1)

@@ -3,7 +3,8 @@
 Smooth the image with the PSF (a Gaussian of the PSF's sigma), keep pixels whose smoothed
 signal-to-noise exceeds ``thresholdValue``, grow the footprints by ``nSigmaToGrow`` PSF sigmas,
 label connected footprints (``scipy.ndimage.label``) and take each footprint's highest smoothed
-pixel as its peak.  There is no deblender: one peak per footprint.
+pixel as its peak: one peak per footprint.  Splitting footprints that hold several sources is
+the next subtask's job (`stackclub.pipe.deblend.SourceDeblendTask`, ``star_deblend``).
 """
 
 from __future__ import annotations
