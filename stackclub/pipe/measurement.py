@@ -119,16 +119,21 @@ def adaptiveMoments(stamps: np.ndarray, sigma0: float, niter: int = 10) -> Struc
         det = wxx * wyy - wxy**2
         det = np.where(det > 0, det, np.nan)
         a, b, c = (wyy / det)[:, None, None], (-wxy / det)[:, None, None], (wxx / det)[:, None, None]
-        w = np.exp(-0.5 * (a * X * X + 2 * b * X * Y + c * Y * Y))
+        w = np.exp(-0.5 * ((a * X * X + c * Y * Y) + 2 * b * X * Y))
         iw = stamps * w
-        s0 = iw.sum(axis=(1, 2))
+        # X varies along columns only and Y along rows only, so the moments are sums of the
+        # weighted stamp's column sums and row sums: two full-stamp products instead of six.
+        cols = iw.sum(axis=1)  # (n, S): sum over y, a function of x
+        rows = iw.sum(axis=2)  # (n, S): sum over x, a function of y
+        x1, y1 = X[:, 0, :], Y[:, :, 0]
+        s0 = cols.sum(axis=1)
         ok = s0 > 0
         s0 = np.where(ok, s0, np.nan)
-        mx = (iw * X).sum(axis=(1, 2)) / s0
-        my = (iw * Y).sum(axis=(1, 2)) / s0
-        mxx = (iw * X * X).sum(axis=(1, 2)) / s0
-        myy = (iw * Y * Y).sum(axis=(1, 2)) / s0
-        mxy = (iw * X * Y).sum(axis=(1, 2)) / s0
+        mx = (cols * x1).sum(axis=1) / s0
+        my = (rows * y1).sum(axis=1) / s0
+        mxx = (cols * x1 * x1).sum(axis=1) / s0
+        myy = (rows * y1 * y1).sum(axis=1) / s0
+        mxy = ((iw * Y).sum(axis=1) * x1).sum(axis=1) / s0
         dx = np.clip(np.nan_to_num(dx + mx), -half / 2, half / 2)
         dy = np.clip(np.nan_to_num(dy + my), -half / 2, half / 2)
         new_xx, new_yy, new_xy = 2 * mxx, 2 * myy, 2 * mxy
