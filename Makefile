@@ -137,7 +137,7 @@ test-latest: check-python  ## newest versions (no lock) in .venv-latest: all tes
 	  cat notebooks/sanitize.cfg; } > $(VENV_LATEST)/sanitize.cfg
 	@$(LATEST_ENV) $(VENV_LATEST)/bin/python -c 'import stackclub.simcam as s; print("demo repository:", s.demo_repo(progress=False))' \
 	  || echo "(building the demo repository failed with the newest versions: the notebooks will say why)"
-	@set +e; $(LATEST_ENV) $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --color=no \
+	@set +e; $(LATEST_ENV) $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --color=no -v \
 	  --continue-on-collection-errors --nbval-sanitize-with=$(VENV_LATEST)/sanitize.cfg \
 	  --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 \
 	  | tee $(REPORTS)/latest-pytest.log; \

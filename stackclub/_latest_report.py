@@ -24,6 +24,7 @@ __all__ = (
 
 import argparse
 import datetime
+import html
 import json
 import platform
 import re
@@ -41,6 +42,8 @@ _EXCEPTION_LINE = re.compile(
     r"^([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Failure|Failed)\w*)(?::\s*(.*))?$"
 )
 _NB_CELL = re.compile(r"^Cell (\d+)$")
+# In every virtual environment but never in a lock (uv leaves them out): not "new" packages.
+_INSTALLERS = frozenset({"pip", "setuptools", "wheel", "stackclub"})
 _MAX = 300
 
 
@@ -122,7 +125,7 @@ def version_moves(pins: Mapping[str, Pin], installed: Mapping[str, str]) -> list
         if new != pin.version:
             moves.append(Move(pin.name, pin.version, new))
     for key, version in installed.items():
-        if key not in pins and key != "stackclub":
+        if key not in pins and key not in _INSTALLERS:
             moves.append(Move(key, None, version))
     return sorted(moves, key=lambda m: m.name.lower())
 
@@ -144,38 +147,53 @@ def _test_id(classname: str, name: str, root: Path) -> tuple[str, str | None, in
     return f"{classname}::{name}", None, None
 
 
+def _pair(committed: str | None, now: str | None) -> str:
+    """``committed: ... | now: ...``, HTML shown as its text when that still shows the difference."""
+    plain = [
+        None if x is None else " ".join(html.unescape(re.sub(r"<[^>]*>", " ", x)).split())
+        for x in (committed, now)
+    ]
+    if plain != [committed, now] and plain[0] != plain[1] and all(p != "" for p in plain):
+        committed, now = plain
+    return _clip(
+        f"committed: {committed if committed is not None else '(no such line)'} | "
+        f"now: {now if now is not None else '(no such line)'}"
+    )
+
+
 def _nbval_difference(text: str) -> str | None:
     """The first differing line of nbval's "Cell outputs differ" (pytest's diff of reference == test)."""
-    lines = text.splitlines()
-    # nbval compares `reference == test`; pytest's diff marks the right side (the new output) with
-    # "-" and the left side (the committed output) with "+".
-    now = committed = None
+    lines = [ln.strip() for ln in text.splitlines()]
     for line in lines:
-        stripped = line.strip()
-        if stripped.startswith(("Missing output fields", "Unexpected output fields")):
-            return _clip(stripped)
-        if stripped.startswith("- ") and now is None and committed is None:
-            now = stripped[2:]
-        elif stripped.startswith("+ ") and committed is None:
-            committed = stripped[2:]
-        if committed is not None and now is not None:
-            break
-    if now is not None or committed is not None:
-        return _clip(
-            f"committed: {committed if committed is not None else '(no such line)'} | "
-            f"now: {now if now is not None else '(no such line)'}"
-        )
-    # nbval's fallback format: the reference block, then the test block.
-    if "Reference output from ipynb file:" in text:
-        ref_part, _, rest = text.partition("Reference output from ipynb file:")[2].partition(
-            "disagrees with newly computed"
-        )
-        test_part = rest.partition(":")[2].partition(">>>>>>>>>>>>")[0]
-        ref_lines = [ln.strip() for ln in ref_part.splitlines()[:-1] if ln.strip()]
-        test_lines = [ln.strip() for ln in test_part.splitlines() if ln.strip()]
-        for a, b in zip(ref_lines + [""] * len(test_lines), test_lines + [""] * len(ref_lines), strict=False):
+        if line.startswith(("Missing output fields", "Unexpected output fields")):
+            return _clip(line)
+    # nbval compares `reference == test`; pytest's diff marks the right side (the new output) with
+    # "-", the left side (the committed output) with "+", and the changed characters on "?" lines.
+    diff = [ln for ln in lines if ln.startswith(("- ", "+ ", "? "))]
+    first = next((i for i, ln in enumerate(diff) if ln[0] in "-+"), None)
+    if first is not None:
+        sign, line = diff[first][0], diff[first][2:]
+        rest = [ln for ln in diff[first + 1 :] if ln[0] != "?"]
+        other = rest[0][2:] if rest and rest[0][0] != sign else None
+        if other is not None:  # a changed line: the pair
+            committed, now = (line, other) if sign == "+" else (other, line)
+            return _pair(committed, now)
+        return _pair(None, line) if sign == "-" else _pair(line, None)
+    # nbval's other format: the committed outputs, then the new ones, in full.
+    m = re.search(
+        r"Reference outputs? from ipynb file:(.*?)=+ disagrees with newly computed "
+        r"\(test\) output:(.*?)>{12}",
+        text,
+        re.S,
+    )
+    if m:
+        ref_lines = [ln.strip() for ln in m.group(1).splitlines() if ln.strip()]
+        test_lines = [ln.strip() for ln in m.group(2).splitlines() if ln.strip()]
+        for i in range(max(len(ref_lines), len(test_lines))):
+            a = ref_lines[i] if i < len(ref_lines) else None
+            b = test_lines[i] if i < len(test_lines) else None
             if a != b:
-                return _clip(f"committed: {a or '(no such line)'} | now: {b or '(no such line)'}")
+                return _pair(a, b)
     return None
 
 
@@ -191,7 +209,8 @@ def _notebook_failure(text: str) -> tuple[str, str | None]:
     reason_match = re.search(r"^Cell \d+: (.+)$", text, re.M)
     reason = reason_match.group(1).strip() if reason_match else "Notebook cell execution failed"
     if "outputs differ" in reason:
-        keys = re.findall(r"mismatch '([^']+)'", text)
+        keys = re.findall(r"mismatch '([^']+)'|for key \"([^\"]+)\"", text)
+        keys = [a or b for a, b in keys]
         what = f"outputs differ ({', '.join(dict.fromkeys(keys))})" if keys else "outputs differ"
         return what, _nbval_difference(text)
     return _last_exception(text) or _clip(reason), None

@@ -181,3 +181,33 @@ def test_version_moves() -> None:
     pins = {"numpy": Pin("numpy", "2.5.4"), "appnope": Pin("appnope", "1.0", "sys_platform == 'never'")}
     moves = version_moves(pins, {"numpy": "2.6.0", "new-pkg": "1.0", "stackclub": "0.1.0"})
     assert [str(m) for m in moves] == ["new-pkg (not in the lock) -> 1.0", "numpy 2.5.4 -> 2.6.0"]
+
+
+def test_first_difference_formats() -> None:
+    """nbval's two ways of reporting a difference, as seen in a real make test-latest run."""
+    from stackclub._latest_report import _nbval_difference
+
+    inserted = (
+        " mismatch 'stdout'\n\n assert reference_output == test_output failed:\n\n"
+        "    doFringe:\n  - maskNaNs=cfg.doNanMasking and not doFringe,\n    if doFringe:\n"
+        "  - fringe.run(badArray=satArray)\n  ?                     -----\n  + fringe.run(badArray=sat)\n"
+    )
+    assert (
+        _nbval_difference(inserted)
+        == "committed: (no such line) | now: maskNaNs=cfg.doNanMasking and not doFringe,"
+    )
+    changed_html = (
+        "  - <tr><td>1</td><td>988.6484319164572</td></tr>\n  ?  ^\n"
+        "  + <tr><td>1</td><td>988.6484318067512</td></tr>\n  ?  ^\n"
+    )
+    assert _nbval_difference(changed_html) == "committed: 1 988.6484318067512 | now: 1 988.6484319164572"
+    more_outputs = (
+        'dissimilar number of outputs for key "text/html"<<<<<<<<<<<< Reference outputs from ipynb file:\n'
+        "<pre><span>isr</span> INFO: done</pre>\n<pre><span>meas</span> INFO: Measured 209 sources</pre>\n"
+        "============ disagrees with newly computed (test) output:\n"
+        "<pre><span>isr</span> INFO: done</pre>\n<pre><span>deblend</span> INFO: Deblended 3 parents</pre>\n"
+        "<pre><span>meas</span> INFO: Measured 209 sources</pre>\n>>>>>>>>>>>>"
+    )
+    assert _nbval_difference(more_outputs) == (
+        "committed: meas INFO: Measured 209 sources | now: deblend INFO: Deblended 3 parents"
+    )
