@@ -38,6 +38,8 @@ import numpy as np
 from lsst.pex.config import Config, Field
 from lsst.pipe.base import Struct, Task
 
+from .detection import gaussianKernel1d
+
 
 @dataclasses.dataclass(frozen=True)
 class HeavyFootprint:
@@ -91,17 +93,16 @@ class _SmoothingMatrix:
     """
 
     def __init__(self, sigma: float) -> None:
-        self.sigma = sigma
-        self.radius = int(3.0 * sigma + 0.5)
-        self.norm = float(np.exp(-0.5 * (np.arange(-self.radius, self.radius + 1) / sigma) ** 2).sum())
+        self.kernel = gaussianKernel1d(sigma)  # detection's kernel, normalized, 3 sigma wide
         self.matrix = np.zeros((0, 0))
 
     def smooth(self, cut: np.ndarray) -> np.ndarray:
         h, w = cut.shape
         if max(h, w) > self.matrix.shape[0]:
+            # A band matrix: row i holds the kernel centred on column i.
+            r = self.kernel.size // 2
             d = np.subtract.outer(np.arange(max(h, w, 64)), np.arange(max(h, w, 64)))
-            self.matrix = np.where(np.abs(d) <= self.radius, np.exp(-0.5 * (d / self.sigma) ** 2), 0.0)
-            self.matrix /= self.norm
+            self.matrix = np.where(np.abs(d) <= r, self.kernel[np.clip(d + r, 0, 2 * r)], 0.0)
         return self.matrix[:h, :h] @ cut @ self.matrix[:w, :w]
 
 
