@@ -83,7 +83,7 @@ notebooks: check-python venv  ## re-execute every notebook in place (committed o
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb"; done
 
 bench: check-python venv  ## run the benchmarks (ratios against peers measured in the same run)
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 # The documentation site and the browser test (issue 11).  Notebooks are rendered from their
 # committed outputs (never re-executed); the API pages' examples run at build time, offline.

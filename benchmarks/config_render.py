@@ -19,6 +19,7 @@ from typing import Any
 
 import lsst.pex.config as pexConfig
 import lsst.pipe.base as pipeBase
+from _timing import best  # benchmarks/_timing.py (this script's folder is on sys.path)
 
 from stackclub.config_docs import diff_configs, show_config
 
@@ -67,13 +68,7 @@ def make_config() -> tuple[pexConfig.Config, int]:
 
 def best_of(fn: Callable[[], object], repeat: int = 7) -> float:
     """Minimum wall time of ``repeat`` calls, in seconds (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return best(fn, repeat, warmup=True)
 
 
 def main() -> None:

@@ -19,18 +19,10 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _timing import best  # benchmarks/_timing.py (this script's folder is on sys.path)
 
 
 def _du(path: Path) -> int:
@@ -61,21 +53,21 @@ def main() -> None:
         report = build_demo_repo(root, progress=False, **settings)
         t_build = time.perf_counter() - t0
         size = _du(root)
-        t_again = _best(lambda: build_demo_repo(root, progress=False, **settings), repeat=1)
+        t_again = best(lambda: build_demo_repo(root, progress=False, **settings), repeat=1)
 
         sig = DetectorSignature(1, 0, geometry)
         simulate_exposure(geometry, detector_id=0, seed=1, signature=sig)  # warm-up (imports, caches)
-        t_sim = _best(lambda: simulate_exposure(geometry, detector_id=0, seed=1, signature=sig))
+        t_sim = best(lambda: simulate_exposure(geometry, detector_id=0, seed=1, signature=sig))
         raw, _ = simulate_exposure(geometry, detector_id=0, seed=1, signature=sig)
         raw_path = Path(tmp) / "raw.fits"
-        t_raw_write = _best(lambda: raw.write_fits(raw_path))
+        t_raw_write = best(lambda: raw.write_fits(raw_path))
         plain = Path(tmp) / "plain.fits"
 
         def astropy_peer() -> None:
             fits.writeto(plain, raw.image.array, overwrite=True)
             fits.getdata(plain)
 
-        t_peer = _best(astropy_peer)
+        t_peer = best(astropy_peer)
 
         flat = simulate_calibs(geometry, detector_id=0, bands=("r",), seed=1, signature=sig)["flat"][
             "SimCam-R"
@@ -94,7 +86,7 @@ def main() -> None:
             butler.registry.registerRun(run)
             butler.put(flat, "bench_flat", instrument="SimCam", detector=0, run=run)
 
-        t_put = _best(put_lossless, repeat=2)
+        t_put = best(put_lossless, repeat=2)
         butler.close()
         fast = {k: FitsCompressionOptions.model_validate(v) for k, v in _fast_recipe(geometry).items()}
         row_tiles = {k: v.model_copy(update={"tile_shape": None}) for k, v in fast.items()}
@@ -113,7 +105,7 @@ def main() -> None:
                     os.remove(out)
                 write(flat, out, compression_options=options, compression_seed=7)
 
-            writes[name] = (_best(run, repeat=2), out.stat().st_size)
+            writes[name] = (best(run, repeat=2), out.stat().st_size)
 
     label = (
         "quick (1 visit x 1 detector, 256x256)"

@@ -13,11 +13,11 @@ Run: ``.venv/bin/python benchmarks/display_speed.py``
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib
+from _timing import best  # benchmarks/_timing.py (this script's folder is on sys.path)
 
 matplotlib.use("Agg")
 
@@ -38,13 +38,7 @@ def _frame(rng: np.random.Generator) -> np.ndarray:
 
 
 def _best(func: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-        plt.close("all")
-    return min(times)
+    return best(func, REPEAT, cleanup=lambda: plt.close("all"))
 
 
 def _png(fig: Any) -> None:

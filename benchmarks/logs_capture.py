@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from collections.abc import Callable
 
+from _timing import best  # benchmarks/_timing.py (this script's folder is on sys.path)
 from lsst.daf.butler.logging import ButlerLogRecordHandler
 from lsst.utils.logging import getLogger as lsst_logger  # noqa: N813
 
@@ -28,15 +28,6 @@ from stackclub.logs import capture_logs
 N_RECORDS = 20_000
 N_ENTER = 2_000
 LOG = logging.getLogger("__main__.benchTask")
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _emit() -> None:
@@ -81,10 +72,10 @@ def main() -> None:
     stream = logging.StreamHandler(io.StringIO())
     stream.setFormatter(logging.Formatter("{name} {levelname}: {message}", style="{"))
     rows = {
-        "dropped (no handler, WARNING level)": _best(_emit),
-        "StreamHandler, pipetask format": _best(_with_handler(stream)),
-        "ButlerLogRecordHandler (pipe_base LogCapture)": _best(_with_handler(ButlerLogRecordHandler())),
-        "stackclub.capture_logs(show=False)": _best(_with_capture),
+        "dropped (no handler, WARNING level)": best(_emit),
+        "StreamHandler, pipetask format": best(_with_handler(stream)),
+        "ButlerLogRecordHandler (pipe_base LogCapture)": best(_with_handler(ButlerLogRecordHandler())),
+        "stackclub.capture_logs(show=False)": best(_with_capture),
     }
     peer = rows["ButlerLogRecordHandler (pipe_base LogCapture)"]
     print(f"{N_RECORDS} INFO records from a task logger (best of 3)")
@@ -94,12 +85,12 @@ def main() -> None:
 
     with capture_logs("INFO", show=False) as logs:
         _emit()
-    render = _best(logs._repr_html_)
-    text = _best(lambda: logs.text)
+    render = best(logs._repr_html_)
+    text = best(lambda: logs.text)
     print(f"  render {len(logs)} records: HTML {render * 1e3:.1f} ms, text {text * 1e3:.1f} ms")
 
-    cap = _best(_enter_exit_capture)
-    tmp = _best(_enter_exit_temporary_level)
+    cap = best(_enter_exit_capture)
+    tmp = best(_enter_exit_temporary_level)
     print(f"{N_ENTER} enter/exit cycles (best of 3)")
     print(f"  temporary_log_level  {tmp * 1e6 / N_ENTER:7.1f} µs/cycle")
     print(

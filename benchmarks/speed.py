@@ -25,19 +25,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _timing import best_run  # benchmarks/_timing.py (this script's folder is on sys.path)
 
 warnings.filterwarnings("ignore")
 logging.getLogger("stackclub").setLevel(logging.WARNING)
-
-
-def best(fn, repeat, clock=time.perf_counter):
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = clock()
-        result = fn()
-        times.append(clock() - t0)
-    return min(times), result
 
 
 def ccdproc_chain(raw, boxes, bias, dark, flat, exptime):
@@ -97,29 +88,29 @@ def main() -> None:
     )
 
     isr = IsrTask()  # fringe is applied only in z and y: this is an r frame
-    t_isr, post = best(lambda: isr.run(raw, **kw).outputExposure, args.repeat)
+    t_isr, post = best_run(lambda: isr.run(raw, **kw).outputExposure, args.repeat)
     # CPU seconds (both threads of the pixel pass), less sensitive than wall time to a busy machine.
-    cpu_isr, _ = best(lambda: isr.run(raw, **kw), args.repeat, clock=time.process_time)
+    cpu_isr, _ = best_run(lambda: isr.run(raw, **kw), args.repeat, clock=time.process_time)
     chain_config = IsrTask.ConfigClass()
     for name in ("doSaturation", "doSuspect", "doVariance", "doDefect", "doInterpolate", "doNanMasking"):
         setattr(chain_config, name, False)
     isr_chain = IsrTask(config=chain_config)
-    t_isr_chain, _ = best(
+    t_isr_chain, _ = best_run(
         lambda: isr_chain.run(raw, **{k: v for k, v in kw.items() if k != "defects"}), args.repeat
     )
     boxes = amp_boxes(raw.detector)
-    t_ccdproc, _ = best(
+    t_ccdproc, _ = best_run(
         lambda: ccdproc_chain(raw, boxes, kw["bias"], kw["dark"], kw["flat"], exptime), args.repeat
     )
     frame = raw.image.array.astype(np.float32)
     dst = np.empty_like(frame)
-    t_numpy, _ = best(lambda: np.multiply(frame, np.float32(1.0), out=dst), args.repeat)
+    t_numpy, _ = best_run(lambda: np.multiply(frame, np.float32(1.0), out=dst), args.repeat)
     # Context: IsrTask must return new arrays, and the first write to a new 34 MB array pays the
     # kernel's page faults (zeroed pages), which the preallocated pass above does not.
-    t_numpy_new, _ = best(lambda: np.multiply(frame, np.float32(1.0)), args.repeat)
+    t_numpy_new, _ = best_run(lambda: np.multiply(frame, np.float32(1.0)), args.repeat)
 
     calibrate = CalibrateImageTask()
-    t_cal, result = best(
+    t_cal, result = best_run(
         lambda: calibrate.run(post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]),
         args.repeat,
     )
@@ -204,7 +195,7 @@ def main() -> None:
                 p, detector=raw_s.detector, obs_info=raw_s.obs_info, astrometry_ref_cat=refs
             )
 
-        t_plain, _ = best(plain, args.repeat)
+        t_plain, _ = best_run(plain, args.repeat)
         pipetask = str(Path(sys.executable).with_name("pipetask"))
         t0 = time.perf_counter()
         subprocess.run(
