@@ -202,11 +202,11 @@ class RepairTask(Task):
             )
         if badArray is not None:
             crMask &= ~badArray
-        cy, cx = np.nonzero(crMask) if cfg.useAstroscrappy else _nonzero_sparse(crMask)
+        cy, cx = _nonzero_sparse(crMask)
         nPixels = int(cy.size)
         if nPixels > cfg.nCrPixelMax:
             raise RuntimeError(f"Found {nPixels} cosmic-ray pixels, more than nCrPixelMax={cfg.nCrPixelMax}.")
-        nCosmicRays = 0
+        nCosmicRays = nGrown = 0
         if nPixels:
             nCosmicRays = countConnected(cy, cx)
             # Grow by one pixel (a cross), offsetting the few flagged pixels rather than dilating the frame.
@@ -215,6 +215,7 @@ class RepairTask(Task):
             xs = np.concatenate([cx, cx, cx, np.clip(cx - 1, 0, nx - 1), np.clip(cx + 1, 0, nx - 1)])
             ys, xs = np.divmod(np.unique(ys.astype(np.int64) * nx + xs), nx)
             crMask[ys, xs] = True
+            nGrown = int(ys.size)  # the flagged pixels and their neighbours, each once
             # Median of the good (not flagged) pixels in the 5x5 neighbourhood of each flagged pixel.
             dy, dx = (d.ravel() for d in np.mgrid[-2:3, -2:3])
             yy, xx = ys[None, :] + dy[:, None], xs[None, :] + dx[:, None]
@@ -225,6 +226,5 @@ class RepairTask(Task):
                 warnings.simplefilter("ignore", RuntimeWarning)  # all 25 neighbours flagged
                 fill = np.nanmedian(stack, axis=0)
             imageArray[ys, xs] = np.where(np.isfinite(fill), fill, 0.0)
-        nGrown = int(crMask.sum()) if nPixels else 0
         self.log.info("Repaired %d cosmic rays (%d pixels)", nCosmicRays, nGrown)
         return Struct(crMask=crMask, nCosmicRays=int(nCosmicRays), nPixels=nGrown)
