@@ -218,8 +218,6 @@ class SourceDeblendTask(Task):
         cols["deblend_nChild"] = np.zeros(n, dtype=np.int32)
         cols["deblend_nPeaks"] = np.ones(n, dtype=np.int32)
         cols["deblend_skipped"] = np.zeros(n, dtype=bool)
-        for name in ("deblend_nChild", "deblend_nPeaks", "deblend_skipped"):
-            cols[name] = cols[name].copy()
         heavies: dict[int, HeavyFootprint] = {}
         if n == 0:
             return Struct(sources=Table(cols, meta=sources.meta), heavyFootprints=heavies, nBlends=0)
@@ -275,6 +273,7 @@ class SourceDeblendTask(Task):
             shares = self._templates(cut, fp, peaks)
             cols["deblend_nChild"][row] = nPeaks
             parentId = int(ids[row])
+            owner = shares.argmax(axis=0)  # the child with the largest share of each pixel
             for k, (pyk, pxk, sig) in enumerate(peaks):
                 child = {name: col[row] for name, col in cols.items()}
                 child.update(
@@ -289,7 +288,7 @@ class SourceDeblendTask(Task):
                 if "peakSignificance" in child:
                     child["peakSignificance"] = sig
                 if "npix" in child:
-                    child["npix"] = int(np.sum(fp & (shares.argmax(axis=0) == k)))
+                    child["npix"] = int(np.sum(fp & (owner == k)))
                 children.append(child)
                 heavies[nextId] = HeavyFootprint(xa, ya, np.where(fp, cut * shares[k], 0.0), fp)
                 nextId += 1
