@@ -31,7 +31,7 @@ PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help lab test notebooks bench clean demo-repo check-python venv venv-test venv-lab docs test-browser \
-	lock test-latest doctor
+	lock test-latest doctor lint
 
 help:  ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -96,6 +96,14 @@ test-browser: check-python venv  ## JupyterLab + the docs site in headless Chrom
 	@$(MAKE) --no-print-directory _demo-repo
 	@$(MAKE) --no-print-directory docs
 	STACKCLUB_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser -o addopts=-ra -p no:cacheprovider -v $(PYTEST_ARGS)
+
+# The linters of pyproject.toml (ruff with pydocstyle, numpydoc validation, mypy); CI runs them
+# before the tests, and .pre-commit-config.yaml runs the same on every commit.
+LINT_PY = $(shell git ls-files 'stackclub/*.py' 2>/dev/null)
+lint: check-python venv  ## ruff (with pydocstyle), numpydoc validation and mypy, as CI runs them
+	$(BIN)/ruff check .
+	$(BIN)/numpydoc lint $(LINT_PY)
+	$(BIN)/mypy stackclub
 
 doctor: check-python venv  ## check this set-up: Python, versions against the lock, demo repository, JupyterLab
 	$(BIN)/stackclub doctor
