@@ -32,7 +32,7 @@ def main() -> None:
     from lsst.daf.butler import Butler
     from lsst.pipe.base import PipelineTask, PipelineTaskConfig
 
-    from stackclub.where_is import where_is
+    from stackclub import where_is
 
     objects: list[tuple[str, Any, Any]] = [
         ("lsst.pipe.base.PipelineTask", PipelineTask, PipelineTask),

@@ -5,113 +5,30 @@ The public API is small and flat::
     >>> import stackclub
     >>> stackclub.versions()            # doctest: +SKIP
 
-Names are imported on first use, so ``import stackclub`` is quick and works even where
-the Rubin packages (``lsst.*``) are not installed; a helper that needs them says so
-when it is called.
+Names are imported on first use (scientific-python's ``lazy_loader``, from the stub
+``__init__.pyi``), so ``import stackclub`` is quick and works even where the Rubin packages
+(``lsst.*``) are not installed; a helper that needs them says so when it is called.  To add a
+public name, add one line to ``__init__.pyi``: ``from .module import name as name`` (kept sorted
+by ``ruff check --fix``); type checkers and IDEs read the same file.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import lazy_loader
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
-__all__ = (
-    "__version__",
-    "bps_config_path",
-    "capture_logs",
-    "compare",
-    "demo_repo",
-    "diff_configs",
-    "doctor",
-    "qgraph_status",
-    "run_command",
-    "show_amplifiers",
-    "show_config",
-    "show_connections",
-    "show_histogram",
-    "show_image",
-    "show_pipeline",
-    "show_psf",
-    "show_qgraph",
-    "show_sources",
-    "show_task_log",
-    "show_task_tree",
-    "summarize_qgraph",
-    "uses_of",
-    "versions",
-    "where_is",
-)
-
-# Public name -> the stackclub module that defines it.  Each helper module adds its
-# names here (and to __all__ above, kept sorted).
-_LAZY: dict[str, str] = {
-    "diff_configs": "stackclub.config_docs",
-    "show_config": "stackclub.config_docs",
-    "show_connections": "stackclub.config_docs",
-    "show_pipeline": "stackclub.config_docs",
-    "show_task_tree": "stackclub.config_docs",
-    "compare": "stackclub.display",
-    "show_amplifiers": "stackclub.display",
-    "show_histogram": "stackclub.display",
-    "show_image": "stackclub.display",
-    "show_psf": "stackclub.display",
-    "show_sources": "stackclub.display",
-    "capture_logs": "stackclub.logs",
-    "run_command": "stackclub.logs",
-    "show_task_log": "stackclub.logs",
-    "demo_repo": "stackclub.simcam.repo",
-    "doctor": "stackclub.doctor",
-    "bps_config_path": "stackclub.qgraph",
-    "qgraph_status": "stackclub.qgraph",
-    "show_qgraph": "stackclub.qgraph",
-    "summarize_qgraph": "stackclub.qgraph",
-    "versions": "stackclub.versions",
-    "uses_of": "stackclub.where_is",
-    "where_is": "stackclub.where_is",
-}
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
-    from .display import (
-        compare,
-        show_amplifiers,
-        show_histogram,
-        show_image,
-        show_psf,
-        show_sources,
-    )
-    from .doctor import doctor
-    from .logs import capture_logs, run_command, show_task_log
-    from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
-    from .simcam.repo import demo_repo
-    from .versions import versions
-    from .where_is import uses_of, where_is
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'stackclub' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = getattr(module, name)
-    globals()[name] = value  # cache: the next look-up does not come here
-    # Importing stackclub.where_is binds the *submodule* to the package attribute `where_is`;
-    # when a module is named after one of its public functions, put the function back.
-    short = module_name.rpartition(".")[2]
-    if _LAZY.get(short) == module_name:
-        globals()[short] = getattr(module, short)
-    return value
+def load_ipython_extension(ipython: object) -> None:
+    """Register Stack Club's IPython magics (``%load_ext stackclub``).
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """Register Stack Club's IPython magics (``%load_ext stackclub``)."""
+    Parameters
+    ----------
+    ipython
+        The running IPython shell.
+    """
     from ._magics import load_ipython_extension as _load
 
     _load(ipython)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MissingStackError, NotAConfigError, UnloadableClassError
 from ._render import Link
+from .source._names import check_installed
 
 if TYPE_CHECKING:
     from lsst.pex.config import Config
@@ -78,7 +79,7 @@ def source_url_for(cls: type) -> str | None:
     True
     """
     try:
-        from .where_is import source_url
+        from .source import source_url
     except ImportError:
         return None
     try:
@@ -109,6 +110,7 @@ def link_for(cls: type, text: str | None = None) -> Link:
 def import_path(path: str) -> Any:
     """Import ``"package.module.Name"`` (or ``"package.module:Name"``) and return the object."""
     text = path.strip()
+    check_installed(text.replace(":", "."))  # a Rubin package we mirror but that is not installed
     module_name, sep, attr = text.rpartition(":") if ":" in text else text.rpartition(".")
     if not module_name or not attr:
         raise UnloadableClassError(path, "expected a dotted path such as 'lsst.pipe.base.PipelineTaskConfig'")

@@ -9,6 +9,7 @@ __all__ = (
     "BadDetectorError",
     "CommandError",
     "ConfigDocsError",
+    "ConfigOverrideError",
     "ConfigValidationError",
     "DemoRepoError",
     "IsrCalibrationMissingError",
@@ -16,10 +17,12 @@ __all__ = (
     "NoRepositoryError",
     "NotAConfigError",
     "NotADemoRepoError",
+    "NotInstalledError",
     "PipelineError",
     "PipelineLoadError",
     "QuantumGraphError",
     "RegistryError",
+    "RemovedArgumentError",
     "RepoNotWritableError",
     "SimCamError",
     "SimCamValueError",
@@ -29,6 +32,7 @@ __all__ = (
     "UnknownNameError",
     "UnloadableClassError",
     "WhereIsError",
+    "WrongArgumentError",
 )
 
 
@@ -56,7 +60,7 @@ class MissingStackError(StackClubError, ImportError):
         )
 
 
-# --- stackclub.simcam (issue 7: the simulated camera and the demo repository) -------------------
+# --- stackclub.simcam: the simulated camera and the demo repository ---------------------------------
 
 
 class SimCamError(StackClubError):
@@ -240,6 +244,26 @@ class PipelineLoadError(ConfigDocsError, ValueError):
         super().__init__(f"Cannot use pipeline {source}: {reason}")
 
 
+class ConfigOverrideError(ConfigDocsError, ValueError):
+    """A config override file (``pipetask -C``) could not be applied.
+
+    Parameters
+    ----------
+    path
+        The override file.
+    reason
+        What pex_config said.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Cannot apply config file {path!r}: {reason}. Check the field names in it against the "
+            "task's config (stackclub config TASK, or show_config)."
+        )
+
+
 class WhereIsError(StackClubError):
     """Base class of the errors raised by `stackclub.where_is` and `stackclub.uses_of`."""
 
@@ -253,11 +277,24 @@ class SourceNotFoundError(WhereIsError, LookupError):
         The object's dotted name, as far as it is known.
     reason
         Why there is no link, and what to use instead.
+    docs_url
+        The documentation page that answers instead (a Python built-in's), when one is known.
+    compiled
+        ``(module, qualname)`` of a compiled object, whose API page can still be linked.
     """
 
-    def __init__(self, name: str, reason: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        reason: str,
+        *,
+        docs_url: str | None = None,
+        compiled: tuple[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.reason = reason
+        self.docs_url = docs_url
+        self.compiled = compiled
         super().__init__(f"No source link for {name}: {reason}")
 
 
@@ -300,7 +337,91 @@ class UnknownNameError(WhereIsError, LookupError):
         super().__init__(f"{name!r} {reason}.{hint}")
 
 
-# --- stackclub.logs (issue 5: log capture) ------------------------------------------------------
+class NotInstalledError(UnknownNameError, ImportError):
+    """A name in a Rubin package that `stackclub.pipe` mirrors, but which is not installed here.
+
+    Parameters
+    ----------
+    name
+        The name as given, e.g. ``"lsst.ip.isr.IsrTask"``.
+    module
+        The package that is missing, e.g. ``"lsst.ip.isr"``.
+    product
+        Its Rubin product (repository) name, e.g. ``"ip_isr"``.
+    repository
+        Where its source is, e.g. ``"https://github.com/lsst/ip_isr"``.
+    counterpart
+        The Stack Club object that re-creates it, e.g. ``"stackclub.pipe.IsrTask"``.
+    """
+
+    def __init__(
+        self, name: str, module: str, *, product: str, repository: str, counterpart: str | None
+    ) -> None:
+        self.module = module
+        self.product = product
+        self.repository = repository
+        self.counterpart = counterpart
+        ours = (
+            f"Stack Club's teaching counterpart is {counterpart}: where_is({counterpart!r})"
+            if counterpart
+            else "Stack Club's teaching pipeline re-creates its tasks in stackclub.pipe"
+        )
+        super().__init__(
+            name,
+            f"cannot be imported: {module} (Rubin's {product}) is not installed. It is part of the full "
+            "LSST Science Pipelines (lsst_distrib, as on a Rubin Science Platform), not of the PyPI "
+            f"packages Stack Club runs on. Its source is {repository} (under python/"
+            f"{module.replace('.', '/')}/); {ours}",
+        )
+
+
+class WrongArgumentError(WhereIsError, TypeError):
+    """A helper was given an argument of a type it cannot use.
+
+    Parameters
+    ----------
+    function
+        The helper, e.g. ``"uses_of"``.
+    argument
+        The parameter's name, e.g. ``"field_name"``.
+    value
+        What was given.
+    expected
+        What to pass instead.
+    """
+
+    def __init__(self, function: str, argument: str, value: object, expected: str) -> None:
+        self.function = function
+        self.argument = argument
+        self.value = value
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(
+            f"{function} needs {expected} as {argument}; got {shown} (of type {type(value).__name__})."
+        )
+
+
+class RemovedArgumentError(WhereIsError, TypeError):
+    """An argument of the 2018 Stack Club's helper that this one replaced.
+
+    Parameters
+    ----------
+    function
+        The helper, e.g. ``"where_is"``.
+    argument
+        What was passed, e.g. ``"in_the='technotes'"``.
+    replacement
+        What to use instead.
+    """
+
+    def __init__(self, function: str, argument: str, replacement: str) -> None:
+        self.function = function
+        self.argument = argument
+        self.replacement = replacement
+        super().__init__(f"{function}({argument}) was the 2018 Stack Club's; {replacement}")
+
+
+# --- stackclub.logs: log capture --------------------------------------------------------------------
 
 
 class CommandError(StackClubError):
@@ -360,7 +481,7 @@ class TaskLogNotFoundError(StackClubError, LookupError):
         super().__init__(f"No log stored for task {label!r}: {reason}.")
 
 
-# --- scaling up (issue 10: quantum graphs, bps, a PostgreSQL registry) --------------------------
+# --- scaling up: quantum graphs, bps, a PostgreSQL registry ------------------------------------------
 
 
 class RegistryError(SimCamError):

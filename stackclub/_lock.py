@@ -1,8 +1,8 @@
 """The lock file, ``requirements/lock.txt``: the exact versions the committed notebook outputs were made with.
 
 `read_lock` parses it (the ``name==version ; marker`` lines that ``uv pip compile`` writes) and
-`compare_with_lock` compares it with what is installed; `stackclub.doctor` and
-`stackclub.versions` both build on these two.
+`compare_with_lock` compares it with what is installed; `stackclub.health.doctor` and
+`stackclub.installed.versions` both build on these two.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ class, an instance, a `~lsst.pipe.base.Task` (class or instance) or a dotted cla
 `show_pipeline`        a pipeline's tasks in order and the datasets flowing between them
 =====================  ==========================================================================
 
-The pipeline helpers live in `stackclub._pipeline_docs` and are re-exported here; the row
+The pipeline helpers live in `stackclub.pipeline_docs` and are re-exported here; the row
 model (walking every pex_config field kind, defaults, history) in `stackclub._config_model`.
 
 Compared with the tools learners meet elsewhere: documenteer's ``lsst-task-config-fields``
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config_model import ConfigRow, flatten_config, link_for, resolve_config, resolve_task, same_value
 from ._exceptions import ConfigValidationError
-from ._pipeline_docs import ConnectionsView, PipelineView, show_connections, show_pipeline
+from .pipeline_docs import ConnectionsView, PipelineView, show_connections, show_pipeline
 from ._render import Table, escape
 
 if TYPE_CHECKING:

@@ -547,7 +547,7 @@ def test_links_use_where_is_when_present() -> None:
     link = link_for(pipeBase.PipelineTask)
     assert link.text == "lsst.pipe.base.pipelineTask.PipelineTask"
     try:
-        from stackclub.where_is import source_url
+        from stackclub.source import source_url
     except ImportError:
         assert link.url is None
     else:

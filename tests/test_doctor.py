@@ -11,13 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import stackclub
+import stackclub.health as _module
 from stackclub.cli import main
-
-# The public function first, through the package's lazy attribute: importing the submodule
-# `stackclub.doctor` before that would make the package attribute `stackclub.doctor` the module.
-doctor = stackclub.doctor
-_module = sys.modules["stackclub.doctor"]
-DoctorReport, Finding, _check_python = _module.DoctorReport, _module.Finding, _module._check_python
+from stackclub.health import DoctorReport, Finding, _check_python, doctor
 
 CLICK = metadata.version("click")
 

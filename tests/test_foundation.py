@@ -144,10 +144,39 @@ def test_import_is_light() -> None:
 
 
 def test_every_public_name_resolves() -> None:
-    for name in stackclub.__all__:
-        assert getattr(stackclub, name) is not None, name
-    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+    """Every name of the stubs (``__init__.pyi``, read by lazy_loader) resolves, in a fresh process."""
+    code = (
+        "import stackclub, stackclub.simcam\n"
+        "for package in (stackclub, stackclub.simcam):\n"
+        "    assert list(package.__all__) == sorted(package.__all__)\n"
+        "    for name in package.__all__:\n"
+        "        assert getattr(package, name) is not None, name\n"
+        "print(len(stackclub.__all__), len(stackclub.simcam.__all__))"
+    )
+    import stackclub.simcam
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(len(stackclub.__all__)), str(len(stackclub.simcam.__all__))]
+    assert {"where_is", "uses_of", "show_connections", "versions"} <= set(stackclub.__all__)
+    with pytest.raises(AttributeError, match="No stackclub attribute nope"):
         stackclub.nope  # noqa: B018
+
+
+def test_stubs_list_what_the_package_exports() -> None:
+    """The stubs are the one registry of public names: one ``from .module import name as name`` each."""
+    import ast
+
+    for package in ("stackclub", "stackclub.simcam"):
+        module = __import__(package, fromlist=["__all__"])
+        stub = Path(module.__file__).with_suffix(".pyi")
+        imported = [
+            alias.name
+            for node in ast.parse(stub.read_text()).body
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if alias.asname == alias.name
+        ]
+        assert sorted(imported) == list(module.__all__), package
 
 
 def test_versions_table() -> None:
@@ -160,7 +189,7 @@ def test_versions_table() -> None:
     assert "<th" in html and "lsst-pipe-base" in html
     with pytest.raises(KeyError, match="'nope' is not listed"):
         table.version_of("nope")
-    from stackclub.versions import DISTRIBUTIONS
+    from stackclub.installed import DISTRIBUTIONS
 
     assert len(stackclub.versions(include_missing=True)) == len(DISTRIBUTIONS) + 1
 

@@ -9,10 +9,7 @@ from click.testing import CliRunner
 
 import stackclub
 from stackclub.cli import main
-
-# Through the package's lazy attribute (importing the submodule `stackclub.versions` first would
-# make the package attribute `stackclub.versions` the module, for every test after this one).
-versions = stackclub.versions
+from stackclub.installed import versions
 
 CLICK = metadata.version("click")
 

@@ -1,4 +1,4 @@
-"""Tests of stackclub.where_is: where_is, source_url, uses_of and their CLI commands.
+"""Tests of stackclub.source: where_is, source_url, uses_of and their CLI commands.
 
 Everything runs on the real installed packages; the "no repository" and "VCS install" cases use
 small fake distributions written to tmp_path (a METADATA, a RECORD and a module), which
@@ -19,15 +19,24 @@ from click.testing import CliRunner
 
 pytest.importorskip("lsst.pipe.base")
 
-import lsst.pex.config as pex_config  # noqa: E402
-import lsst.pipe.base as pipe_base  # noqa: E402
-import lsst.pipe.base.connectionTypes as cT  # noqa: E402
+import lsst.pex.config as pex_config
+import lsst.pipe.base as pipe_base
+import lsst.pipe.base.connectionTypes as cT
 
-from stackclub import uses_of, where_is  # noqa: E402
-from stackclub._exceptions import NoRepositoryError, SourceNotFoundError, UnknownNameError  # noqa: E402
-from stackclub._where_is_rules import RULES, rule_for  # noqa: E402
-from stackclub.cli import main  # noqa: E402
-from stackclub.where_is import SourceLink, _git_head, _md_escape, source_url  # noqa: E402
+from stackclub import uses_of, where_is
+from stackclub._exceptions import (
+    NoRepositoryError,
+    NotInstalledError,
+    RemovedArgumentError,
+    SourceNotFoundError,
+    UnknownNameError,
+    WrongArgumentError,
+)
+from stackclub.cli import main
+from stackclub.source import SourceLink, source_url
+from stackclub.source._packages import git_head
+from stackclub.source.links import _md_escape
+from stackclub.source.rules import MIRRORED, RULES, rule_for
 
 HERE = Path(__file__).resolve()
 CHECKOUT = HERE.parent.parent
@@ -374,7 +383,7 @@ def test_generated_methods_link_their_class() -> None:
         (SampleTask.label, "property", "def", "label"),
         (SampleTask(), "class", "class", "SampleTask"),
         (SampleConfig(), "class", "class", "SampleConfig"),
-        (_git_head, "function", "def", "_git_head"),
+        (git_head, "function", "def", "git_head"),
     ],
 )
 def test_kinds_of_objects(obj: object, kind: str, keyword: str, name: str) -> None:
@@ -628,13 +637,13 @@ def test_git_head_reads_refs_without_git(tmp_path: Path) -> None:
     (git / "refs" / "heads").mkdir(parents=True)
     (git / "HEAD").write_text("ref: refs/heads/main\n")
     (git / "refs" / "heads" / "main").write_text(sha1 + "\n")
-    assert _git_head(tmp_path) == sha1
+    assert git_head(tmp_path) == sha1
     (git / "refs" / "heads" / "main").unlink()
     (git / "packed-refs").write_text(f"# pack-refs with: peeled\n{sha2} refs/heads/main\n")
-    assert _git_head(tmp_path) == sha2
+    assert git_head(tmp_path) == sha2
     (git / "HEAD").write_text(sha1 + "\n")  # detached
-    assert _git_head(tmp_path) == sha1
-    assert _git_head(tmp_path / "nowhere") is None
+    assert git_head(tmp_path) == sha1
+    assert git_head(tmp_path / "nowhere") is None
 
 
 # --- uses_of --------------------------------------------------------------------------------------
@@ -694,3 +703,101 @@ def test_cli_where_is_and_uses_of() -> None:
     assert result.exit_code == 0 and "uses of config.doThing" in result.output
     result = runner.invoke(main, ["uses-of", f"{__name__}.SampleTask", "nope"])
     assert result.exit_code == 1 and "is not a field of" in result.output
+
+
+# --- hardening: packages we mirror but that are not installed, wrong arguments, 2018 arguments -----
+
+
+@pytest.mark.parametrize("package", MIRRORED, ids=lambda p: p.product)
+def test_mirrored_rubin_package_that_is_not_installed(package: object) -> None:
+    """A name in ip_isr, pipe_tasks, meas_* (not on PyPI) says where its source is and what mirrors it."""
+    import importlib.util
+
+    from stackclub.source.rules import MirroredPackage
+
+    assert isinstance(package, MirroredPackage)
+    try:
+        installed = importlib.util.find_spec(package.module) is not None
+    except ImportError:
+        installed = False
+    if installed:
+        pytest.skip(f"{package.module} is installed here")
+    name, ours = next(iter(package.counterparts.items()))
+    dotted = f"{package.module}.{name}"
+    with pytest.raises(NotInstalledError) as caught:
+        where_is(dotted)
+    message = str(caught.value)
+    assert f"{package.module} (Rubin's {package.product}) is not installed" in message
+    assert f"https://github.com/lsst/{package.product}" in message
+    assert f"teaching counterpart is {ours}" in message
+    assert isinstance(caught.value, UnknownNameError) and isinstance(caught.value, ImportError)
+    # show_config resolves dotted names its own way, through the same check: the same answer.
+    from stackclub import show_config
+
+    with pytest.raises(NotInstalledError) as again:
+        show_config(dotted)
+    assert str(again.value) == message
+    with pytest.raises(NotInstalledError):
+        uses_of(dotted, "doFringe")
+    result = CliRunner().invoke(main, ["config", dotted])
+    assert result.exit_code == 1 and f"https://github.com/lsst/{package.product}" in result.output
+
+
+def test_isr_task_names_its_counterpart_and_repository() -> None:
+    pytest.importorskip("stackclub.pipe")
+    import importlib.util
+
+    try:
+        if importlib.util.find_spec("lsst.ip.isr") is not None:
+            pytest.skip("lsst.ip.isr is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(NotInstalledError, match=r"github.com/lsst/ip_isr.*stackclub\.pipe\.IsrTask"):
+        where_is("lsst.ip.isr.IsrTask")
+    # The counterpart is real: where_is follows it to our teaching source.
+    import stackclub.pipe
+
+    for package in MIRRORED:
+        for ours in package.counterparts.values():
+            assert where_is(ours, in_the="file").path.startswith(str(Path(stackclub.pipe.__file__).parent)), ours
+
+
+def test_wrong_argument_types_name_the_argument() -> None:
+    with pytest.raises(WrongArgumentError, match=r"uses_of needs the name of a config field .* as field_name"):
+        uses_of(SampleTask, 5)  # type: ignore[arg-type]
+    with pytest.raises(WrongArgumentError, match=r"uses_of needs a task or config class .* as cls_or_task"):
+        uses_of(None, "doThing")
+    with pytest.raises(WrongArgumentError, match=r"where_is needs a module, class, function.* as obj; got 5"):
+        where_is(5)
+    with pytest.raises(WrongArgumentError, match=r"got \[1, 2\] \(of type list\)"):
+        where_is([1, 2])
+    assert issubclass(WrongArgumentError, TypeError)
+
+
+def test_arguments_of_the_2018_where_is_name_their_replacement() -> None:
+    # The 2018 Stack Club: where_is(object, in_the='source'|'repo'|'technotes', assuming_its_a=None).
+    with pytest.raises(RemovedArgumentError, match=r"in_the='technotes'.*in_the='docs'.*technotes.lsst.io"):
+        where_is(pipe_base.PipelineTask, in_the="technotes")  # type: ignore[arg-type]
+    with pytest.raises(RemovedArgumentError, match=r"assuming_its_a=.*PipelineTasks run with pipetask"):
+        where_is("makeDiscreteSkyMap.py", in_the="source", assuming_its_a="cmdlinetask")
+    with pytest.raises(UnknownNameError, match=r"command-line task scripts such as makeDiscreteSkyMap.py"):
+        where_is("makeDiscreteSkyMap.py")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour'"):
+        where_is(pipe_base.PipelineTask, colour="red")
+
+
+def test_public_names_are_functions_not_modules() -> None:
+    """No public function shares its name with a module: importing every submodule changes nothing."""
+    import importlib
+    import pkgutil
+
+    import stackclub
+
+    for info in pkgutil.walk_packages(stackclub.__path__, "stackclub."):
+        if info.name.endswith("__main__") or ".pipe" in info.name or ".simcam" in info.name:
+            continue
+        importlib.import_module(info.name)
+    for name in ("where_is", "uses_of", "doctor", "versions", "show_connections", "show_pipeline"):
+        assert inspect.isfunction(getattr(stackclub, name)), name
+    assert type(stackclub) is type(sys)  # a plain module: no module-class swap
+    assert stackclub.where_is is where_is

@@ -54,34 +54,24 @@ def config(
     ``stackclub config stackclub.pipe.IsrTask --fields 'do*'`` or
     ``stackclub config -p ProcessCcd.yaml --label isr --changed-only``.
     """
-    from .._config_model import resolve_config
     from .._exceptions import StackClubError
-    from .._pipeline_docs import _config_from_pipeline
-    from ..config_docs import show_config, show_connections, show_task_tree
+    from ..config_docs import show_config, show_task_tree
+    from ..pipeline_docs import show_connections, task_config
 
     if task_or_config_class is None and pipeline is None:
         raise click.UsageError("Give TASK_OR_CONFIG_CLASS, or --pipeline and --label.")
+    if tree and pipeline is not None:
+        raise click.UsageError("--tree reads a task class; leave out --pipeline.")
     try:
         if tree:
-            if pipeline is not None:
-                raise click.UsageError("--tree reads a task class; leave out --pipeline.")
             text = show_task_tree(task_or_config_class).to_table().to_text(max_width=width)
         elif connections:
-            conns = show_connections(task_or_config_class, pipeline=pipeline, label=label)
-            text = conns.to_table().to_text(max_width=width)
+            view = show_connections(task_or_config_class, pipeline=pipeline, label=label)
+            text = view.to_table().to_text(max_width=width)
         else:
-            if pipeline is not None:
-                cfg, _ = _config_from_pipeline(task_or_config_class, pipeline, label)
-                cfg = cfg.copy() if config_files else cfg  # pipeline configs are frozen
-            else:
-                cfg = resolve_config(task_or_config_class, what="stackclub config")
-            for path in config_files:
-                try:
-                    cfg.load(path)
-                except Exception as err:
-                    raise click.ClickException(f"Cannot apply config file {path!r}: {err}") from err
-            view = show_config(cfg, fields=list(fields) or None, changed_only=changed_only, depth=depth)
-            text = view.to_text(max_width=width)
+            cfg = task_config(task_or_config_class, pipeline=pipeline, label=label, config_files=config_files)
+            shown = show_config(cfg, fields=list(fields) or None, changed_only=changed_only, depth=depth)
+            text = shown.to_text(max_width=width)
     except StackClubError as err:
         raise click.ClickException(str(err)) from None
     click.echo(text)

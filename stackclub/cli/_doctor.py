@@ -26,7 +26,7 @@ def doctor(lock: str | None, repo: str | None) -> None:
 
     Prints one line per finding; each problem says what to do. Exit status 1 if there is any problem.
     """
-    from ..doctor import doctor as _doctor
+    from ..health import doctor as _doctor
 
     report = _doctor(lock=lock, repo=repo)
     click.echo(str(report))

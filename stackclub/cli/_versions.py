@@ -11,6 +11,6 @@ import click
 @click.option("--all", "include_missing", is_flag=True, help="Also list packages that are not installed.")
 def versions(include_missing: bool) -> None:
     """Print the installed versions of Stack Club and the Rubin packages it uses."""
-    from ..versions import versions as _versions
+    from ..installed import versions as _versions
 
     click.echo(_versions(include_missing=include_missing).to_text())

@@ -7,6 +7,8 @@ __all__ = (
     "where_is",
 )
 
+from typing import cast
+
 import click
 
 
@@ -28,10 +30,11 @@ def where_is(name: str, in_the: str) -> None:
     lsst.pipe.base.PipelineTask.runQuantum.
     """
     from .._exceptions import StackClubError
-    from ..where_is import where_is as _where_is
+    from ..source import where_is as _where_is
+    from ..source.links import Target
 
     try:
-        link = _where_is(name, in_the=in_the)  # type: ignore[arg-type]
+        link = _where_is(name, in_the=cast(Target, in_the))
     except StackClubError as err:
         raise click.ClickException(str(err)) from None
     click.echo(str(link))
@@ -46,10 +49,10 @@ def uses_of(cls: str, field: str) -> None:
     CLS is a dotted name, e.g. lsst.pipe.base.PipelineTask; FIELD a config field name, e.g. doFringe.
     """
     from .._exceptions import StackClubError
-    from ..where_is import uses_of as _uses_of
+    from ..source import uses_of as _uses_of
 
     try:
         uses = _uses_of(cls, field)
-    except (StackClubError, TypeError) as err:
+    except StackClubError as err:
         raise click.ClickException(str(err)) from None
     click.echo(str(uses))

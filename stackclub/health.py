@@ -269,7 +269,7 @@ def doctor(
 
     Examples
     --------
-    >>> from stackclub.doctor import doctor
+    >>> from stackclub import doctor
     >>> report = doctor(repo="/nonexistent/repo")
     >>> report.ok
     False

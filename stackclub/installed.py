@@ -147,7 +147,7 @@ def versions(*, include_missing: bool = False, lock: str | os.PathLike[str] | No
 
     Examples
     --------
-    >>> from stackclub.versions import versions
+    >>> from stackclub import versions
     >>> v = versions()
     >>> v.version_of("python") == __import__("platform").python_version()
     True

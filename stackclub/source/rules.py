@@ -1,8 +1,13 @@
-"""Per-project rules for `stackclub.where_is`: version -> git ref, file layout, documentation.
+"""Per-project rules for `~stackclub.where_is`: version -> git ref, file layout, documentation.
 
 Each project that publishes its code differently gets one `ProjectRule` row in `RULES`; the
 first row whose ``distributions`` pattern matches the installed distribution's name wins, and
-the last row is the catch-all.  To teach `where_is` a new project, add a row: no code changes.
+the last row is the catch-all.  To teach `~stackclub.where_is` a new project, add a row: no code
+changes.
+
+`MIRRORED` lists the Rubin packages whose tasks the teaching pipeline (`stackclub.pipe`)
+re-creates: a name in one of them that cannot be imported here (they are not on PyPI) gets an
+answer naming the package's repository and our teaching counterpart.
 
 Template fields available in ``docs``, ``docs_module`` and ``docs_home``:
 
@@ -21,13 +26,17 @@ Template fields available in ``docs``, ``docs_module`` and ``docs_home``:
 from __future__ import annotations
 
 __all__ = (
+    "MIRRORED",
     "RULES",
+    "MirroredPackage",
     "ProjectRule",
+    "mirrored_package",
     "rule_for",
 )
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,3 +206,105 @@ def rule_for(distribution: str) -> ProjectRule:
         if rule.matches(distribution):
             return rule
     return RULES[-1]  # pragma: no cover - the last row matches everything
+
+
+@dataclass(frozen=True)
+class MirroredPackage:
+    """A Rubin package whose tasks `stackclub.pipe` mirrors.
+
+    Parameters
+    ----------
+    product
+        The Rubin product (repository) name, e.g. ``"ip_isr"``.
+    module
+        Its import package, e.g. ``"lsst.ip.isr"``.
+    counterparts
+        The last part of a Rubin name (a class or module) -> the dotted name of the Stack Club
+        object that re-creates it, e.g. ``{"IsrTask": "stackclub.pipe.IsrTask"}``.
+
+    Examples
+    --------
+    >>> isr = mirrored_package("lsst.ip.isr.isrTask.IsrTask")
+    >>> isr.product, isr.repository
+    ('ip_isr', 'https://github.com/lsst/ip_isr')
+    >>> isr.counterpart("lsst.ip.isr.isrTask.IsrTask.run")
+    'stackclub.pipe.IsrTask'
+    """
+
+    product: str
+    module: str
+    counterparts: Mapping[str, str]
+
+    @property
+    def repository(self) -> str:
+        """The product's repository, from the Rubin row of `RULES`."""
+        template = rule_for(f"lsst-{self.product.replace('_', '-')}").eups_repository
+        return (template or "https://github.com/lsst/{product}").format(product=self.product)
+
+    def counterpart(self, name: str) -> str | None:
+        """Return the Stack Club object that re-creates (a part of) ``name``, or `None`.
+
+        Parameters
+        ----------
+        name
+            A dotted name in this package; its last part that has a counterpart is used.
+
+        Returns
+        -------
+        counterpart : `str` or `None`
+            Dotted name of the Stack Club class or module.
+        """
+        parts = name.split(".")[len(self.module.split(".")) :]
+        return next((self.counterparts[p] for p in reversed(parts) if p in self.counterparts), None)
+
+
+def _same(*names: str) -> dict[str, str]:
+    return {name: f"stackclub.pipe.{name}" for name in names}
+
+
+#: The Rubin packages whose tasks the teaching pipeline mirrors (`stackclub.pipe`'s docstrings
+#: name the Rubin class each of its tasks re-creates).
+MIRRORED: tuple[MirroredPackage, ...] = (
+    MirroredPackage(
+        "ip_isr",
+        "lsst.ip.isr",
+        {
+            **_same("FringeTask", "IsrTask", "IsrTaskConfig", "OverscanCorrectionTask"),
+            "IsrTaskLSST": "stackclub.pipe.IsrTask",
+            "IsrTaskLSSTConfig": "stackclub.pipe.IsrTaskConfig",
+            "isrFunctions": "stackclub.pipe.isrFunctions",
+        },
+    ),
+    MirroredPackage(
+        "pipe_tasks",
+        "lsst.pipe.tasks",
+        _same(
+            "CalibrateImageConfig",
+            "CalibrateImageTask",
+            "ComputeExposureSummaryStatsTask",
+            "MeasurePsfTask",
+            "PhotoCalTask",
+            "RepairTask",
+        ),
+    ),
+    MirroredPackage("meas_algorithms", "lsst.meas.algorithms", _same("SourceDetectionTask", "SubtractBackgroundTask")),
+    MirroredPackage("meas_astrom", "lsst.meas.astrom", _same("AstrometryTask")),
+    MirroredPackage("meas_base", "lsst.meas.base", _same("SingleFrameMeasurementTask")),
+    MirroredPackage("meas_deblender", "lsst.meas.deblender", _same("SourceDeblendTask")),
+)
+
+
+def mirrored_package(name: str) -> MirroredPackage | None:
+    """Return the row of `MIRRORED` whose package holds the dotted ``name``, or `None`.
+
+    Examples
+    --------
+    >>> mirrored_package("lsst.meas.base.SingleFrameMeasurementTask").product
+    'meas_base'
+    >>> mirrored_package("lsst.pipe.base.PipelineTask") is None
+    True
+    """
+    for package in MIRRORED:
+        if name == package.module or name.startswith(package.module + "."):
+            return package
+    return None

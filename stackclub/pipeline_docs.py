@@ -1,9 +1,11 @@
 """Connections of a PipelineTask and the shape of a pipeline, built on pipe_base's ``pipeline_graph``.
 
-Re-exported by `stackclub.config_docs`; see `show_connections` and `show_pipeline` there.
-Nothing is re-implemented: the effective configs come from ``Pipeline.to_graph()``, the
-connections from the task's own ``PipelineTaskConnections`` class, and the pictures from
-``lsst.pipe.base.pipeline_graph.visualization`` (``show`` for text, ``show_mermaid``).
+`show_connections` lists a task's inputs and outputs, `show_pipeline` a pipeline's tasks and
+datasets, and `task_config` returns the config a task runs with in a pipeline (with override
+files applied, as ``pipetask -C`` does).  Nothing is re-implemented: the effective configs come
+from ``Pipeline.to_graph()``, the connections from the task's own ``PipelineTaskConnections``
+class, and the pictures from ``lsst.pipe.base.pipeline_graph.visualization`` (``show`` for text,
+``show_mermaid``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ __all__ = (
     "ConnectionsView",
     "MermaidDiagram",
     "PipelineView",
+    "load_pipeline_graph",
     "show_connections",
     "show_pipeline",
+    "task_config",
 )
 
 import io
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._config_model import link_for, resolve_config
-from ._exceptions import MissingStackError, NotAConfigError, PipelineLoadError
+from ._exceptions import ConfigOverrideError, MissingStackError, NotAConfigError, PipelineLoadError
 from ._render import Styled, Table, escape
 
 if TYPE_CHECKING:
@@ -272,6 +276,63 @@ def _notes(conn: Any) -> str:
     return ", ".join(notes)
 
 
+def task_config(
+    task_or_config: Any = None,
+    *,
+    pipeline: Any = None,
+    label: str | None = None,
+    config_files: Sequence[str | os.PathLike[str]] = (),
+) -> Config:
+    """Return the config a task runs with: its defaults, or what a pipeline gives it, plus overrides.
+
+    Parameters
+    ----------
+    task_or_config
+        A task class, a config (class or instance) or a dotted path; may be `None` when
+        ``pipeline`` and ``label`` say which task.
+    pipeline
+        A pipeline YAML path, `~lsst.pipe.base.Pipeline` or
+        `~lsst.pipe.base.pipeline_graph.PipelineGraph`: the config is the one it gives the task.
+    label
+        The task's label in ``pipeline`` (may be left out when one task of the class is in it).
+    config_files
+        Override files applied in order, as ``pipetask -C label:FILE`` does.
+
+    Returns
+    -------
+    config : `lsst.pex.config.Config`
+        The config; a copy whenever override files were applied to a pipeline's (frozen) config.
+
+    Raises
+    ------
+    stackclub._exceptions.NotAConfigError
+        Neither a task nor a pipeline task was given.
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read, or has no such task.
+    stackclub._exceptions.ConfigOverrideError
+        An override file cannot be applied.
+
+    Examples
+    --------
+    >>> config = task_config("lsst.pipe.base.PipelineTaskConfig")
+    >>> config.saveLogOutput
+    True
+    """
+    if pipeline is not None:
+        config, _ = _config_from_pipeline(task_or_config, pipeline, label)
+        config = config.copy() if config_files else config  # a pipeline's configs are frozen
+    elif task_or_config is None:
+        raise NotAConfigError(None, "task_config", expected="a task or config, or pipeline= and label=")
+    else:
+        config = resolve_config(task_or_config, what="task_config")
+    for path in config_files:
+        try:
+            config.load(os.fspath(path))
+        except Exception as err:
+            raise ConfigOverrideError(os.fspath(path), str(err)) from err
+    return config
+
+
 def _config_from_pipeline(task: Any, pipeline: Any, label: str | None) -> tuple[Config, str]:
     graph, source = load_pipeline_graph(pipeline)
     wanted: type | None = None
@@ -322,7 +383,24 @@ def _same_class(a: type, b: type) -> bool:
 
 
 def load_pipeline_graph(pipeline: Any) -> tuple[PipelineGraph, str]:
-    """Return ``(graph, description)`` for a pipeline YAML path, `Pipeline` or `PipelineGraph`."""
+    """Return ``(graph, description)`` for a pipeline YAML path, `Pipeline` or `PipelineGraph`.
+
+    Parameters
+    ----------
+    pipeline
+        A pipeline YAML path (optionally with a ``#label`` subset), a
+        `~lsst.pipe.base.Pipeline` or a `~lsst.pipe.base.pipeline_graph.PipelineGraph`.
+
+    Returns
+    -------
+    graph, description : `tuple`
+        The graph, and a short description of where it came from.
+
+    Raises
+    ------
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read, or its graph cannot be built.
+    """
     try:
         from lsst.pipe.base import Pipeline
         from lsst.pipe.base.pipeline_graph import PipelineGraph
