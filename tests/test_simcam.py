@@ -473,15 +473,29 @@ def test_second_build_adds_nothing(small_repo: str) -> None:
     assert "<table" in report._repr_html_()
 
 
-def test_interrupted_build_recovers(tmp_path: Path) -> None:
+def test_interrupted_build_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stackclub.simcam.repo as repo
     from stackclub.simcam.repo import build_demo_repo
 
     settings = dict(visits=1, detectors=[0, 1], bands=("r",), geometry="small", seed=3, progress=False)
+    # Kill the build in the middle of its raw-ingest step: the second exposure never gets simulated.
+    simulated: list[int] = []
+
+    def killed_after_one(*args: object, **kwargs: object) -> object:
+        if simulated:
+            raise RuntimeError("build interrupted on purpose")
+        simulated.append(1)
+        return real_simulate_exposure(*args, **kwargs)
+
+    real_simulate_exposure = repo.simulate_exposure
+    monkeypatch.setattr(repo, "simulate_exposure", killed_after_one)
     with pytest.raises(RuntimeError, match="interrupted on purpose"):
-        build_demo_repo(tmp_path / "repo", _fail_after=12, **settings)  # type: ignore[arg-type]
+        build_demo_repo(tmp_path / "repo", **settings)  # type: ignore[arg-type]
+    monkeypatch.undo()
     with _butler(str(tmp_path / "repo")) as butler:  # a repository, partly filled
         partial = len(butler.query_datasets("raw", collections="SimCam/raw/all", explain=False))
-        assert partial < 2
+        assert partial == 1
+        assert butler.query_datasets("bias", collections="SimCam/calib", explain=False)
     # what a kill -9 can leave: a raw file being written, a repository being created
     (tmp_path / "repo" / ".staging").mkdir(exist_ok=True)
     (tmp_path / "repo" / ".staging" / "SC_2026031500001_000.fits").write_bytes(b"SIMPLE  =")

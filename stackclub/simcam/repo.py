@@ -3,17 +3,23 @@
 `build_demo_repo` makes (or completes) a repository the way a Rubin operator would:
 
 1. ``Butler.makeRepo`` with a seed config that declares the ``RawExposure`` storage class and
-   `~stackclub.simcam.formatters.RawFormatter` (``butler create --seed-config``);
-2. ``SimCam().register(registry)`` (``butler register-instrument``);
-3. exposure/visit records (what obs_base's ``define-visits`` would insert);
-4. raws written as camera-style FITS files and ``butler.ingest``-ed (``butler ingest-raws``);
+   `~stackclub.simcam.formatters.RawFormatter` (``butler create --seed-config``): `_create_repository`;
+2. ``SimCam().register(registry)`` (``butler register-instrument``), the dataset types and RUNs:
+   `_register_instrument`;
+3. exposure/visit records (what obs_base's ``define-visits`` would insert): `_define_visits`;
+4. raws written as camera-style FITS files and ``butler.ingest``-ed (``butler ingest-raws``):
+   `_ingest_raws`;
 5. bias, dark, flat, fringe and defects ``butler.put`` into a RUN and *certified* into the
-   CALIBRATION collection ``SimCam/calib`` with a validity range (``butler certify-calibrations``);
-6. a reference catalog sharded by HTM level 7 (``refcats``) and the truth (``SimCam/truth``);
-7. the CHAINED collection ``SimCam/defaults`` = raws + calibs + refcats + truth.
+   CALIBRATION collection ``SimCam/calib`` with a validity range (``butler certify-calibrations``):
+   `_put_calibrations`;
+6. a reference catalog sharded by HTM level 7 (``refcats``) and the truth (``SimCam/truth``):
+   `_put_truth_and_refcat`;
+7. the CHAINED collection ``SimCam/defaults`` = raws + calibs + refcats + truth: `_chain_defaults`.
 
-Every step is idempotent — it looks first and adds only what is missing — so a second run adds
-nothing and an interrupted run, run again, ends with a complete repository. The repository itself
+Step 6 runs before 4 and 5 (the raws are simulated from its catalog), and 5 and 4 run detector by
+detector, so each detector's fixed pattern is computed once.  Every step is idempotent — it looks
+first and adds only what is missing — so a second run adds nothing and an interrupted run, run
+again, ends with a complete repository. The repository itself
 is created in a temporary sibling folder and renamed into place, so a half-created repository is
 never left at ``path``.
 """
@@ -58,12 +64,13 @@ from .sky import (
     make_truth_catalog,
     make_visits,
     seeded_rng,
+    simulate_exposure,
     true_wcs,
 )
 
 if TYPE_CHECKING:
     import astropy.table
-    from lsst.daf.butler import Butler, DatasetRef
+    from lsst.daf.butler import Butler, DatasetRef, Timespan
 
 _LOG = logging.getLogger(__name__)
 
@@ -269,8 +276,14 @@ def _remove_stale_partials(path: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _make_repo(path: Path, compression: str, geometry: DetectorGeometry, registry: str | None = None) -> None:
-    """Create an empty repository at ``path``, atomically (build aside, then rename)."""
+def _create_repository(
+    path: Path, compression: str, geometry: DetectorGeometry, registry: str | None = None
+) -> None:
+    """Step 1: create an empty repository at ``path``, atomically (made aside, then renamed).
+
+    The seed config declares the ``RawExposure`` storage class, its formatter and the calibrations'
+    FITS compression (``butler create --seed-config``).
+    """
     from lsst.daf.butler import Butler, Config
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,30 +307,32 @@ def _make_repo(path: Path, compression: str, geometry: DetectorGeometry, registr
         raise
 
 
-def _register_dataset_types(butler: Butler) -> dict[str, Any]:
-    from lsst.daf.butler import DatasetType
+def _register_instrument(butler: Butler) -> None:
+    """Step 2: the instrument (``butler register-instrument``), the dataset types and the RUNs."""
+    from lsst.daf.butler import CollectionType, DatasetType
 
-    result = {}
+    from .instrument import SimCam
+
+    SimCam().register(butler.registry)
     for name, (dimensions, storage_class, is_calib) in DATASET_TYPES.items():
         dataset_type = DatasetType(
             name, dimensions, storage_class, universe=butler.dimensions, isCalibration=is_calib
         )
         butler.registry.registerDatasetType(dataset_type)
-        result[name] = dataset_type
-    return result
-
-
-def _register_collections(butler: Butler) -> None:
-    from lsst.daf.butler import CollectionType
-
     registry = butler.registry
     for run in (RAW_RUN, CALIB_RUN, CURATED_RUN, REFCAT_RUN, TRUTH_RUN):
         registry.registerRun(run)
     registry.registerCollection(CALIB_COLLECTION, CollectionType.CALIBRATION)
     registry.registerCollection(REFCAT_CHAIN, CollectionType.CHAINED)
     registry.setCollectionChain(REFCAT_CHAIN, [REFCAT_RUN])
-    registry.registerCollection(DEFAULTS_CHAIN, CollectionType.CHAINED)
-    registry.setCollectionChain(DEFAULTS_CHAIN, [RAW_RUN, CALIB_COLLECTION, REFCAT_CHAIN, TRUTH_RUN])
+
+
+def _chain_defaults(butler: Butler) -> None:
+    """Step 7: the CHAINED collection ``SimCam/defaults`` = raws + calibs + refcats + truth."""
+    from lsst.daf.butler import CollectionType
+
+    butler.registry.registerCollection(DEFAULTS_CHAIN, CollectionType.CHAINED)
+    butler.registry.setCollectionChain(DEFAULTS_CHAIN, [RAW_RUN, CALIB_COLLECTION, REFCAT_CHAIN, TRUTH_RUN])
 
 
 def _polygon(wcs: Any, width: int, height: int, pad: float) -> Any:
@@ -337,9 +352,10 @@ def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> 
     return true_wcs(nominal, detector_id, geometry)
 
 
-def _insert_visit_records(
+def _define_visits(
     butler: Butler, visits: Sequence[Visit], detectors: Sequence[int], geometry: DetectorGeometry
 ) -> None:
+    """Step 3: the exposure and visit records (what obs_base's ``define-visits`` would insert)."""
     from astropy.time import Time, TimeDelta
     from lsst.daf.butler import Timespan
     from lsst.sphgeom import ConvexPolygon
@@ -486,6 +502,70 @@ def _make_refcat(catalog: astropy.table.Table, seed: int) -> dict[int, astropy.t
 # --- the builder --------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _Build:
+    """What every build step shares: the Butler, the settings, what is there, what was added."""
+
+    butler: Butler
+    root: Path
+    seed: int
+    geometry: DetectorGeometry
+    visits: list[Visit]
+    detectors: list[int]
+    stars_per_detector: int
+    report: BuildReport
+    have: dict[str, set[tuple[Any, ...]]] = dataclasses.field(default_factory=dict)
+    certified: dict[str, set[tuple[Any, ...]]] = dataclasses.field(default_factory=dict)
+    _signature: DetectorSignature | None = None
+    _catalog: astropy.table.Table | None = None
+
+    def missing(self, name: str, key: tuple[Any, ...]) -> bool:
+        """Return whether dataset ``name`` with data ID ``key`` is not there (or not certified)."""
+        return key not in self.have[name] or (name in self.certified and key not in self.certified[name])
+
+    def put(self, obj: Any, name: str, run: str, data_id: dict[str, Any], key: tuple[Any, ...]) -> DatasetRef:
+        """Put ``obj`` unless it is there already; return its reference either way."""
+        if key in self.have[name]:
+            ref = self.butler.find_dataset(name, data_id, collections=run)
+            assert ref is not None
+            return ref
+        ref = self.butler.put(obj, name, data_id, run=run)
+        self.added(name)
+        return ref
+
+    def certify(self, name: str, ref: DatasetRef, key: tuple[Any, ...], timespan: Timespan) -> None:
+        """Certify a calibration into ``SimCam/calib`` unless it is already."""
+        if key not in self.certified[name]:
+            self.butler.registry.certify(CALIB_COLLECTION, [ref], timespan)
+
+    def added(self, name: str) -> None:
+        """Count one dataset of type ``name`` as added by this run."""
+        self.report.added[name] = self.report.added.get(name, 0) + 1
+
+    def signature(self, detector: int) -> DetectorSignature:
+        """Return the detector's fixed pattern (one detector's arrays are kept at a time)."""
+        if self._signature is None or self._signature.detector_id != detector:
+            self._signature = DetectorSignature(self.seed, detector, self.geometry)
+        return self._signature
+
+    @property
+    def catalog(self) -> astropy.table.Table:
+        """The truth catalog of the field, made on first use (only a build with work to do needs it)."""
+        if self._catalog is None:
+            geom = self.geometry
+            radius = _field_radius(geom)
+            detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
+            n_stars = int(self.stars_per_detector * math.pi * radius**2 / detector_area)
+            self._catalog = make_truth_catalog(
+                seeded_rng(self.seed, "catalog"),
+                center=FIELD_CENTER,
+                radius_deg=radius,
+                n_stars=n_stars,
+                n_galaxies=int(0.4 * n_stars),
+            )
+        return self._catalog
+
+
 def build_demo_repo(
     path: str | os.PathLike[str],
     *,
@@ -500,7 +580,6 @@ def build_demo_repo(
     compression: str = "lossy",
     progress: bool = True,
     registry: str | None = None,
-    _fail_after: int | None = None,
 ) -> BuildReport:
     """Build (or complete) a SimCam demo repository.
 
@@ -534,8 +613,6 @@ def build_demo_repo(
         For a new repository: ``postgresql://USER@HOST:PORT/DBNAME`` puts its registry in that
         (empty) PostgreSQL database, shared by every job of a batch run; the files stay in ``path``.
         `None` (the default): SQLite inside the repository.
-    _fail_after
-        Test hook: raise `RuntimeError` after this many datasets were added (simulates a killed build).
 
     Returns
     -------
@@ -560,14 +637,12 @@ def build_demo_repo(
     Created demo repository .../repo: added 9 datasets in 6.1 s.
     """
     t0 = time.perf_counter()
-    # 1. Check everything before touching the file system.
+    # Check everything before touching the file system.
     if isinstance(visits, bool) or not isinstance(visits, int) or visits < 1:
         raise SimCamValueError(f"visits must be a positive integer, got {visits!r}.")
     detector_ids = _check_detectors(detectors)
     geom = _check_geometry(geometry)
-    bands = tuple(bands)
-    if isinstance(bands, str):
-        bands = tuple(bands.split(","))
+    bands = tuple(bands.split(",")) if isinstance(bands, str) else tuple(bands)
     if compression not in COMPRESSIONS:
         raise SimCamValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}.")
     if not exptime > 0:
@@ -582,226 +657,153 @@ def build_demo_repo(
     root = Path(path).expanduser().absolute()
     exists = _check_path(root)
 
-    from lsst.daf.butler import Butler, DatasetRef, FileDataset, Timespan
-
-    tqdm = _progress_bar_class()
-
-    from .calibs import simulate_calibs
-    from .formatters import RawFormatter
-    from .instrument import SimCam
-    from .sky import simulate_exposure
+    from lsst.daf.butler import Butler
 
     report = BuildReport(path=str(root), created=not exists)
     _remove_stale_partials(root)
     if not exists:
         _LOG.info("Creating a Butler repository at %s", root)
-        _make_repo(root, compression, geom, registry)
+        _create_repository(root, compression, geom, registry)  # step 1
     butler = Butler.from_config(str(root), writeable=True)
     try:
-        SimCam().register(butler.registry)
-        types = _register_dataset_types(butler)
-        _register_collections(butler)
+        _register_instrument(butler)  # step 2
         build_info = {
             "seed": int(seed),
             "geometry": dataclasses.asdict(geom),
             "stars_per_detector": int(stars_per_detector),
             "psf_profile": psf_profile,
         }
-        _check_build_info(butler, root, build_info, types["simcam_build_info"], report)
-        _insert_visit_records(butler, visit_list, detector_ids, geom)
-
-        # What is there already?
-        have = {
-            "raw": _existing(butler, "raw", RAW_RUN),
-            "bias": _existing(butler, "bias", CALIB_RUN),
-            "dark": _existing(butler, "dark", CALIB_RUN),
-            "flat": _existing(butler, "flat", CALIB_RUN),
-            "fringe": _existing(butler, "fringe", CALIB_RUN),
-            "defects": _existing(butler, "defects", CURATED_RUN),
-            "simcam_truth": _existing(butler, "simcam_truth", TRUTH_RUN),
-            "simcam_truth_catalog": _existing(butler, "simcam_truth_catalog", TRUTH_RUN),
-            REFCAT_NAME: _existing(butler, REFCAT_NAME, REFCAT_RUN),
-        }
-        certified = {
-            name: _existing(butler, name, CALIB_COLLECTION)
-            for name in ("bias", "dark", "flat", "fringe", "defects")
-        }
-        instrument = SIMCAM.name
-        physical_filters = sorted({v.physical_filter for v in visit_list})
-        work: list[tuple[str, Any]] = []
-        for d in detector_ids:
-            if (instrument, d) not in have["defects"] or (instrument, d) not in certified["defects"]:
-                work.append(("defects", d))
-            if any(
-                (instrument, d) not in have[n] or (instrument, d) not in certified[n]
-                for n in ("bias", "dark")
-            ):
-                work.append(("calib", d))
-            for pf in physical_filters:
-                band = pf.split("-")[1].lower()
-                for n in ("flat", "fringe") if band in ("z", "y") else ("flat",):
-                    if (instrument, d, pf) not in have[n] or (instrument, d, pf) not in certified[n]:
-                        work.append(("filter_calib", (d, pf)))
-                        break
-        for v in visit_list:
-            for d in detector_ids:
-                if (instrument, v.exposure_id, d) not in have["raw"] or (
-                    instrument,
-                    v.exposure_id,
-                    d,
-                ) not in have["simcam_truth"]:
-                    work.append(("exposure", (v, d)))
-        report.existing = {n: len(s) for n, s in have.items() if s}
-        need_catalog = (
-            any(k == "exposure" for k, _ in work) or not have["simcam_truth_catalog"] or not have[REFCAT_NAME]
+        _check_build_info(butler, root, build_info)
+        _define_visits(butler, visit_list, detector_ids, geom)  # step 3
+        build = _Build(butler, root, seed, geom, visit_list, detector_ids, int(stars_per_detector), report)
+        _take_stock(build)
+        bar = _progress_bar_class()(
+            total=len(detector_ids) + 1,
+            desc="SimCam demo repository",
+            unit="step",
+            disable=not progress,
+            leave=False,
         )
-        catalog = None
-        if need_catalog:
-            radius = _field_radius(geom)
-            detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
-            n_stars = int(stars_per_detector * math.pi * radius**2 / detector_area)
-            catalog = make_truth_catalog(
-                seeded_rng(seed, "catalog"),
-                center=FIELD_CENTER,
-                radius_deg=radius,
-                n_stars=n_stars,
-                n_galaxies=int(0.4 * n_stars),
-            )
-            work.insert(0, ("catalog", None))
-        if not work:
-            report.seconds = time.perf_counter() - t0
-            _LOG.info("%s", report.summary)
-            return report
-
-        validity = Timespan(*(_tai(t) for t in CALIB_VALIDITY))
-        signatures: dict[int, DetectorSignature] = {}
-        # Raw files are written here, as a camera would, then moved into the datastore by ingest.
-        staging = root / ".staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        added = report.added
-        n_done = 0
-
-        def count(name: str, n: int = 1) -> None:
-            nonlocal n_done
-            added[name] = added.get(name, 0) + n
-            n_done += n
-            if _fail_after is not None and n_done >= _fail_after:
-                raise RuntimeError(f"Build interrupted on purpose after {n_done} datasets (_fail_after).")
-
-        def put(obj: Any, name: str, run: str, data_id: dict[str, Any], key: tuple[Any, ...]) -> DatasetRef:
-            if key in have.get(name, set()):
-                return butler.find_dataset(name, data_id, collections=run)  # type: ignore[return-value]
-            ref = butler.put(obj, name, data_id, run=run)
-            count(name)
-            return ref
-
-        def certify(name: str, ref: DatasetRef, key: tuple[Any, ...], timespan: Timespan) -> None:
-            if key not in certified[name]:
-                butler.registry.certify(CALIB_COLLECTION, [ref], timespan)
-
-        def signature(d: int) -> DetectorSignature:
-            if d not in signatures:
-                signatures.clear()  # keep one detector's arrays in memory at a time
-                signatures[d] = DetectorSignature(seed, d, geom)
-            return signatures[d]
-
-        # Detector-major order, so each detector's signature is computed once.
-        order = {"catalog": -1}
-        work.sort(key=lambda item: (order.get(item[0], 0), _detector_of(item)))
-        bar = tqdm(work, desc="SimCam demo repository", unit="step", disable=not progress, leave=False)
         try:
-            for kind, item in bar:
-                key: tuple[Any, ...]
-                if kind == "catalog":
-                    assert catalog is not None
-                    key = (instrument,)
-                    if key not in have["simcam_truth_catalog"]:
-                        put(catalog, "simcam_truth_catalog", TRUTH_RUN, {"instrument": instrument}, key)
-                    shards = _make_refcat(catalog, seed)
-                    for pix, shard in shards.items():
-                        put(shard, REFCAT_NAME, REFCAT_RUN, {f"htm{REFCAT_LEVEL}": pix}, (pix,))
-                elif kind == "defects":
-                    d = item
-                    key = (instrument, d)
-                    ref = put(
-                        signature(d).defects_table(),
-                        "defects",
-                        CURATED_RUN,
-                        {"instrument": instrument, "detector": d},
-                        key,
-                    )
-                    certify("defects", ref, key, Timespan(None, None))
-                elif kind == "calib":
-                    d = item
-                    calibs = simulate_calibs(geom, detector_id=d, bands=(), seed=seed, signature=signature(d))
-                    for name in ("bias", "dark"):
-                        key = (instrument, d)
-                        ref = put(
-                            calibs[name], name, CALIB_RUN, {"instrument": instrument, "detector": d}, key
-                        )
-                        certify(name, ref, key, validity)
-                elif kind == "filter_calib":
-                    d, pf = item
-                    band = pf.split("-")[1].lower()
-                    calibs = simulate_calibs(
-                        geom,
-                        seeded_rng(seed, "calib", d, SIMCAM.bands.index(band) + 1),
-                        detector_id=d,
-                        bands=(band,),
-                        seed=seed,
-                        signature=signature(d),
-                    )
-                    for name in ("flat", "fringe"):
-                        if pf not in calibs[name]:
-                            continue
-                        key = (instrument, d, pf)
-                        data_id = {"instrument": instrument, "detector": d, "physical_filter": pf}
-                        ref = put(calibs[name][pf], name, CALIB_RUN, data_id, key)
-                        certify(name, ref, key, validity)
-                elif kind == "exposure":
-                    v, d = item
-                    assert catalog is not None
-                    raw, truth = simulate_exposure(
-                        geom, detector_id=d, visit=v, catalog=catalog, seed=seed, signature=signature(d)
-                    )
-                    key = (instrument, v.exposure_id, d)
-                    if key not in have["raw"]:
-                        # Written as the camera would, then ingested (never into the datastore by hand).
-                        file = staging / f"SC_{v.exposure_id}_{d:03d}.fits"
-                        raw.write_fits(file)
-                        data_id = butler.registry.expandDataId(
-                            instrument=instrument, exposure=v.exposure_id, detector=d
-                        )
-                        ref = DatasetRef(types["raw"], data_id, run=RAW_RUN)
-                        butler.ingest(FileDataset(str(file), [ref], formatter=RawFormatter), transfer="move")
-                        count("raw")
-                    put(
-                        truth,
-                        "simcam_truth",
-                        TRUTH_RUN,
-                        {"instrument": instrument, "visit": v.exposure_id, "detector": d},
-                        key,
-                    )
+            _put_truth_and_refcat(build)  # step 6 first: the raws are simulated from its catalog
+            bar.update()
+            for detector in detector_ids:  # detector-major: each detector's signature is made once
+                _put_calibrations(build, detector)  # step 5
+                _ingest_raws(build, detector)  # step 4
+                bar.update()
         finally:
             bar.close()
-            shutil.rmtree(staging, ignore_errors=True)
+        _chain_defaults(butler)  # step 7
     finally:
+        shutil.rmtree(root / ".staging", ignore_errors=True)
         butler.close()
     report.seconds = time.perf_counter() - t0
     _LOG.info("%s", report.summary)
     return report
 
 
-def _detector_of(item: tuple[str, Any]) -> int:
-    kind, value = item
-    if kind in ("defects", "calib"):
-        return int(value)
-    if kind == "filter_calib":
-        return int(value[0])
-    if kind == "exposure":
-        return int(value[1])
-    return -1
+def _take_stock(build: _Build) -> None:
+    """Find the datasets (and certifications) already in the repository."""
+    runs = {
+        "raw": RAW_RUN,
+        "bias": CALIB_RUN,
+        "dark": CALIB_RUN,
+        "flat": CALIB_RUN,
+        "fringe": CALIB_RUN,
+        "defects": CURATED_RUN,
+        "simcam_truth": TRUTH_RUN,
+        "simcam_truth_catalog": TRUTH_RUN,
+        REFCAT_NAME: REFCAT_RUN,
+    }
+    build.have = {name: _existing(build.butler, name, run) for name, run in runs.items()}
+    build.certified = {
+        name: _existing(build.butler, name, CALIB_COLLECTION)
+        for name in ("bias", "dark", "flat", "fringe", "defects")
+    }
+    build.report.existing = {n: len(s) for n, s in build.have.items() if s}
+
+
+def _put_truth_and_refcat(build: _Build) -> None:
+    """Step 6: the truth catalog (``SimCam/truth``) and the reference catalog's htm7 shards."""
+    key = (SIMCAM.name,)
+    if not build.missing("simcam_truth_catalog", key) and build.have[REFCAT_NAME]:
+        return
+    build.put(build.catalog, "simcam_truth_catalog", TRUTH_RUN, {"instrument": SIMCAM.name}, key)
+    for pix, shard in _make_refcat(build.catalog, build.seed).items():
+        build.put(shard, REFCAT_NAME, REFCAT_RUN, {f"htm{REFCAT_LEVEL}": pix}, (pix,))
+
+
+def _put_calibrations(build: _Build, detector: int) -> None:
+    """Step 5: one detector's defects, bias, dark, flats and fringes, put and certified."""
+    from lsst.daf.butler import Timespan
+
+    from .calibs import simulate_calibs
+
+    instrument = SIMCAM.name
+    key = (instrument, detector)
+    data_id = {"instrument": instrument, "detector": detector}
+    if build.missing("defects", key):  # curated: valid forever
+        ref = build.put(build.signature(detector).defects_table(), "defects", CURATED_RUN, data_id, key)
+        build.certify("defects", ref, key, Timespan(None, None))
+    validity = Timespan(*(_tai(t) for t in CALIB_VALIDITY))
+    if build.missing("bias", key) or build.missing("dark", key):
+        signature = build.signature(detector)
+        calibs = simulate_calibs(build.geometry, detector_id=detector, bands=(), seed=build.seed, signature=signature)
+        for name in ("bias", "dark"):
+            build.certify(name, build.put(calibs[name], name, CALIB_RUN, data_id, key), key, validity)
+    for pf in sorted({v.physical_filter for v in build.visits}):
+        band = pf.split("-")[1].lower()
+        names = ("flat", "fringe") if band in ("z", "y") else ("flat",)
+        filter_key = (instrument, detector, pf)
+        if not any(build.missing(n, filter_key) for n in names):
+            continue
+        calibs = simulate_calibs(
+            build.geometry,
+            seeded_rng(build.seed, "calib", detector, SIMCAM.bands.index(band) + 1),
+            detector_id=detector,
+            bands=(band,),
+            seed=build.seed,
+            signature=build.signature(detector),
+        )
+        for name in names:
+            filter_id = {**data_id, "physical_filter": pf}
+            ref = build.put(calibs[name][pf], name, CALIB_RUN, filter_id, filter_key)
+            build.certify(name, ref, filter_key, validity)
+
+
+def _ingest_raws(build: _Build, detector: int) -> None:
+    """Step 4: one detector's raws, written as camera-style FITS files and ingested, and their truth."""
+    from lsst.daf.butler import DatasetRef, FileDataset
+
+    from .formatters import RawFormatter
+
+    instrument = SIMCAM.name
+    for visit in build.visits:
+        key = (instrument, visit.exposure_id, detector)
+        if not (build.missing("raw", key) or build.missing("simcam_truth", key)):
+            continue
+        raw, truth = simulate_exposure(
+            build.geometry,
+            detector_id=detector,
+            visit=visit,
+            catalog=build.catalog,
+            seed=build.seed,
+            signature=build.signature(detector),
+        )
+        if build.missing("raw", key):
+            # Written as the camera would, then ingested (never into the datastore by hand).
+            staging = build.root / ".staging"
+            staging.mkdir(exist_ok=True)
+            file = staging / f"SC_{visit.exposure_id}_{detector:03d}.fits"
+            raw.write_fits(file)
+            data_id = build.butler.registry.expandDataId(
+                instrument=instrument, exposure=visit.exposure_id, detector=detector
+            )
+            ref = DatasetRef(build.butler.get_dataset_type("raw"), data_id, run=RAW_RUN)
+            build.butler.ingest(FileDataset(str(file), [ref], formatter=RawFormatter), transfer="move")
+            build.added("raw")
+        truth_id = {"instrument": instrument, "visit": visit.exposure_id, "detector": detector}
+        build.put(truth, "simcam_truth", TRUTH_RUN, truth_id, key)
 
 
 def _tai(isot: str) -> Any:
@@ -810,13 +812,11 @@ def _tai(isot: str) -> Any:
     return Time(isot, scale="utc").tai
 
 
-def _check_build_info(
-    butler: Butler, root: Path, info: dict[str, Any], dataset_type: Any, report: BuildReport
-) -> None:
+def _check_build_info(butler: Butler, root: Path, info: dict[str, Any]) -> None:
     """Record the build's seed and geometry, or check them against the recorded ones."""
-    ref = butler.find_dataset(dataset_type, {"instrument": SIMCAM.name}, collections=TRUTH_RUN)
+    ref = butler.find_dataset("simcam_build_info", {"instrument": SIMCAM.name}, collections=TRUTH_RUN)
     if ref is None:
-        butler.put(info, dataset_type, {"instrument": SIMCAM.name}, run=TRUTH_RUN)
+        butler.put(info, "simcam_build_info", {"instrument": SIMCAM.name}, run=TRUTH_RUN)
         return
     recorded = butler.get(ref)
     mismatched = {k: (recorded.get(k), v) for k, v in info.items() if recorded.get(k) != v}
