@@ -150,7 +150,7 @@ test-latest: check-python  ## newest versions (no lock) in .venv-latest: all tes
 	  --junitxml=$(REPORTS)/latest-junit.xml $(PYTEST_ARGS) 2>&1 \
 	  | tee $(REPORTS)/latest-pytest.log; \
 	  status=$${PIPESTATUS[0]}; \
-	  $(VENV_LATEST)/bin/python -m stackclub._latest_report --lock $(LOCK) --junit $(REPORTS)/latest-junit.xml \
+	  $(VENV_LATEST)/bin/python tools/latest_report.py --lock $(LOCK) --junit $(REPORTS)/latest-junit.xml \
 	    --pytest-exit $$status --log $(REPORTS)/latest-pytest.log --output $(REPORTS)/latest.md
 
 clean:  ## remove the virtual environments and build products

@@ -14,8 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from stackclub._latest_report import main, parse_junit, version_moves
 from stackclub._lock import Pin, installed_versions
+
+# tools/latest_report.py is a maintainer's script (make test-latest), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from latest_report import _nbval_difference, main, parse_junit, version_moves  # noqa: E402
 
 
 def _notebook(path: Path) -> None:
@@ -185,8 +188,6 @@ def test_version_moves() -> None:
 
 def test_first_difference_formats() -> None:
     """nbval's two ways of reporting a difference, as seen in a real make test-latest run."""
-    from stackclub._latest_report import _nbval_difference
-
     inserted = (
         " mismatch 'stdout'\n\n assert reference_output == test_output failed:\n\n"
         "    doFringe:\n  - maskNaNs=cfg.doNanMasking and not doFringe,\n    if doFringe:\n"

@@ -1,9 +1,9 @@
 """Write ``reports/latest.md`` for ``make test-latest``: what moved against the lock, and what broke.
 
-Run by the Makefile inside ``.venv-latest`` (the newest versions, no lock) after pytest has run the
+A maintainer's tool, not part of the library.  Run by the Makefile inside ``.venv-latest`` (the newest versions, no lock) after pytest has run the
 unit tests and every notebook (nbval) with ``--junitxml``::
 
-    python -m stackclub._latest_report --lock requirements/lock.txt --junit reports/latest-junit.xml \\
+    python tools/latest_report.py --lock requirements/lock.txt --junit reports/latest-junit.xml \\
         --pytest-exit 1 --output reports/latest.md
 
 It compares the versions installed here with the lock's, and lists each failing test or notebook
@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._lock import Pin, installed_versions, read_lock
+from stackclub._lock import Pin, installed_versions, read_lock
 
 # pytest writes ESC as the text "#x1B" in its XML (XML 1.0 cannot hold it); IPython colours tracebacks.
 _ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")
@@ -390,7 +390,7 @@ def render_report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the report; return 1 if anything broke, else 0."""
     parser = argparse.ArgumentParser(
-        prog="python -m stackclub._latest_report", description=__doc__.splitlines()[0]
+        prog="tools/latest_report.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--lock", required=True, help="the lock file to compare with")
     parser.add_argument("--junit", required=True, help="pytest's --junitxml output")
