@@ -173,7 +173,9 @@ class NotAConfigError(ConfigDocsError, TypeError):
         obj: object,
         needed_for: str,
         *,
-        expected: str = "a pex_config Config (class or instance), a Task (class or instance) or a dotted class path",
+        expected: str = (
+            "a pex_config Config (class or instance), a Task (class or instance) or a dotted class path"
+        ),
         reason: str | None = None,
     ) -> None:
         self.obj = obj
@@ -337,7 +339,7 @@ class UnknownNameError(WhereIsError, LookupError):
         super().__init__(f"{name!r} {reason}.{hint}")
 
 
-class NotInstalledError(UnknownNameError, ImportError):
+class NotInstalledError(UnknownNameError):
     """A name in a Rubin package that `stackclub.pipe` mirrors, but which is not installed here.
 
     Parameters

@@ -37,6 +37,11 @@ _PIN = re.compile(
 def normalize(name: str) -> str:
     """Return the normalized form of a distribution name (PEP 503).
 
+    Parameters
+    ----------
+    name
+        A distribution name in any spelling.
+
     Examples
     --------
     >>> normalize("Jinja2"), normalize("lsst_daf.butler")
@@ -103,7 +108,7 @@ class Drift:
 
 
 def read_lock(path: str | os.PathLike[str]) -> dict[str, Pin]:
-    """Read the pins of a lock file written by ``uv pip compile`` (or ``pip-compile``).
+    r"""Read the pins of a lock file written by ``uv pip compile`` (or ``pip-compile``).
 
     Parameters
     ----------
@@ -126,8 +131,8 @@ def read_lock(path: str | os.PathLike[str]) -> dict[str, Pin]:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "lock.txt"
-    >>> text = "numpy==2.5.4 \\\\\\n    --hash=sha256:00\\n"
-    >>> _ = p.write_text(text + "appnope==1.0.0 ; sys_platform == 'darwin'\\n")
+    >>> text = "numpy==2.5.4 \\\n    --hash=sha256:00\n"
+    >>> _ = p.write_text(text + "appnope==1.0.0 ; sys_platform == 'darwin'\n")
     >>> pins = read_lock(p)
     >>> pins["numpy"].version, pins["appnope"].marker
     ('2.5.4', "sys_platform == 'darwin'")

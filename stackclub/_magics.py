@@ -16,9 +16,12 @@ __all__ = (
     "load_ipython_extension",
 )
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 @magic_arguments()
@@ -49,11 +52,20 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
     metavar="NAME",
     help="Store the captured records (a CapturedLogs) in this variable.",
 )
-def capture_logs_magic(line: str, cell: str, *, shell: Any = None) -> None:
+def capture_logs_magic(line: str, cell: str, *, shell: InteractiveShell | None = None) -> None:
     """%%capture_logs [LEVEL] [--loggers a,b] [--no-show] [--max-shown N] [-o NAME]: capture the cell's logs.
 
     The records appear in the cell as they arrive (see `stackclub.capture_logs`).  An error
     in the cell is shown as usual; the capture still ends cleanly and restores the loggers.
+
+    Parameters
+    ----------
+    line
+        The magic's arguments.
+    cell
+        The cell's code.
+    shell
+        The IPython shell (the current one when `None`).
     """
     from IPython import get_ipython
 
@@ -73,11 +85,22 @@ def capture_logs_magic(line: str, cell: str, *, shell: Any = None) -> None:
         shell.user_ns[args.output] = capture
 
 
-def load_ipython_extension(ipython: Any) -> None:
-    """Register ``%%capture_logs`` with IPython (called by ``%load_ext stackclub``)."""
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register ``%%capture_logs`` with IPython (called by ``%load_ext stackclub``).
+
+    Parameters
+    ----------
+    ipython
+        The running IPython shell.
+    """
 
     def _capture_logs(line: str, cell: str) -> None:
         capture_logs_magic(line, cell, shell=ipython)
 
     _capture_logs.__doc__ = capture_logs_magic.__doc__
-    ipython.register_magic_function(_capture_logs, magic_kind="cell", magic_name="capture_logs")
+    # IPython's own annotation of register_magic_function (through a decorator) confuses mypy.
+    ipython.register_magic_function(  # type: ignore[call-arg]
+        _capture_logs,  # type: ignore[arg-type]
+        magic_kind="cell",
+        magic_name="capture_logs",
+    )

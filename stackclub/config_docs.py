@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._config_model import ConfigRow, flatten_config, link_for, resolve_config, resolve_task, same_value
 from ._exceptions import ConfigValidationError
-from .pipeline_docs import ConnectionsView, PipelineView, show_connections, show_pipeline
 from ._render import Table, escape
+from .pipeline_docs import ConnectionsView, PipelineView, show_connections, show_pipeline
 
 if TYPE_CHECKING:
     from lsst.pex.config import Config

@@ -1,4 +1,4 @@
-"""``stackclub doctor``: is this set-up the one the notebooks were made with, and ready to run them?
+"""``stackclub doctor``: is this set-up the one the notebooks were made with, and ready to run them.
 
 One finding per check, each with what to do: the Python version, the installed versions against
 ``requirements/lock.txt``, the demo Butler repository, JupyterLab and a Python kernel.
@@ -89,7 +89,7 @@ class DoctorReport:
         return "\n".join(str(f) for f in self.findings)
 
     def to_table(self) -> Table:
-        """The findings as a `stackclub._render.Table` (status, check, finding, what to do)."""
+        """Return the findings as a `stackclub._render.Table` (status, check, finding, what to do)."""
         rows: list[Sequence[Any]] = [
             [
                 Styled("ok", "color: #2e7d32")

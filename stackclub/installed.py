@@ -66,7 +66,13 @@ class VersionTable(Table):
         return not self.drifts
 
     def to_text(self, *, max_width: int | None = None) -> str:
-        """Render as aligned plain text; the lock status is the last line."""
+        """Render as aligned plain text; the lock status is the last line.
+
+        Parameters
+        ----------
+        max_width
+            Widest cell, in characters (`None`: no limit).
+        """
         text = super().to_text(max_width=max_width)
         return f"{text}\n{self.lock_status}" if self.lock_status else text
 
@@ -81,7 +87,13 @@ class VersionTable(Table):
         return f"{head}{note}</div>{tail}"
 
     def version_of(self, distribution: str) -> str | None:
-        """Return the installed version of ``distribution`` as listed, or `None`."""
+        """Return the installed version of ``distribution`` as listed, or `None`.
+
+        Parameters
+        ----------
+        distribution
+            A distribution listed in the table.
+        """
         for name, version in self.rows:
             if name == distribution:
                 return None if version == "not installed" else str(version)

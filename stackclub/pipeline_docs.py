@@ -24,7 +24,7 @@ __all__ = (
 import io
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from ._render import Styled, Table, escape
 
 if TYPE_CHECKING:
     from lsst.pex.config import Config
-    from lsst.pipe.base.pipeline_graph import PipelineGraph
+    from lsst.pipe.base.pipeline_graph import Edge, PipelineGraph
 
 _LOG = logging.getLogger(__name__)
 
@@ -132,7 +132,13 @@ class ConnectionsView:
         return f"<ConnectionsView: {self.title}, {len(self.rows)} connections>"
 
     def to_table(self, *, html: bool = False) -> Table:
-        """The connections as a `Table` (renamed dataset types in bold in HTML)."""
+        """Return the connections as a `Table` (renamed dataset types in bold in HTML).
+
+        Parameters
+        ----------
+        html
+            Style renamed dataset types in bold (for the HTML rendering).
+        """
         cols = ["kind", "connection", "dataset type"]
         if self.in_pipeline:
             cols.append("task default")
@@ -433,11 +439,11 @@ def load_pipeline_graph(pipeline: Any) -> tuple[PipelineGraph, str]:
 
 @dataclass(frozen=True)
 class MermaidDiagram:
-    """Mermaid flowchart text that JupyterLab (≥ 4.1) draws as a picture.
+    r"""Mermaid flowchart text that JupyterLab (≥ 4.1) draws as a picture.
 
     Examples
     --------
-    >>> d = MermaidDiagram("flowchart TD\\n  a --> b\\n")
+    >>> d = MermaidDiagram("flowchart TD\n  a --> b\n")
     >>> sorted(d._repr_mimebundle_())
     ['text/plain', 'text/vnd.mermaid']
     """
@@ -485,7 +491,7 @@ class PipelineView:
         return f"<PipelineView: {self.title}, {len(self.tasks)} tasks, {len(self.datasets)} dataset types>"
 
     def task_table(self) -> Table:
-        """The tasks as a `Table`."""
+        """Return the tasks as a `Table`."""
         rows: list[Sequence[Any]] = [
             [i, label, link_for(cls), ", ".join(ins), ", ".join(outs), dims]
             for i, (label, cls, ins, outs, dims) in enumerate(self.tasks, start=1)
@@ -493,7 +499,7 @@ class PipelineView:
         return Table(["#", "label", "task", "inputs", "outputs", "dimensions"], rows, title=self.title)
 
     def dataset_table(self) -> Table:
-        """The dataset types as a `Table`: who produces and who consumes each."""
+        """Return the dataset types as a `Table`: who produces and who consumes each."""
         return Table(
             ["dataset type", "storage class", "produced by", "consumed by"],
             [list(d) for d in self.datasets],
@@ -501,7 +507,13 @@ class PipelineView:
         )
 
     def text_graph(self, *, dataset_types: bool = True) -> str:
-        """The graph drawn as text by pipe_base's ``pipeline_graph.visualization.show``."""
+        """Return the graph drawn as text by pipe_base's ``pipeline_graph.visualization.show``.
+
+        Parameters
+        ----------
+        dataset_types
+            Draw dataset types as nodes of their own.
+        """
         from lsst.pipe.base.pipeline_graph import visualization
 
         stream = io.StringIO()
@@ -682,12 +694,8 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
         # pipe_base yields edges in set order (it changes with PYTHONHASHSEED): list them in the
         # order the task's connections class defines them, so every run shows the same table.
         rank = {n: i for i, n in enumerate(type(node.get_connections()).allConnections)}
-
-        def by_definition(edges: Iterable[Any]) -> list[Any]:
-            return sorted(edges, key=lambda e: (rank.get(e.connection_name, len(rank)), e.connection_name))
-
-        reads = [(e, "") for e in by_definition(node.iter_all_inputs())] + [
-            (e, " (init)") for e in by_definition(node.init.iter_all_inputs())
+        reads = [(e, "") for e in _by_definition(node.iter_all_inputs(), rank)] + [
+            (e, " (init)") for e in _by_definition(node.init.iter_all_inputs(), rank)
         ]
         for read, note in reads:
             name = read.parent_dataset_type_name
@@ -697,8 +705,8 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
             consumed.setdefault(name, []).append(label)
             order.append(name)
             storage.setdefault(name, read.storage_class_name)
-        writes = [(e, "") for e in by_definition(node.iter_all_outputs())] + [
-            (e, " (init)") for e in by_definition(node.init.iter_all_outputs())
+        writes = [(e, "") for e in _by_definition(node.iter_all_outputs(), rank)] + [
+            (e, " (init)") for e in _by_definition(node.init.iter_all_outputs(), rank)
         ]
         for write, note in writes:
             if write.connection_name.startswith("_"):  # the automatic _config, _log, _metadata
@@ -723,3 +731,8 @@ def show_pipeline(path_or_pipeline: Any) -> PipelineView:
     ]
     title = f"{source}: {len(tasks)} task" + ("" if len(tasks) == 1 else "s")
     return PipelineView(title=title, graph=graph, tasks=tasks, datasets=datasets)
+
+
+def _by_definition(edges: Iterable[Edge], rank: Mapping[str, int]) -> list[Edge]:
+    """Sort a task's edges in the order its connections class defines them."""
+    return sorted(edges, key=lambda e: (rank.get(e.connection_name, len(rank)), e.connection_name))

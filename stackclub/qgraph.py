@@ -20,6 +20,7 @@ __all__ = (
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ def _load(graph: QuantumGraph | str | os.PathLike[str]) -> QuantumGraph:
         )
     try:
         return QuantumGraph.loadUri(str(path))
-    except Exception as err:  # noqa: BLE001 - any reader failure means "not a graph file"
+    except Exception as err:  # any reader failure means "not a graph file"
         raise QuantumGraphError(f"{path} is not a readable quantum graph: {err}") from None
 
 
@@ -137,7 +138,7 @@ def summarize_qgraph(graph: QuantumGraph | str | os.PathLike[str]) -> Table:
     """
     qg = _load(graph)
     tasks = _tasks(qg)
-    rows = []
+    rows: list[Sequence[Any]] = []
     for label, class_name, dims, quanta in tasks:
         values = {d: sorted({dict(did.required)[d] for _, did in quanta}) for d in dims}
         spread = ", ".join(
@@ -146,7 +147,7 @@ def summarize_qgraph(graph: QuantumGraph | str | os.PathLike[str]) -> Table:
             if v
         )
         rows.append([label, class_name, ", ".join(dims), len(quanta), spread])
-    run = (qg.metadata or {}).get("output_run", "?")
+    run = qg.metadata.get("output_run", "?") if qg.metadata else "?"
     total = sum(len(t[3]) for t in tasks)
     title = f"Quantum graph: {total} quanta of {len(tasks)} tasks, output run {run}"
     return Table(["task", "class", "quantum dimensions", "quanta", "data IDs"], rows, title=title)
@@ -269,8 +270,8 @@ class QuantumGraphStatus:
         return all(t["succeeded"] == t["expected"] for t in self.tasks)
 
     def table(self) -> Table:
-        """The status table: one row per task, plus a total row."""
-        rows = []
+        """Return the status table: one row per task, plus a total row."""
+        rows: list[Sequence[Any]] = []
         for t in [*self.tasks, self._total()]:
             pct = 100.0 * t["succeeded"] / t["expected"] if t["expected"] else 100.0
             done = t["succeeded"] == t["expected"]
@@ -285,7 +286,7 @@ class QuantumGraphStatus:
 
     def failures_table(self) -> Table:
         """One row per failed quantum: task, data ID, error messages, last log lines."""
-        rows = [
+        rows: list[Sequence[Any]] = [
             [f["label"], f["data_id"], "\n".join(f["errors"]), "\n".join(f["log"])] for f in self.failures
         ]
         return Table(["task", "data ID", "errors", "log (last lines)"], rows, title="Failed quanta")
@@ -384,5 +385,5 @@ def qgraph_status(
                     "log": [f"{r.levelname} {r.name}: {r.message}" for r in records[-log_lines:]],
                 }
             )
-    run = (qg.metadata or {}).get("output_run", "?")
+    run = qg.metadata.get("output_run", "?") if qg.metadata else "?"
     return QuantumGraphStatus(run=str(run), tasks=tasks, failures=failures)

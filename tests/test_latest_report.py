@@ -18,7 +18,7 @@ from stackclub._lock import Pin, installed_versions
 
 # tools/latest_report.py is a maintainer's script (make test-latest), not part of the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from latest_report import _nbval_difference, main, parse_junit, version_moves  # noqa: E402
+from latest_report import _nbval_difference, main, parse_junit, version_moves
 
 
 def _notebook(path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import stackclub
 from stackclub.cli import main
 from stackclub.installed import versions
 

@@ -1,9 +1,9 @@
-"""Write ``reports/latest.md`` for ``make test-latest``: what moved against the lock, and what broke.
+r"""Write ``reports/latest.md`` for ``make test-latest``: what moved against the lock, and what broke.
 
-A maintainer's tool, not part of the library.  Run by the Makefile inside ``.venv-latest`` (the newest versions, no lock) after pytest has run the
-unit tests and every notebook (nbval) with ``--junitxml``::
+A maintainer's tool, not part of the library.  Run by the Makefile inside ``.venv-latest`` (the
+newest versions, no lock) after pytest has run the unit tests and every notebook (nbval) with ``--junitxml``::
 
-    python tools/latest_report.py --lock requirements/lock.txt --junit reports/latest-junit.xml \\
+    python tools/latest_report.py --lock requirements/lock.txt --junit reports/latest-junit.xml \
         --pytest-exit 1 --output reports/latest.md
 
 It compares the versions installed here with the lock's, and lists each failing test or notebook
@@ -148,7 +148,7 @@ def _test_id(classname: str, name: str, root: Path) -> tuple[str, str | None, in
 
 
 def _pair(committed: str | None, now: str | None) -> str:
-    """``committed: ... | now: ...``, HTML shown as its text when that still shows the difference."""
+    """Format ``committed: ... | now: ...``, HTML shown as its text when that still shows the difference."""
     plain = [
         None if x is None else " ".join(html.unescape(re.sub(r"<[^>]*>", " ", x)).split())
         for x in (committed, now)
@@ -162,7 +162,7 @@ def _pair(committed: str | None, now: str | None) -> str:
 
 
 def _nbval_difference(text: str) -> str | None:
-    """The first differing line of nbval's "Cell outputs differ" (pytest's diff of reference == test)."""
+    """Find the first differing line of nbval's "Cell outputs differ" (pytest's reference == test diff)."""
     lines = [ln.strip() for ln in text.splitlines()]
     for line in lines:
         if line.startswith(("Missing output fields", "Unexpected output fields")):

@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = ("main",)
 
 import importlib
-from typing import Any
 
 import click
 
@@ -36,7 +35,8 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in _COMMANDS:
             module_name, attr = _COMMANDS[cmd_name].split(":")
-            command: Any = getattr(importlib.import_module(module_name), attr)
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
 

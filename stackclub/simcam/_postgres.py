@@ -38,7 +38,7 @@ _SCHEMES = ("postgresql://", "postgresql+psycopg://")
 
 
 def registry_config(url: str | None) -> dict[str, Any]:
-    """The seed-config fragment that puts a repository's registry at ``url``.
+    """Return the seed-config fragment that puts a repository's registry at ``url``.
 
     Parameters
     ----------
@@ -115,7 +115,7 @@ def prepare_registry(url: str) -> None:
 
 
 def find_postgres_bin() -> Path | None:
-    """The folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``), or `None`.
+    """Return the folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``), or `None`.
 
     Examples
     --------

@@ -71,7 +71,17 @@ class RawFormatter(FormatterV2):
     can_read_from_local_file: ClassVar[bool] = True
 
     def read_from_local_file(self, path: str, component: str | None = None, expected_size: int = -1) -> Any:
-        """Read the raw (or the part and component asked for) from a local file."""
+        """Read the raw (or the part and component asked for) from a local file.
+
+        Parameters
+        ----------
+        path
+            The local file.
+        component
+            The component asked for, or `None` for the whole raw.
+        expected_size
+            The size the datastore expects (unused).
+        """
         parameters = dict(self.file_descriptor.parameters or {})
         raw = RawExposure.read_fits(
             path, amplifier=parameters.pop("amplifier", None), bbox=parameters.pop("bbox", None)
@@ -81,5 +91,13 @@ class RawFormatter(FormatterV2):
         return getattr(raw, component)
 
     def write_local_file(self, in_memory_dataset: Any, uri: ResourcePath) -> None:
-        """Write a `RawExposure` as a camera-style FITS file (``butler.put`` of a raw)."""
+        """Write a `RawExposure` as a camera-style FITS file (``butler.put`` of a raw).
+
+        Parameters
+        ----------
+        in_memory_dataset
+            The `RawExposure`.
+        uri
+            Where to write it.
+        """
         in_memory_dataset.write_fits(uri.ospath, compress=bool(self.write_parameters.get("compress", True)))

@@ -31,10 +31,8 @@ VISIT_SYSTEM = (0, "one-to-one")
 class SimCam(Instrument):
     """The simulated HSC-like camera of Stack Club (see `stackclub.simcam.camera`).
 
-    Parameters
-    ----------
-    collection_prefix
-        Prefix for the instrument's collections (default ``"SimCam"``: ``SimCam/raw/all`` ...).
+    Its constructor is `~lsst.pipe.base.Instrument`'s: ``collection_prefix`` is the prefix of the
+    instrument's collections (default ``"SimCam"``: ``SimCam/raw/all`` ...).
 
     Examples
     --------
@@ -102,13 +100,27 @@ class SimCam(Instrument):
             )
 
     def getRawFormatter(self, dataId: DataId) -> type[FormatterV2]:
-        """Return the formatter of raw files: `stackclub.simcam.formatters.RawFormatter`."""
+        """Return the formatter of raw files: `stackclub.simcam.formatters.RawFormatter`.
+
+        Parameters
+        ----------
+        dataId
+            The raw's data ID (every raw has the same formatter).
+        """
         from .formatters import RawFormatter
 
         return RawFormatter
 
     def make_detector(self, detector_id: int, geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Detector:
-        """Return one of the camera's detectors (see `stackclub.simcam.camera.make_detector`)."""
+        """Return one of the camera's detectors (see `stackclub.simcam.camera.make_detector`).
+
+        Parameters
+        ----------
+        detector_id
+            The detector id, 0-8.
+        geometry
+            The detector's size.
+        """
         return make_detector(detector_id, geometry=geometry)
 
     def __repr__(self) -> str:

@@ -347,7 +347,7 @@ def _polygon(wcs: Any, width: int, height: int, pad: float) -> Any:
 
 
 def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> Any:
-    """What the pipeline knows before astrometry: the commanded pointing, no rotation error."""
+    """Return what the pipeline knows before astrometry: the commanded pointing, no rotation error."""
     nominal = dataclasses.replace(visit, true_ra=visit.ra, true_dec=visit.dec, true_rotation_deg=0.0)
     return true_wcs(nominal, detector_id, geometry)
 
@@ -457,14 +457,14 @@ def _define_visits(
 
 
 def _existing(butler: Butler, name: str, collection: str) -> set[tuple[Any, ...]]:
-    """Data IDs (as sorted value tuples) of the datasets of one type already in a collection."""
+    """Return the data IDs (value tuples) of the datasets of one type already in a collection."""
     refs = butler.query_datasets(name, collections=collection, find_first=False, explain=False, limit=None)
     order = DATASET_TYPES[name][0]
     return {tuple(ref.dataId[d] for d in order) for ref in refs}
 
 
 def _make_refcat(catalog: astropy.table.Table, seed: int) -> dict[int, astropy.table.Table]:
-    """Reference catalog (stars, r < 23) with noisy positions and fluxes, split into htm7 shards."""
+    """Make the reference catalog (stars, r < 23) with noisy positions and fluxes, in htm7 shards."""
     from astropy.table import Table
     from lsst.daf.butler import DimensionUniverse
     from lsst.sphgeom import LonLat, UnitVector3d
@@ -748,7 +748,9 @@ def _put_calibrations(build: _Build, detector: int) -> None:
     validity = Timespan(*(_tai(t) for t in CALIB_VALIDITY))
     if build.missing("bias", key) or build.missing("dark", key):
         signature = build.signature(detector)
-        calibs = simulate_calibs(build.geometry, detector_id=detector, bands=(), seed=build.seed, signature=signature)
+        calibs = simulate_calibs(
+            build.geometry, detector_id=detector, bands=(), seed=build.seed, signature=signature
+        )
         for name in ("bias", "dark"):
             build.certify(name, build.put(calibs[name], name, CALIB_RUN, data_id, key), key, validity)
     for pf in sorted({v.physical_filter for v in build.visits}):
@@ -835,7 +837,7 @@ def _check_build_info(butler: Butler, root: Path, info: dict[str, Any]) -> None:
 
 
 def _progress_bar_class() -> type:
-    """tqdm's notebook widget when ipywidgets is installed, else its text bar.
+    """Return tqdm's notebook widget class when ipywidgets is installed, else its text bar.
 
     ``tqdm.auto`` without ipywidgets warns "IProgress not found" in every notebook.
     """

@@ -31,6 +31,11 @@ SMALL_REPO_SETTINGS: MappingProxyType[str, Any] = MappingProxyType(
 def build_small_repo(path: str | os.PathLike[str]) -> str:
     """Build (or complete) the small test repository at ``path`` and return its path as a string.
 
+    Parameters
+    ----------
+    path
+        The repository folder.
+
     Examples
     --------
     >>> build_small_repo(tmp_path / "small_repo")  # doctest: +SKIP

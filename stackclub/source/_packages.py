@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .rules import ProjectRule, normalize, rule_for
+from .._lock import normalize
+from .rules import ProjectRule, rule_for
 
 _FORGES = ("github.com", "gitlab.com", "bitbucket.org")
 _REPO_LABELS = ("source", "source code", "sourcecode", "repository", "code", "github", "homepage", "home")
@@ -341,9 +342,11 @@ def package_of(path: str, module: str) -> Package | None:
 
 
 def _eups_package(path: str) -> Package | None:
-    """A package set up with eups (a Rubin Science Platform): no pip metadata, but the file lives in
-    ``<product dir>/python/...``, the product's name is its ``ups/<product>.table`` and its version is in
-    the package's generated ``version.py`` (``__fingerprint__`` is the git commit when it has one).
+    """Find the package of a file set up with eups (a Rubin Science Platform): no pip metadata.
+
+    The file lives in ``<product dir>/python/...``, the product's name is its
+    ``ups/<product>.table`` and its version is in the package's generated ``version.py``
+    (``__fingerprint__`` is the git commit when it has one).
     """
     marker = path.rfind("/python/")
     if marker < 0:

@@ -28,13 +28,17 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from types import FunctionType, ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .._exceptions import SourceNotFoundError
 from ._index import find
 from ._names import import_dotted
 from ._packages import is_stdlib, package_of
 from ._urls import blob_url, pinned_ref, python_docs
+
+if TYPE_CHECKING:
+    from lsst.pex.config import Field
 
 
 @dataclass
@@ -102,7 +106,7 @@ def resolve(target: object) -> Resolved:
                 return resolved
     field_type = pex_field_type()
     if field_type is not None and isinstance(obj, field_type):
-        return _resolve_field(obj, owner)
+        return _resolve_field(cast("Field[Any]", obj), owner)
     if inspect.ismodule(obj):
         return _resolve_module(obj)
     configurable = getattr(sys.modules.get("lsst.pex.config"), "ConfigurableInstance", None)
@@ -121,8 +125,8 @@ def resolve(target: object) -> Resolved:
     return _resolve_class(type(obj), kind="class")
 
 
-def _is_plain_value(obj: Any) -> bool:
-    """A value (number, string, tuple, ...) rather than something with a definition of its own."""
+def _is_plain_value(obj: object) -> bool:
+    """Return whether ``obj`` is a value (number, string, ...), with no definition of its own."""
     field_type = pex_field_type()
     return not (
         callable(obj)
@@ -134,7 +138,7 @@ def _is_plain_value(obj: Any) -> bool:
 
 
 def _resolve_class_attribute(owner: type, attribute: str) -> Resolved | None:
-    """The assignment of a class attribute (``_DefaultName = "isr"``) in the class that sets it."""
+    """Find the assignment of a class attribute (``_DefaultName = "isr"``) in the class that sets it."""
     for klass in owner.__mro__:
         if attribute not in vars(klass):
             continue
@@ -193,7 +197,7 @@ def unwrap_callable(obj: Any) -> tuple[str, Any]:
     return kind, obj
 
 
-def _is_compiled_callable(obj: Any) -> bool:
+def _is_compiled_callable(obj: object) -> bool:
     if inspect.isbuiltin(obj) or inspect.ismethoddescriptor(obj) or inspect.isdatadescriptor(obj):
         return True
     return callable(obj) and isinstance(getattr(obj, "__name__", None), str) and not hasattr(obj, "__code__")
@@ -222,7 +226,7 @@ def _check_session(name: str, module: str | None, path: str | None) -> None:
         )
 
 
-def _resolve_module(module: Any) -> Resolved:
+def _resolve_module(module: ModuleType) -> Resolved:
     name = module.__name__
     path = getattr(module, "__file__", None)
     if path and path.endswith(".py"):
@@ -282,7 +286,7 @@ def _module_hint(module_name: str) -> str:
     return ""
 
 
-def _builtin_docs(name: str, obj: Any) -> str:
+def _builtin_docs(name: str, obj: object) -> str:
     if inspect.isclass(obj) and issubclass(obj, BaseException):
         return python_docs(f"library/exceptions.html#{name}")
     if inspect.isclass(obj):
@@ -408,7 +412,7 @@ def _compiled_error(display: str, module: str, qualname: str, reason: str) -> So
 
 
 
-def _resolve_function(func: Any, kind: str, owner: type | None = None) -> Resolved:
+def _resolve_function(func: FunctionType, kind: str, owner: type | None = None) -> Resolved:
     module = func.__module__ or ""
     qualname = func.__qualname__
     display = f"{module}.{qualname}" if module else qualname
@@ -439,7 +443,7 @@ def _resolve_function(func: Any, kind: str, owner: type | None = None) -> Resolv
     return Resolved(name=public, kind=kind, module=module, path=path, lines=span, page=page, member=member)
 
 
-def _generated_function(func: Any, display: str, path: str, owner: type | None) -> Resolved:
+def _generated_function(func: FunctionType, display: str, path: str, owner: type | None) -> Resolved:
     """Resolve a function generated from a string (``@dataclass``'s ``__init__``) to its class.
 
     It has no lines of its own, so the class it belongs to, whose source shows the decorator, is
@@ -484,7 +488,7 @@ def _owner_namespace(module: str, qualname: str) -> Mapping[str, Any]:
     return vars(obj) if inspect.isclass(obj) else {}
 
 
-def _resolve_field(fld: Any, owner: type | None) -> Resolved:
+def _resolve_field(fld: Field[Any], owner: type | None) -> Resolved:
     name = getattr(fld, "name", None)
     holder = _field_owner(fld, name, owner)
     kind = f"config field ({type(fld).__name__})"
@@ -546,7 +550,7 @@ def _resolve_field(fld: Any, owner: type | None) -> Resolved:
     )
 
 
-def _field_owner(fld: Any, name: str | None, owner: type | None) -> type | None:
+def _field_owner(fld: Field[Any], name: str | None, owner: type | None) -> type | None:
     """Return the Config class whose body declares ``fld``."""
     if not name:
         return None

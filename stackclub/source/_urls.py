@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlparse
 
 from .._exceptions import NoRepositoryError
+from .._lock import normalize
 from ._packages import Package, git_head, package_of
-from .rules import normalize
 
 if TYPE_CHECKING:
     from ._resolve import Resolved

@@ -51,7 +51,8 @@ _REMOVED_2018 = {
     "assuming_its_a": (
         "command-line tasks (scripts such as makeDiscreteSkyMap.py) were replaced by PipelineTasks run "
         "with pipetask: pass the task class or its dotted name, e.g. "
-        "where_is('lsst.pipe.tasks.calibrateImage.CalibrateImageTask'), or a command name, where_is('pipetask')"
+        "where_is('lsst.pipe.tasks.calibrateImage.CalibrateImageTask'), or a command name, "
+        "where_is('pipetask')"
     ),
 }
 

@@ -40,12 +40,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .._lock import normalize
+
 
 @dataclass(frozen=True)
 class ProjectRule:
     """How one project maps an installed version to its repository, tag, layout and docs.
 
-    Parameters
+    Attributes
     ----------
     label
         Short name shown in notes, e.g. ``"Rubin (lsst-*)"``.
@@ -96,12 +98,23 @@ class ProjectRule:
     eups_repository: str | None = None
 
     def matches(self, distribution: str) -> bool:
-        """Return whether this rule applies to ``distribution`` (any spelling)."""
+        """Return whether this rule applies to ``distribution`` (any spelling).
+
+        Parameters
+        ----------
+        distribution
+            A distribution name.
+        """
         name = normalize(distribution)
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.distributions)
 
     def tag_for(self, version: str) -> str | None:
         """Return the git tag of ``version`` under this rule, or `None` if no pattern matches.
+
+        Parameters
+        ----------
+        version
+            An installed version.
 
         Examples
         --------
@@ -115,11 +128,6 @@ class ProjectRule:
             if match:
                 return template.format(version=version, **match.groupdict())
         return None
-
-
-def normalize(distribution: str) -> str:
-    """Normalise a distribution name as PEP 503 does (``lsst_pipe_base`` -> ``lsst-pipe-base``)."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 _RELEASE = r"(?P<release>\d+(?:\.\d+)+)"
@@ -195,6 +203,11 @@ RULES: tuple[ProjectRule, ...] = (
 def rule_for(distribution: str) -> ProjectRule:
     """Return the first rule in `RULES` that matches ``distribution``.
 
+    Parameters
+    ----------
+    distribution
+        A distribution name, in any spelling.
+
     Examples
     --------
     >>> rule_for("lsst_pex_config").label
@@ -212,7 +225,7 @@ def rule_for(distribution: str) -> ProjectRule:
 class MirroredPackage:
     """A Rubin package whose tasks `stackclub.pipe` mirrors.
 
-    Parameters
+    Attributes
     ----------
     product
         The Rubin product (repository) name, e.g. ``"ip_isr"``.
@@ -287,7 +300,9 @@ MIRRORED: tuple[MirroredPackage, ...] = (
             "RepairTask",
         ),
     ),
-    MirroredPackage("meas_algorithms", "lsst.meas.algorithms", _same("SourceDetectionTask", "SubtractBackgroundTask")),
+    MirroredPackage(
+        "meas_algorithms", "lsst.meas.algorithms", _same("SourceDetectionTask", "SubtractBackgroundTask")
+    ),
     MirroredPackage("meas_astrom", "lsst.meas.astrom", _same("AstrometryTask")),
     MirroredPackage("meas_base", "lsst.meas.base", _same("SingleFrameMeasurementTask")),
     MirroredPackage("meas_deblender", "lsst.meas.deblender", _same("SourceDeblendTask")),
@@ -296,6 +311,11 @@ MIRRORED: tuple[MirroredPackage, ...] = (
 
 def mirrored_package(name: str) -> MirroredPackage | None:
     """Return the row of `MIRRORED` whose package holds the dotted ``name``, or `None`.
+
+    Parameters
+    ----------
+    name
+        A dotted name, e.g. ``"lsst.ip.isr.IsrTask"``.
 
     Examples
     --------

@@ -81,7 +81,7 @@ class FieldUses:
         return self.uses[index]
 
     def table(self) -> Table:
-        """The uses as a `Table`: class, method, line (linked), access and code."""
+        """Return the uses as a `Table`: class, method, line (linked), access and code."""
         rows: list[Sequence[object]] = [
             [u.cls, u.function, Link(str(u.line), u.url), u.access, u.code] for u in self.uses
         ]
@@ -149,7 +149,8 @@ def uses_of(cls_or_task: object, field_name: str) -> FieldUses:
             "uses_of",
             "cls_or_task",
             obj,
-            "a task or config class (or an instance of one, or its dotted name, e.g. 'stackclub.pipe.IsrTask')",
+            "a task or config class (or an instance of one, or its dotted name, "
+            "e.g. 'stackclub.pipe.IsrTask')",
         )
     config_cls = _config_class_of(cls)
     if "." in field_name and config_cls is not None:  # "overscan.fitType": a field of a subtask's config
