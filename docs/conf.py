@@ -24,10 +24,11 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "_ext"))  # transfers_table: the "what transfers" page's tables
 
 project = "Stack Club"
 author = "Stack Club developers"
-copyright = "2018-2026, Stack Club developers"  # noqa: A001 - Sphinx's name
+copyright = "2018-2026, Stack Club developers"
 version = release = stackclub.__version__
 
 GITHUB = "LSSTScienceCollaborations/StackClub"
@@ -39,6 +40,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
+    "transfers_table",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
@@ -52,7 +54,18 @@ NOTEBOOK_DST = HERE / "notebooks"
 
 
 def binder_url(name: str) -> str:
-    """The mybinder.org address that opens notebook ``name`` in JupyterLab."""
+    """Return the mybinder.org address that opens notebook ``name`` in JupyterLab.
+
+    Parameters
+    ----------
+    name
+        The notebook's file name.
+
+    Returns
+    -------
+    url : str
+        The address.
+    """
     return f"https://mybinder.org/v2/gh/{GITHUB}/{BRANCH}?labpath=notebooks%2F{name}"
 
 
