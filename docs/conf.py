@@ -86,6 +86,9 @@ def _links_cell(name: str) -> dict:
 def copy_notebooks() -> list[str]:
     """Copy ``notebooks/NN_*.ipynb`` into ``docs/notebooks`` with a links cell after the title.
 
+    Links from a notebook to a page of this site (``../docs/transfers.md``, which works on GitHub
+    and in JupyterLab) are rewritten to the page's place here (``../transfers.md``).
+
     Returns
     -------
     names : list of str
@@ -106,6 +109,10 @@ def copy_notebooks() -> list[str]:
             and "".join(first["source"]).lstrip().startswith("# ")
             else 0
         )
+        for cell in cells:  # a link to a docs page from notebooks/ (../docs/x.md) is ../x.md here
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                cell["source"] = text.replace("](../docs/", "](../")
         cells.insert(at, _links_cell(src.name))
         (NOTEBOOK_DST / src.name).write_text(json.dumps(nb, indent=1))
         names.append(src.name)

@@ -230,7 +230,7 @@ def run_order_of(task_class: type) -> list[str]:
             if inspect.isfunction(method):
                 visit(method, f"{prefix}{step} > ", depth - 1)
 
-    visit(task_class.run, "", 1)
+    visit(getattr(task_class, "run"), "", 1)  # noqa: B009 - any task class
     return steps
 
 
@@ -560,24 +560,25 @@ def compare(
         if kind == "ConfigurableField" and path in subtasks:
             pairs.append((path, value, subtasks[path].get("_DefaultName")))
     for item, cls, theirs in pairs:
-        mine = getattr(cls, "_DefaultName", None)
-        if mine == theirs:
-            rows.append(Row("default_name", item, mine, theirs, "same"))
+        ours_name = getattr(cls, "_DefaultName", None)
+        if ours_name == theirs:
+            rows.append(Row("default_name", item, ours_name, theirs, "same"))
         elif item in listed["default_names"]:
             used["default_names"].add(item)
             rows.append(
-                Row("default_name", item, mine, theirs, "listed", reason=listed["default_names"][item])
+                Row("default_name", item, ours_name, theirs, "listed", reason=listed["default_names"][item])
             )
         else:
             rows.append(
                 Row(
                     "default_name",
                     item,
-                    mine,
+                    ours_name,
                     theirs,
                     "unlisted",
-                    message=f"_DefaultName of {item!r} ({cls.__name__}) is {mine!r}, Rubin's is {theirs!r}: "
-                    f"rename it or add {item!r} to default_names in {where}) with a reason",
+                    message=f"_DefaultName of {item!r} ({cls.__name__}) is {ours_name!r}, "
+                    f"Rubin's is {theirs!r}: rename it or add {item!r} to default_names in {where}) "
+                    "with a reason",
                 )
             )
 

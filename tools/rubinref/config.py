@@ -594,7 +594,7 @@ class Context:
     def class_set_defaults(self, cls: ClassRef, node: Node) -> None:
         found = self.sources.class_attr(cls, "setDefaults")
         if found is not None and isinstance(found[1], ast.FunctionDef):
-            owner, func = found
+            owner, func = found[0], found[1]
             Context(
                 self.interp, owner.module, {"self": node}, f"{owner.node.name}.setDefaults", owner, node
             ).run(func.body)

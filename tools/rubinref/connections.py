@@ -157,7 +157,7 @@ def connection_removals(sources: Sources, cls: ClassRef) -> dict[str, str]:
                     and stmt.value.args
                     and isinstance(stmt.value.args[0], ast.Constant)
                 ):
-                    add(stmt.value.args[0].value, " and ".join(conditions) or "always")
+                    add(str(stmt.value.args[0].value), " and ".join(conditions) or "always")
             elif isinstance(stmt, ast.For | ast.With | ast.Try):
                 visit(stmt.body, conditions)
 

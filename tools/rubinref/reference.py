@@ -211,7 +211,9 @@ class Reference:
     def _connection_names(self, label: str) -> dict[str, Any]:
         drp = self.mirrors.get("drp_pipe")
         result: dict[str, Any] = {}
-        for path in NAME_PIPELINES if drp is not None else ():
+        if drp is None:
+            return result
+        for path in NAME_PIPELINES:
             pconfig = pipeline_config(drp, path, label)
             names = {
                 key.removeprefix("connections."): value

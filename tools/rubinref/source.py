@@ -507,12 +507,12 @@ class Sources:
         if isinstance(node, ast.Set):
             return sorted(self._value(module, e, env) for e in node.elts)
         if isinstance(node, ast.Dict):
-            if any(k is None for k in node.keys):
-                raise NotLiteralError
-            return {
-                self._value(module, k, env): self._value(module, v, env)
-                for k, v in zip(node.keys, node.values, strict=True)
-            }  # type: ignore[arg-type]
+            result = {}
+            for k, v in zip(node.keys, node.values, strict=True):
+                if k is None:
+                    raise NotLiteralError
+                result[self._value(module, k, env)] = self._value(module, v, env)
+            return result
         if isinstance(node, ast.UnaryOp):
             operand = self._value(module, node.operand, env)
             if isinstance(node.op, ast.USub):
@@ -636,7 +636,7 @@ def _chain(node: ast.AST) -> list[str] | None:
 def _dunder_all(module: Module) -> list[str] | None:
     node = module.symbols.get("__all__")
     if isinstance(node, ast.Assign) and isinstance(node.value, ast.List | ast.Tuple):
-        return [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+        return [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
     return None
 
 

@@ -43,7 +43,7 @@ def run_signature(sources: Sources, task: ClassRef) -> dict[str, Any] | None:
     found = sources.class_attr(task, "run")
     if found is None or not isinstance(found[1], ast.FunctionDef):
         return None
-    owner, func = found
+    owner, func = found[0], found[1]
     args = func.args
     positional = [a.arg for a in args.posonlyargs + args.args][1:]
     defaults = dict(
