@@ -24,10 +24,11 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "_ext"))  # transfers_table: the "what transfers" page's tables
 
 project = "Stack Club"
 author = "Stack Club developers"
-copyright = "2018-2026, Stack Club developers"  # noqa: A001 - Sphinx's name
+copyright = "2018-2026, Stack Club developers"
 version = release = stackclub.__version__
 
 GITHUB = "LSSTScienceCollaborations/StackClub"
@@ -39,6 +40,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
+    "transfers_table",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
@@ -52,7 +54,18 @@ NOTEBOOK_DST = HERE / "notebooks"
 
 
 def binder_url(name: str) -> str:
-    """The mybinder.org address that opens notebook ``name`` in JupyterLab."""
+    """Return the mybinder.org address that opens notebook ``name`` in JupyterLab.
+
+    Parameters
+    ----------
+    name
+        The notebook's file name.
+
+    Returns
+    -------
+    url : str
+        The address.
+    """
     return f"https://mybinder.org/v2/gh/{GITHUB}/{BRANCH}?labpath=notebooks%2F{name}"
 
 
@@ -72,6 +85,9 @@ def _links_cell(name: str) -> dict:
 
 def copy_notebooks() -> list[str]:
     """Copy ``notebooks/NN_*.ipynb`` into ``docs/notebooks`` with a links cell after the title.
+
+    Links from a notebook to a page of this site (``../docs/transfers.md``, which works on GitHub
+    and in JupyterLab) are rewritten to the page's place here (``../transfers.md``).
 
     Returns
     -------
@@ -93,6 +109,10 @@ def copy_notebooks() -> list[str]:
             and "".join(first["source"]).lstrip().startswith("# ")
             else 0
         )
+        for cell in cells:  # a link to a docs page from notebooks/ (../docs/x.md) is ../x.md here
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                cell["source"] = text.replace("](../docs/", "](../")
         cells.insert(at, _links_cell(src.name))
         (NOTEBOOK_DST / src.name).write_text(json.dumps(nb, indent=1))
         names.append(src.name)
