@@ -623,7 +623,12 @@ def test_eups_set_up_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_rule_table() -> None:
     rubin = rule_for("lsst-pipe-base")
     assert rubin.tag_for("30.2026.4300") == "w.2026.43"
-    assert rubin.tag_for("30.0.9") == "v30.0.9"
+    # Rubin's release tags have no "v" (30.0.9; only release candidates do: v30.0.9.rc1), and
+    # PyPI's weeks 1-9 have no leading zero (30.2026.900 is w.2026.09): both read off the
+    # mirrors of lsst/pipe_base and lsst/daf_butler.
+    assert rubin.tag_for("30.0.9") == "30.0.9"
+    assert rubin.tag_for("30.2026.900") == "w.2026.09"
+    assert rubin.tag_for("30.2026.1000") == "w.2026.10"
     assert rubin.tag_for("w.2026.43") == "w.2026.43"  # eups-style names
     assert rule_for("astro_metadata_translator") is rubin
     assert rule_for("matplotlib").source_root == "lib/"

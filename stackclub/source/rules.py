@@ -81,7 +81,7 @@ class ProjectRule:
     --------
     >>> rule = rule_for("lsst-pipe-base")
     >>> rule.tag_for("30.2026.4300"), rule.tag_for("30.0.9"), rule.source_root
-    ('w.2026.43', 'v30.0.9', 'python/')
+    ('w.2026.43', '30.0.9', 'python/')
     >>> rule_for("matplotlib").source_root
     'lib/'
     """
@@ -138,12 +138,14 @@ RULES: tuple[ProjectRule, ...] = (
         label="Rubin (lsst-*)",
         distributions=("lsst-*", "astro-metadata-translator"),
         tags=(
-            # Weekly pip versions 30.YYYY.WW00 are the git tags w.YYYY.WW.
-            (r"\d+\.(?P<year>\d{4})\.(?P<week>\d{2})00", "w.{year}.{week}"),
+            # Weekly pip versions 30.YYYY.WW00 are the git tags w.YYYY.WW; weeks 1-9 have no
+            # leading zero on PyPI (30.2026.900 is w.2026.09).
+            (r"\d+\.(?P<year>\d{4})\.(?P<week>\d{1,2})00", "w.{year}.{week:0>2}"),
             # eups-style weekly names, as version.py gives them on a Rubin Science Platform.
             (r"w[._](?P<year>\d{4})[._](?P<week>\d{2})", "w.{year}.{week}"),
-            # Releases 30.0.9 are the git tags v30.0.9.
-            (r"(?P<release>\d+\.\d+\.\d+)", "v{release}"),
+            # Releases 30.0.9 are the git tags 30.0.9 (no "v": Rubin tags only release
+            # candidates such as v30.0.9.rc1 with one, and v30.0.2 by exception).
+            (r"(?P<release>\d+\.\d+\.\d+)", "{release}"),
         ),
         source_root="python/",
         docs="https://pipelines.lsst.io/v/weekly/py-api/{page}.html",
