@@ -38,6 +38,7 @@ __all__ = (
     "show_sources",
     "show_task_log",
     "show_task_tree",
+    "start_clean",
     "summarize_qgraph",
     "uses_of",
     "versions",
@@ -63,6 +64,7 @@ _LAZY: dict[str, str] = {
     "show_task_log": "stackclub.logs",
     "demo_repo": "stackclub.simcam.repo",
     "doctor": "stackclub.doctor",
+    "start_clean": "stackclub.clean_start",
     "bps_config_path": "stackclub.qgraph",
     "qgraph_status": "stackclub.qgraph",
     "show_qgraph": "stackclub.qgraph",
@@ -73,6 +75,7 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .clean_start import start_clean
     from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
     from .display import (
         compare,
