@@ -40,6 +40,7 @@ __all__ = (
     "show_task_tree",
     "start_clean",
     "summarize_qgraph",
+    "summarize_repo",
     "uses_of",
     "versions",
     "where_is",
@@ -65,6 +66,7 @@ _LAZY: dict[str, str] = {
     "demo_repo": "stackclub.simcam.repo",
     "doctor": "stackclub.doctor",
     "start_clean": "stackclub.clean_start",
+    "summarize_repo": "stackclub.repo_summary",
     "bps_config_path": "stackclub.qgraph",
     "qgraph_status": "stackclub.qgraph",
     "show_qgraph": "stackclub.qgraph",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .doctor import doctor
     from .logs import capture_logs, run_command, show_task_log
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
+    from .repo_summary import summarize_repo
     from .simcam.repo import demo_repo
     from .versions import versions
     from .where_is import uses_of, where_is
