@@ -25,6 +25,7 @@ __all__ = (
     "demo_repo",
     "diff_configs",
     "doctor",
+    "explore_task",
     "qgraph_status",
     "run_command",
     "show_amplifiers",
@@ -65,6 +66,7 @@ _LAZY: dict[str, str] = {
     "show_task_log": "stackclub.logs",
     "demo_repo": "stackclub.simcam.repo",
     "doctor": "stackclub.doctor",
+    "explore_task": "stackclub.explore",
     "start_clean": "stackclub.clean_start",
     "summarize_repo": "stackclub.repo_summary",
     "bps_config_path": "stackclub.qgraph",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         show_sources,
     )
     from .doctor import doctor
+    from .explore import explore_task
     from .logs import capture_logs, run_command, show_task_log
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
     from .repo_summary import summarize_repo
