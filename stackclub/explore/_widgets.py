@@ -90,7 +90,10 @@ def build(explorer: TaskExplorer) -> Any:
     details = widgets.HTML(value=html)
     details.add_class("stackclub-explorer-details")
     status = widgets.HTML(value=_status(explorer))
-    title = widgets.HTML(value=f"<b>{escape(explorer.headline)}</b>")
+    model = explorer.model
+    title = widgets.HTML(
+        value=f"<b>Task explorer: {escape(model.task_class.__name__)} on {escape(model.data_id)}</b>"
+    )
     left = widgets.VBox(
         [
             widgets.HTML("<i>Switch a step, move the slider: the task runs again.</i>"),
