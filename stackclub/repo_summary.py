@@ -97,7 +97,8 @@ class RepoSummary:
     collections
         One row per collection, sorted by name.
     dataset_types
-        One row per registered dataset type, sorted by name.
+        One row per dataset type, sorted by name: every registered one, or (when `summarize_repo`
+        was given collection patterns) those in the collections summarized.
     dimensions
         Dimension element name -> number of records, for the elements that have records
         (sky pixelizations such as ``htm7`` have none: they are computed, not stored).
@@ -313,7 +314,9 @@ def _open(repo: str | os.PathLike[str] | Butler) -> tuple[Butler, bool]:
     )
 
 
-def summarize_repo(repo: str | os.PathLike[str] | Butler, *, collections: str = "*") -> RepoSummary:
+def summarize_repo(
+    repo: str | os.PathLike[str] | Butler, *, collections: str | Sequence[str] = "*"
+) -> RepoSummary:
     """Summarize a Butler repository: collections and chains, dataset types with counts, dimensions.
 
     Parameters
@@ -321,8 +324,10 @@ def summarize_repo(repo: str | os.PathLike[str] | Butler, *, collections: str = 
     repo
         The repository path, or a ``lsst.daf.butler.Butler``.
     collections
-        A collection name or glob (``"SimCam/*"``) to look at only part of a large repository;
-        the default looks at every collection.
+        Collection names or globs (``["SimCam/*", "refcats*"]``) to look at only part of the
+        repository; then only the dataset types found in those collections are listed.  The
+        default, ``"*"``, looks at every collection and lists every registered dataset type,
+        also those without datasets.
 
     Returns
     -------
@@ -363,7 +368,7 @@ def summarize_repo(repo: str | os.PathLike[str] | Butler, *, collections: str = 
             butler.close()
 
 
-def _summarize(butler: Butler, pattern: str) -> RepoSummary:
+def _summarize(butler: Butler, pattern: str | Sequence[str]) -> RepoSummary:
     from lsst.daf.butler import CollectionType
 
     infos = sorted(
@@ -371,6 +376,8 @@ def _summarize(butler: Butler, pattern: str) -> RepoSummary:
         key=lambda i: i.name,
     )
     runs = frozenset(i.name for i in infos if i.type is CollectionType.RUN)
+    everything = pattern == "*" or (not isinstance(pattern, str) and list(pattern) == ["*"])
+    in_summaries = {name for i in infos for name in (i.dataset_types or ())}
     counts: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
     with butler.query() as query:
@@ -404,7 +411,7 @@ def _summarize(butler: Butler, pattern: str) -> RepoSummary:
             counts=dict(sorted(counts.get(dt.name, {}).items())),
         )
         for dt in sorted(butler.registry.queryDatasetTypes(), key=lambda dt: dt.name)
-        if not dt.isComponent()
+        if not dt.isComponent() and (everything or dt.name in in_summaries)
     ]
     dimensions, empty = _dimension_counts(butler)
     return RepoSummary(collection_rows, type_rows, dimensions, empty)

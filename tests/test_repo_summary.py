@@ -10,12 +10,15 @@ import pytest
 from stackclub.repo_summary import CollectionRow, DatasetTypeRow, RepoSummary
 from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
+DEMO_COLLECTIONS = ["SimCam/*", "refcats*"]
+
 
 @pytest.fixture(scope="module")
 def summary(small_repo: str) -> RepoSummary:
     from stackclub import summarize_repo
 
-    return summarize_repo(small_repo)
+    # Only the demo repository's own collections: other tests may add outputs to the shared repository.
+    return summarize_repo(small_repo, collections=DEMO_COLLECTIONS)
 
 
 def test_collections_and_chains(summary: RepoSummary) -> None:
@@ -136,6 +139,9 @@ def test_a_collection_glob_and_an_open_butler(small_repo: str) -> None:
         "SimCam/calib/curated/19700101T000000Z",
     ]
     assert part.count("raw") == 0 and part.count("bias") > 0
+    assert [d.name for d in part.dataset_types] == ["bias", "dark", "defects", "flat", "fringe"]
+    inputs = summarize_repo(small_repo, collections=DEMO_COLLECTIONS)
+    assert len(inputs.collections) == 8 and "simcam_refcat" in [d.name for d in inputs.dataset_types]
 
 
 def test_a_run_written_later_shows_up(small_repo: str, tmp_path: Path) -> None:
@@ -150,8 +156,16 @@ def test_a_run_written_later_shows_up(small_repo: str, tmp_path: Path) -> None:
         butler.registry.registerDatasetType(dt)
         butler.collections.register("u/me/run", doc="My <scratch> run")
         butler.put({"n": 1}, dt, {"instrument": "SimCam"}, run="u/me/run")
+    with Butler.from_config(str(copy), writeable=True) as butler:  # registered, never written
+        butler.registry.registerDatasetType(
+            DatasetType("unused", ("instrument",), "StructuredDataDict", universe=butler.dimensions)
+        )
     s = summarize_repo(copy)
     assert s.count("counts") == 1 and s.count("counts", "u/me/run") == 1
+    assert "unused" in [d.name for d in s.dataset_types]  # every registered type, with "*"
+    demo_only = summarize_repo(copy, collections=DEMO_COLLECTIONS)
+    assert not {"unused", "counts"} & {d.name for d in demo_only.dataset_types}
+    assert str(demo_only) == str(summarize_repo(small_repo, collections=DEMO_COLLECTIONS))
     row = next(c for c in s.collections if c.name == "u/me/run")
     assert (row.type, row.datasets, row.doc) == ("RUN", 1, "My <scratch> run")
     assert "My &lt;scratch&gt; run" in s._repr_html_()
