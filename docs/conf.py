@@ -131,6 +131,10 @@ nb_merge_streams = True
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 nb_render_markdown_format = "myst"
+# A widget (stackclub.explore_task's live panel) needs a running kernel: show the static picture
+# stored beside it instead, and load no widget JavaScript from a CDN.
+nb_mime_priority_overrides = [("*", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 
 # -- API reference: autodoc + numpydoc ----------------------------------------------------------
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 __all__ = (
     "BadDetectorError",
+    "CleanStartError",
     "CommandError",
     "ConfigDocsError",
     "ConfigOverrideError",
     "ConfigValidationError",
     "DemoRepoError",
+    "ExploreError",
     "IsrCalibrationMissingError",
     "MissingStackError",
     "NoRepositoryError",
@@ -492,3 +494,43 @@ class RegistryError(SimCamError):
 
 class QuantumGraphError(StackClubError):
     """A quantum graph (or its ``pipetask report``) that cannot be read or shown."""
+
+
+# --- the learner's path (issue 20: clean start, the task explorer) ------------------------------
+
+
+class CleanStartError(StackClubError, ValueError):
+    """`stackclub.start_clean` refused to remove something: a bad name, or a collection it must not touch.
+
+    Parameters
+    ----------
+    name
+        The collection (or argument) that was refused.
+    problem
+        What is wrong with it.
+    advice
+        What to do instead.
+    """
+
+    def __init__(self, name: object, problem: str, advice: str) -> None:
+        self.name = name
+        self.problem = problem
+        self.advice = advice
+        super().__init__(f"start_clean refused {name!r}: {problem}. {advice}")
+
+
+class ExploreError(StackClubError, ValueError):
+    """`stackclub.explore_task` cannot set up: a bad argument, or inputs it cannot find.
+
+    Parameters
+    ----------
+    problem
+        What is wrong.
+    advice
+        What to do instead.
+    """
+
+    def __init__(self, problem: str, advice: str) -> None:
+        self.problem = problem
+        self.advice = advice
+        super().__init__(f"{problem}. {advice}")
