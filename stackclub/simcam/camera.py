@@ -178,12 +178,24 @@ class CameraDescription:
     read_noise: tuple[float, ...] = (4.5, 4.8, 4.3, 4.6)
     #: Bias level (ADU) of each amplifier: the DC offset the overscan measures.
     bias_level: tuple[float, ...] = (1480.0, 1520.0, 1495.0, 1510.0)
-    #: Saturation (ADU): the level at which the serial register overflows (bleed trails start).
+    #: Saturation level (ADU) of each amplifier's output, on the *raw* pixel value, bias level
+    #: included: a pixel that reads this or more is saturated.  Rubin's convention: ``IsrTask``
+    #: compares ``Amplifier.getSaturation()`` with the raw pixels before overscan subtraction.
+    #: SimCam's readout clips every pixel at this level (`stackclub.simcam.sky` ``_to_adu``).
     saturation: float = 54000.0
-    #: Suspect level (ADU): above it the response is non-linear.
+    #: Suspect level (ADU, raw, bias included, like ``saturation``): above it the response is
+    #: non-linear.
     suspect_level: float = 50000.0
+    #: Full well (electrons): charge beyond it spills up and down the column (bleed trails).  It
+    #: is above what reads as ``saturation`` on every amplifier (at most (54000 - 1520) x 3.28 =
+    #: 172 000 electrons), so every bled pixel reads saturated.
+    full_well: float = 175000.0
     #: Dark current (electrons per second per pixel) of an average pixel.
     dark_current: float = 0.02
+    #: Seconds a CCD collects dark current beyond the exposure time (from the clear before the
+    #: shutter opens to the end of the readout): the *dark time* is exposure time + this.  ISR
+    #: scales the dark by the dark time (``VisitInfo.darkTime`` in Rubin, ``DARKTIME`` in the header).
+    dark_overhead: float = 2.0
     #: Bands, each with one physical filter named like HSC's (``HSC-G`` -> ``SimCam-G``).
     bands: tuple[str, ...] = ("g", "r", "i", "z", "y")
     #: Zero points: the AB magnitude that gives 1 electron per second, per band.  Hence

@@ -99,6 +99,7 @@ def make_obs_info(
     detector_id: int,
     physical_filter: str,
     exposure_time: float,
+    dark_time: float | None = None,
     datetime_begin: Any,
     ra: float,
     dec: float,
@@ -121,6 +122,8 @@ def make_obs_info(
         E.g. ``"SimCam-R"``.
     exposure_time
         Seconds.
+    dark_time
+        Seconds the CCD collected dark current (the ``DARKTIME`` card); default: ``exposure_time``.
     datetime_begin
         `astropy.time.Time` (or an ISO string, UTC) of the start of the exposure.
     ra, dec
@@ -169,7 +172,7 @@ def make_obs_info(
         datetime_end=begin + TimeDelta(exposure_time, format="sec"),
         exposure_time=exposure_time * u.s,
         exposure_time_requested=exposure_time * u.s,
-        dark_time=exposure_time * u.s,
+        dark_time=(exposure_time if dark_time is None else dark_time) * u.s,
         boresight_airmass=float(airmass),
         detector_num=int(detector_id),
         detector_name=SIMCAM.detector_name(detector_id),
@@ -561,6 +564,7 @@ def _obs_info_from_header(header: Mapping[str, Any], geometry: DetectorGeometry)
         detector_id=int(header["DET-ID"]),
         physical_filter=str(header["FILTER"]),
         exposure_time=float(header["EXPTIME"]),
+        dark_time=float(header["DARKTIME"]) if "DARKTIME" in header else None,
         datetime_begin=str(header["DATE-OBS"]),
         ra=float(header["RA"]),
         dec=float(header["DEC"]),
