@@ -55,6 +55,15 @@ def set_mask_plane(mask: Any, plane: str, boolean: np.ndarray) -> None:
     ``bitwise_or`` with ``where=`` is several times faster on a full frame.  ``boolean`` may
     instead be an integer array of flat pixel indices: then only those pixels are visited.
 
+    Parameters
+    ----------
+    mask
+        An `lsst.images.Mask`, changed in place.
+    plane
+        The plane to set.
+    boolean
+        Boolean image of the mask's shape, or flat pixel indices.
+
     Examples
     --------
     >>> import numpy as np

@@ -10,6 +10,7 @@ __all__ = ("AssembleCcdConfig", "AssembleCcdTask")
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from lsst.pex.config import Config, Field, FieldValidationError
 from lsst.pipe.base import Task
 
@@ -76,10 +77,13 @@ class AssembleCcdTask(Task):
         """
         from lsst.images import Image, Mask, MaskedImage
 
-        image = Image(0.0, dtype=assembleInput.image.array.dtype, bbox=detector.bbox, unit=assembleInput.unit)
+        # Every pixel of the detector belongs to one amplifier: no need to fill the new planes first.
+        shape = detector.bbox.shape
+        image = Image(
+            np.empty(shape, assembleInput.image.array.dtype), bbox=detector.bbox, unit=assembleInput.unit
+        )
         variance = Image(
-            0.0,
-            dtype=assembleInput.variance.array.dtype,
+            np.empty(shape, assembleInput.variance.array.dtype),
             bbox=detector.bbox,
             unit=assembleInput.variance.unit,
         )

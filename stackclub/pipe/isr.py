@@ -42,7 +42,13 @@ class IsrTaskConnections(
     PipelineTaskConnections,
     dimensions=("instrument", "exposure", "detector"),
 ):
-    """Butler connections of `IsrTask`: names as Rubin's; disabled calibrations are removed."""
+    """Butler connections of `IsrTask`: names as Rubin's; disabled calibrations are removed.
+
+    Parameters
+    ----------
+    config
+        The task's config (its ``do*`` switches decide which calibrations are inputs).
+    """
 
     ccdExposure = cT.Input(
         name="raw",
@@ -252,6 +258,11 @@ class IsrTask(PipelineTask):
     their pre-scans and overscans) and the calibrations, and returns the corrected, assembled
     `lsst.images.MaskedImage` with its mask and variance.  It does no I/O; `runQuantum` gets,
     runs and puts.
+
+    Parameters
+    ----------
+    **kwargs
+        As for `lsst.pipe.base.PipelineTask` (``config``, ``name``, ``parentTask`` ...).
 
     Examples
     --------

@@ -121,11 +121,18 @@ def growMasks(
     >>> mask.get("BAD").astype(int).tolist()
     [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
     """
-    if radius <= 0:
+    flagged = mask_planes_set(mask, maskNameList)
+    rows, columns = np.flatnonzero(flagged.any(axis=1)), np.flatnonzero(flagged.any(axis=0))
+    if radius <= 0 or rows.size == 0:
         return
+    # Only the box around the flagged pixels (and ``radius`` beyond) can change: dilate that.
+    box = (
+        slice(max(rows[0] - radius, 0), rows[-1] + radius + 1),
+        slice(max(columns[0] - radius, 0), columns[-1] + radius + 1),
+    )
     cross = ndimage.generate_binary_structure(2, 1)
-    grown = ndimage.binary_dilation(mask_planes_set(mask, maskNameList), structure=cross, iterations=radius)
-    set_mask_plane(mask, maskValue, grown)
+    flagged[box] = ndimage.binary_dilation(flagged[box], structure=cross, iterations=radius)
+    set_mask_plane(mask, maskValue, flagged)
 
 
 def widenSaturationTrails(mask: Mask, maskName: str = "SATURATED") -> None:
@@ -357,12 +364,16 @@ def flatCorrection(
     }
     if scalingType not in scales:
         raise ValueError(f"flatCorrection: scalingType {scalingType!r} is not one of {sorted(scales)}.")
-    flat = flatArray / np.float32(scales[scalingType]())
+    scale = scales[scalingType]()
+    flat = flatArray if scale == 1.0 else flatArray / np.float32(scale)
     image, variance = maskedImage.image.array, maskedImage.variance.array
     image /= flat
     # Now image = original / flat: its relative error adds the flat's relative error.
-    variance += image * image * flatMaskedImage.variance.array
-    variance /= flat * flat
+    flatTerm = np.square(image)
+    flatTerm *= flatMaskedImage.variance.array
+    variance += flatTerm
+    variance /= flat
+    variance /= flat
 
 
 def applyGains(maskedImage: MaskedImage, detector: Detector, normalizeGains: bool = False) -> MaskedImage:

@@ -233,7 +233,8 @@ class OverscanCorrectionTask(Task):
         overscanOverscanModel = self.broadcastFitToImage(fit.overscanValue, overscan, transpose=isTransposed)
         overscan -= overscanOverscanModel
         residual = exposure[overscanBBox].image.array
-        _, _, residualSigma = sigma_clipped_stats(residual, sigma=self.config.numSigmaClip, maxiters=3)
+        clip = self.config.numSigmaClip
+        _, _, residualSigma = sigma_clipped_stats(residual.ravel(), sigma=clip, maxiters=3)
         return Struct(
             ampOverscanModel=ampOverscanModel,
             overscanOverscanModel=overscanOverscanModel,

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 class DetectorGeometry:
     """Pixel layout of one detector (all amplifiers alike).
 
-    Parameters
+    Attributes
     ----------
     amp_width
         Imaging columns per amplifier.
@@ -228,12 +228,39 @@ class CameraDescription:
         return math.radians(self.pixel_scale_arcsec / 3600.0) / self.pixel_size_mm
 
     def detector_name(self, detector_id: int) -> str:
-        """Name of a detector, ``"<row>_<column>"`` in the mosaic, e.g. ``"1_2"``."""
+        """Name of a detector, ``"<row>_<column>"`` in the mosaic, e.g. ``"1_2"``.
+
+        Parameters
+        ----------
+        detector_id
+            SimCam detector id.
+
+        Returns
+        -------
+        name
+            The detector's name.
+        """
         row, column = divmod(self.check_detector(detector_id), self.mosaic_columns)
         return f"{row}_{column}"
 
     def check_detector(self, detector_id: object) -> int:
-        """Return ``detector_id`` if SimCam has that detector, else raise `BadDetectorError`."""
+        """Return ``detector_id`` if SimCam has that detector, else raise `BadDetectorError`.
+
+        Parameters
+        ----------
+        detector_id
+            Candidate detector id.
+
+        Returns
+        -------
+        detector_id
+            The same id, checked.
+
+        Raises
+        ------
+        BadDetectorError
+            If it is not an integer id of one of SimCam's detectors.
+        """
         if isinstance(detector_id, bool) or not isinstance(detector_id, int):
             raise BadDetectorError(detector_id, self.n_detectors)
         if not 0 <= detector_id < self.n_detectors:
@@ -241,7 +268,20 @@ class CameraDescription:
         return detector_id
 
     def focal_plane_center(self, detector_id: int, geometry: DetectorGeometry) -> tuple[float, float]:
-        """Focal-plane position (x, y) in mm of a detector's centre; the mosaic is centred on 0."""
+        """Focal-plane position (x, y) in mm of a detector's centre; the mosaic is centred on 0.
+
+        Parameters
+        ----------
+        detector_id
+            SimCam detector id.
+        geometry
+            The detectors' pixel layout (their size sets the pitch).
+
+        Returns
+        -------
+        center
+            ``(x, y)`` in mm.
+        """
         row, column = divmod(self.check_detector(detector_id), self.mosaic_columns)
         n_rows = math.ceil(self.n_detectors / self.mosaic_columns)
         pitch_x = geometry.width * self.pixel_size_mm + self.gap_mm
@@ -258,6 +298,20 @@ SIMCAM = CameraDescription()
 
 def flux_from_inst_flux(inst_flux: float, exptime: float, band: str) -> float:
     """Convert electrons collected in an exposure to flux in nJy with SimCam's zero point.
+
+    Parameters
+    ----------
+    inst_flux
+        Electrons collected.
+    exptime
+        Exposure time (seconds).
+    band
+        SimCam band (its zero point).
+
+    Returns
+    -------
+    flux
+        Flux in nJy.
 
     Examples
     --------
@@ -294,6 +348,16 @@ class AmpBoxes:
 def raw_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
     """Bounding box of the full (un-trimmed, all amplifiers) raw frame.
 
+    Parameters
+    ----------
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    bbox
+        The raw frame's `lsst.images.Box`.
+
     Examples
     --------
     >>> raw_bbox(SMALL_GEOMETRY)
@@ -306,6 +370,16 @@ def raw_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
 
 def assembled_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
     """Bounding box of the trimmed, assembled detector (the imaging pixels only).
+
+    Parameters
+    ----------
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    bbox
+        The assembled detector's `lsst.images.Box`.
 
     Examples
     --------

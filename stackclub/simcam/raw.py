@@ -84,6 +84,16 @@ _STRUCTURAL = frozenset({"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "BZERO", "BSCALE
 def fits_section(box: Box) -> str:
     """Return a FITS section string (1-based, inclusive, x first) for an `lsst.images.Box`.
 
+    Parameters
+    ----------
+    box
+        The box (0-based, half-open, y first).
+
+    Returns
+    -------
+    section
+        E.g. ``"[5:68,1:256]"``.
+
     Examples
     --------
     >>> from lsst.images import Box
@@ -198,7 +208,7 @@ def make_obs_info(
 class RawExposure:
     """A raw exposure of one SimCam detector: the un-trimmed uint16 frame, its detector and metadata.
 
-    Parameters
+    Attributes
     ----------
     image
         The full raw frame (``raw_bbox(geometry)``: all amplifiers, pre-scans and overscans), in ADU,
@@ -251,11 +261,33 @@ class RawExposure:
         return [amp.name for amp in self.detector.amplifiers]
 
     def amplifier(self, name: str | int) -> Amplifier:
-        """Return one of the detector's `~lsst.images.cameras.Amplifier` objects by name or index."""
+        """Return one of the detector's `~lsst.images.cameras.Amplifier` objects by name or index.
+
+        Parameters
+        ----------
+        name
+            Amplifier name (``"C01"``) or index.
+
+        Returns
+        -------
+        amplifier
+            The amplifier.
+        """
         return _find_amp(self.detector, name)
 
     def amplifier_image(self, name: str | int) -> Image:
-        """Return one amplifier's raw segment (pre-scan, data, overscans) as a view of ``image``."""
+        """Return one amplifier's raw segment (pre-scan, data, overscans) as a view of ``image``.
+
+        Parameters
+        ----------
+        name
+            Amplifier name (``"C01"``) or index.
+
+        Returns
+        -------
+        segment
+            A view of ``image``.
+        """
         amp = self.amplifier(name)
         assert amp.assembled_raw_geometry is not None
         return self.image[amp.assembled_raw_geometry.bbox]

@@ -64,6 +64,21 @@ _KIND = {"catalog": 1, "visits": 2, "signature": 3, "exposure": 4, "calib": 5, "
 def seeded_rng(seed: int, kind: str, *keys: int) -> np.random.Generator:
     """Return a generator that depends only on (seed, kind, keys): order-independent, reproducible.
 
+    Parameters
+    ----------
+    seed
+        The build's seed.
+    kind
+        What the numbers are for: ``"catalog"``, ``"visits"``, ``"signature"``, ``"exposure"``,
+        ``"calib"`` or ``"refcat"``.
+    *keys
+        Further integers (exposure id, detector ...).
+
+    Returns
+    -------
+    rng
+        A `numpy.random.Generator`.
+
     Examples
     --------
     >>> float(seeded_rng(1, "exposure", 7, 2).random()) == float(seeded_rng(1, "exposure", 7, 2).random())
@@ -98,7 +113,7 @@ def make_truth_catalog(
     n_stars, n_galaxies
         Source counts.
     bright_mag, faint_mag
-        r-band magnitude range; stars follow N(<m) proportional to 10**(0.3 m).
+        The r-band magnitude range; stars follow N(<m) proportional to 10**(0.3 m).
 
     Returns
     -------
@@ -224,6 +239,34 @@ def make_visits(
 ) -> list[Visit]:
     """Plan ``n_visits`` exposures, cycling through ``bands``, with dithers and pointing errors.
 
+    Parameters
+    ----------
+    rng
+        Random generator (dithers, pointing errors, seeing, sky).
+    n_visits
+        Number of exposures.
+    bands
+        Bands, used in turn.
+    exptime
+        Exposure time (seconds); the dark time is this plus ``SIMCAM.dark_overhead``.
+    day_obs
+        Observing day (YYYYMMDD) of the first exposure.
+    first_seq
+        Sequence number of the first exposure.
+    center
+        Field centre (RA, Dec) in degrees.
+    dither_arcsec
+        Dither scatter (arcsec).
+    pointing_error_arcsec
+        Scatter of the true pointing around the commanded one (arcsec).
+    psf_profile
+        ``"gaussian"`` or ``"moffat"``.
+
+    Returns
+    -------
+    visits
+        One `Visit` per exposure.
+
     Examples
     --------
     >>> visits = make_visits(np.random.default_rng(0), 3, ("r", "z"))
@@ -281,6 +324,20 @@ def true_wcs(
     """Return the TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + distortion.
 
     Pixel coordinates are those of the assembled detector (0-based in numpy, 1-based in FITS).
+
+    Parameters
+    ----------
+    visit
+        The visit (its true pointing and rotation).
+    detector_id
+        SimCam detector id.
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    wcs
+        An `astropy.wcs.WCS` with SIP distortion.
 
     Examples
     --------
@@ -550,6 +607,19 @@ def calibrated_truth(
     margin: int = 0,
 ) -> astropy.table.Table:
     """Return the truth sources on one detector in one visit: pixel positions and expected electrons.
+
+    Parameters
+    ----------
+    catalog
+        The truth catalog (`make_truth_catalog`).
+    visit
+        The visit.
+    detector_id
+        SimCam detector id.
+    geometry
+        The detector's pixel layout.
+    margin
+        Keep sources up to this many pixels outside the detector too.
 
     Returns
     -------
