@@ -443,6 +443,8 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
         )
         bias = butler.get("bias", data_id, collections="SimCam/calib", timespan=inside)
         assert bias.image.bbox == camera.assembled_bbox(SMALL_GEOMETRY) and str(bias.image.unit) == "adu"
+        dark = butler.get("dark", data_id, collections="SimCam/calib", timespan=inside)
+        assert dark.metadata["DARKTIME"] == 1.0  # what ISR scales the exposure's dark time by
 
 
 def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
