@@ -6,7 +6,8 @@ LSSTCam's runs ``IsrTaskLSST`` instead).  `IsrTask.run` is Rubin's list of
 ``if self.config.doX:`` steps, in Rubin's order, each calling a method of the task, a subtask
 (``overscan``, ``assembleCcd``, ``fringe``) or one whole-image function of
 `stackclub.pipe.isrFunctions`.  Config fields, defaults, connection and dataset names are
-Rubin's; `IsrTaskConfig.setDefaults` holds SimCam's camera-specific settings, as obs_subaru's
+Rubin's (mask planes have lsst.images' names: ``SATURATED`` for Rubin's ``SAT``);
+`IsrTaskConfig.setDefaults` holds SimCam's camera-specific settings, as obs_subaru's
 ``config/isr.py`` holds HSC's.  The image stays in ADU, as the raw and the calibrations are,
 until ``doApplyGains`` turns it into electrons after the flat field.
 """
@@ -19,7 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lsst.pex.config import ConfigurableField, Field, FieldValidationError, ListField
+from lsst.pex.config import ChoiceField, ConfigurableField, Field, FieldValidationError, ListField
 from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnections, Struct
 from lsst.pipe.base import connectionTypes as cT
 
@@ -181,10 +182,14 @@ class IsrTaskConfig(PipelineTaskConfig, pipelineConnections=IsrTaskConnections):
     doDark = Field[bool](doc="Apply dark frame correction?", default=True)
     # Flat correction.
     doFlat = Field[bool](doc="Apply flat field correction?", default=True)
-    flatScalingType = Field[str](
-        doc="The method for scaling the flat on the fly: USER (by flatUserScale), MEAN or MEDIAN.",
+    flatScalingType = ChoiceField[str](
+        doc="The method for scaling the flat on the fly.",
         default="USER",
-        check=lambda v: v in ("USER", "MEAN", "MEDIAN"),
+        allowed={
+            "USER": "Scale by flatUserScale",
+            "MEAN": "Scale by the inverse of the mean",
+            "MEDIAN": "Scale by the inverse of the median",
+        },
     )
     flatUserScale = Field[float](
         doc="If flatScalingType is 'USER' then scale flat by this amount; ignored otherwise", default=1.0
