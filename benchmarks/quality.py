@@ -87,7 +87,7 @@ def main() -> None:
                 bias=calibs["bias"],
                 dark=calibs["dark"],
                 flat=calibs["flat"][pf],
-                fringes=calibs.get("fringe", {}).get(pf),
+                fringes=isr.fringe.loadFringes(calibs.get("fringe", {}).get(pf), expId=visit.exposure_id),
                 defects=calibs["defects"],
             ).outputExposure
             result = CalibrateImageTask().run(
@@ -99,11 +99,12 @@ def main() -> None:
             resid = exp.image.array / cal  # electrons, sky subtracted
             sky = post.image.array - resid
             flat = calibs["flat"][pf].image.array
-            dark = calibs["dark"].image.array * visit.exptime
-            rn2 = np.empty_like(flat)
+            rn2, gain = np.empty_like(flat), np.empty_like(flat)
             for b in amp_boxes(raw.detector):
                 ys, xs = b.assembled.slice_within(raw.detector.bbox)
                 rn2[ys, xs] = b.read_noise**2
+                gain[ys, xs] = b.gain
+            dark = calibs["dark"].image.array * gain * visit.dark_time  # ADU/s of dark time -> electrons
             expected_var = (np.maximum(sky, 0) * flat + dark + rn2) / flat**2
             masked = exp.mask.array[..., 0] != 0  # any plane: DETECTED, BAD, SATURATED, COSMIC_RAY...
             use = ~masked

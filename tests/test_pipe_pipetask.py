@@ -153,3 +153,51 @@ def test_simple_pipeline_executor_in_process(small_repo):
     assert post.bbox.shape == (256, 256)
     assert str(post.unit) == "electron"
     assert "INTERPOLATED" in post.mask.schema.names
+
+
+def test_isr_quantum_loads_the_fringe_frame_for_z(small_repo):
+    """runQuantum packs the z-band fringe frame with FringeTask.loadFringes: the fringes come out."""
+    import numpy as np
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    from stackclub.pipe import IsrTask
+
+    butler = SimplePipelineExecutor.prep_butler(
+        small_repo, inputs=["SimCam/defaults"], output="u/test/fringe"
+    )
+    executor = SimplePipelineExecutor.from_pipeline_filename(
+        str(pipeline_path("Isr")), butler=butler, where="band = 'z'"
+    )
+    assert len(executor.run(register_dataset_types=True)) == 1
+    (ref,) = butler.query_datasets("post_isr_image", collections="u/test/fringe")
+    post = butler.get(ref)
+    data_id = ref.dataId
+    raw = butler.get("raw", data_id, collections="SimCam/defaults")
+    calibs = {
+        n: butler.get(n, data_id, collections="SimCam/defaults") for n in ("bias", "dark", "flat", "defects")
+    }
+    fringe = butler.get("fringe", data_id, collections="SimCam/defaults")
+    # The quantum did what run() does with the fringe frame seeded by the exposure id ...
+    task = IsrTask()
+    direct = task.run(raw, fringes=task.fringe.loadFringes(fringe, expId=data_id["exposure"]), **calibs)
+    np.testing.assert_array_equal(post.image.array, direct.outputExposure.image.array)
+    # ... which removes the injected fringe amplitude (the pattern's least-squares amplitude drops).
+    config = IsrTask.ConfigClass()
+    config.doFringe = False
+    without = IsrTask(config=config).run(raw, **calibs).outputExposure
+
+    def amplitude(image):
+        good = image.mask.array[..., 0] == 0
+        pixels, pattern = image.image.array[good], fringe.image.array[good]
+        return float(np.sum((pixels - np.median(pixels)) * pattern) / np.sum(pattern**2))
+
+    truth = butler.get(
+        "simcam_truth",
+        instrument="SimCam",
+        visit=data_id["exposure"],
+        detector=4,
+        collections="SimCam/defaults",
+        parameters={"strip_astropy_meta_yaml": False},
+    )
+    injected = truth.meta["fringe_amplitude"] * truth.meta["sky_level"]
+    assert amplitude(without) - amplitude(post) == pytest.approx(injected, rel=0.15)

@@ -211,17 +211,21 @@ def test_raw_formatter_through_a_butler(tmp_path: Path) -> None:
 # --- sky, frames and calibrations ---------------------------------------------------------------
 
 
-def _simple_isr(raw: RawExposure, calibs: dict, exptime: float) -> np.ndarray:
-    """Overscan, gain, assembly, bias, dark, flat: the minimum to compare frames with the truth."""
+def _simple_isr(raw: RawExposure, calibs: dict) -> np.ndarray:
+    """Overscan, assembly, bias, dark, flat, gain: the minimum to compare frames with the truth.
+
+    The calibrations are in ADU (the dark per second of dark time), as Rubin's legacy IsrTask has them.
+    """
     g = raw.geometry
-    out = np.zeros((g.height, g.width))
+    out, gain = np.zeros((g.height, g.width)), np.zeros((g.height, g.width))
     for b in amp_boxes(raw.detector):
         over = np.median(raw.image[b.serial_overscan].array)
-        data = (raw.image[b.data].array.astype(float) - over) * b.gain
-        out[b.assembled.y.start : b.assembled.y.stop, b.assembled.x.start : b.assembled.x.stop] = data
+        ys, xs = b.assembled.slice_within(raw.detector.bbox)
+        out[ys, xs] = raw.image[b.data].array.astype(float) - over
+        gain[ys, xs] = b.gain
     out -= calibs["bias"].image.array
-    out -= calibs["dark"].image.array * exptime
-    return out / calibs["flat"][raw.obs_info.physical_filter].image.array
+    out -= calibs["dark"].image.array * raw.obs_info.dark_time.to_value("s")
+    return out / calibs["flat"][raw.obs_info.physical_filter].image.array * gain
 
 
 def test_bright_truth_star_is_recovered_from_the_raw() -> None:
@@ -239,7 +243,7 @@ def test_bright_truth_star_is_recovered_from_the_raw() -> None:
     np.testing.assert_allclose(
         truth["flux"], truth["instFlux"] / visit.exptime * 10 ** (0.4 * (31.4 - SIMCAM.zero_points["r"]))
     )
-    image = _simple_isr(raw, simulate_calibs(g, detector_id=4, bands=("r",), seed=5), visit.exptime)
+    image = _simple_isr(raw, simulate_calibs(g, detector_id=4, bands=("r",), seed=5))
     sky = np.median(image)
     assert sky == pytest.approx(truth.meta["sky_level"], rel=0.1)
     # bright, unsaturated, isolated, away from edges
@@ -284,6 +288,56 @@ def test_simulation_is_deterministic_and_has_the_instrument_signature() -> None:
     assert len(sig.defects_table()) == len(sig.hot_pixels) + 2
 
 
+def test_dark_current_accumulates_over_the_dark_time() -> None:
+    """The raw's dark time (exposure time + overhead) goes in its header, and hot pixels hold rate x it."""
+    import dataclasses
+
+    from stackclub.simcam.sky import (
+        DetectorSignature,
+        make_truth_catalog,
+        make_visits,
+        seeded_rng,
+        simulate_exposure,
+    )
+
+    visit = make_visits(seeded_rng(4, "visits"), 1, ("r",))[0]
+    assert visit.dark_time == visit.exptime + SIMCAM.dark_overhead
+    long_dark = dataclasses.replace(visit, dark_time=300.0)  # ten times the exposure time
+    empty = make_truth_catalog(seeded_rng(4, "catalog"), n_stars=0, n_galaxies=0)
+    raw, truth = simulate_exposure(SMALL_GEOMETRY, detector_id=3, visit=long_dark, catalog=empty, seed=4)
+    assert raw.obs_info.dark_time.to_value("s") == 300.0 and truth.meta["dark_time"] == 300.0
+    sig = DetectorSignature(4, 3, SMALL_GEOMETRY)
+    hy, hx = sig.hot_pixels.T
+    electrons = np.zeros(sig.flat.shape)
+    for b in amp_boxes(raw.detector):
+        ys, xs = b.assembled.slice_within(raw.detector.bbox)
+        electrons[ys, xs] = (raw.image[b.data].array - np.median(raw.image[b.serial_overscan].array)) * b.gain
+    excess = electrons[hy, hx] - np.median(electrons)
+    expected = sig.dark_rate[hy, hx] * 300.0
+    assert np.all(np.abs(excess - expected) < 5 * np.sqrt(expected) + 50)
+
+
+def test_readout_saturates_at_the_amplifier_level_bias_included() -> None:
+    """One convention for the camera, the simulator and ISR: raw ADU (bias included) >= saturation."""
+    from stackclub.simcam.sky import _bleed, _to_adu
+
+    det = make_detector(0, geometry=SMALL_GEOMETRY)
+    for amp in det.amplifiers:
+        assert amp.nominal_calibrations.saturation == SIMCAM.saturation
+    # A full pixel reads saturated on every amplifier: the full well is above what reads as saturation.
+    for b in amp_boxes(det):
+        assert SIMCAM.full_well > (b.saturation - b.bias_level + 25) * b.gain  # drift: 5 sigma
+    electrons = np.full((SMALL_GEOMETRY.height, SMALL_GEOMETRY.width), 100.0, dtype=np.float32)
+    electrons[10, 5] = 1e7  # bleeds up and down column 5
+    full = _bleed(electrons, np.float32(SIMCAM.full_well))
+    assert full[:, 5].sum() > 50 and electrons[:, 5].max() == SIMCAM.full_well
+    raw, saturated = _to_adu(electrons, amp_boxes(det), SMALL_GEOMETRY, np.random.default_rng(0))
+    b = amp_boxes(det)[0]
+    column = raw[b.data.y.start : b.data.y.stop, b.data.x.start + 5]
+    np.testing.assert_array_equal(column == SIMCAM.saturation, saturated[:, 5])
+    assert saturated[:, 5].sum() == full[:, 5].sum() and raw.max() == SIMCAM.saturation
+
+
 def test_calibrations_units_and_shapes() -> None:
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.sky import DetectorSignature
@@ -291,11 +345,16 @@ def test_calibrations_units_and_shapes() -> None:
     c = simulate_calibs(SMALL_GEOMETRY, detector_id=0, bands=("g", "y"), seed=3)
     sig = DetectorSignature(3, 0, SMALL_GEOMETRY)
     assert c["bias"].image.bbox == camera.assembled_bbox(SMALL_GEOMETRY)
-    assert str(c["bias"].image.unit) == "electron" and str(c["dark"].image.unit) == "electron / s"
+    assert str(c["bias"].image.unit) == "adu" and str(c["dark"].image.unit) == "adu / s"
+    assert c["dark"].metadata["DARKTIME"] == 1.0  # a dark per second of dark time
     assert sorted(c["flat"]) == ["SimCam-G", "SimCam-Y"] and list(c["fringe"]) == ["SimCam-Y"]
     assert c["flat"]["SimCam-G"].image.array.mean() == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(c["flat"]["SimCam-G"].image.array, sig.flat, atol=0.02)
-    np.testing.assert_allclose(c["bias"].image.array, sig.bias_structure, atol=5)
+    gain = np.zeros(sig.flat.shape)
+    for b in amp_boxes(SMALL_GEOMETRY):
+        gain[b.assembled.slice_within(camera.assembled_bbox(SMALL_GEOMETRY))] = b.gain
+    np.testing.assert_allclose(c["bias"].image.array, sig.bias_structure / gain, atol=2)
+    np.testing.assert_allclose(c["dark"].image.array, sig.dark_rate / gain, atol=0.05)
     assert list(c["defects"].colnames) == ["x0", "y0", "x_extent", "y_extent"]
     assert c["bias"].mask.get("BAD").sum() == sum(r["x_extent"] * r["y_extent"] for r in c["defects"])
     with pytest.raises(SimCamValueError, match="Unknown band"):
@@ -328,6 +387,7 @@ def test_small_repo_dimension_records(small_repo: str) -> None:
         assert [e.id for e in exposures] == [2026031500001, 2026031500002]
         assert [e.physical_filter for e in exposures] == ["SimCam-R", "SimCam-Z"]
         assert exposures[0].exposure_time == 30.0 and exposures[0].has_simulated
+        assert exposures[0].dark_time == 30.0 + SIMCAM.dark_overhead
         visits = butler.query_dimension_records("visit", instrument="SimCam")
         assert sorted(v.id for v in visits) == [e.id for e in exposures]
         vdr = butler.query_dimension_records("visit_detector_region", instrument="SimCam")
@@ -382,7 +442,9 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
             butler.find_dataset("defects", data_id, collections="SimCam/calib", timespan=outside) is not None
         )
         bias = butler.get("bias", data_id, collections="SimCam/calib", timespan=inside)
-        assert bias.image.bbox == camera.assembled_bbox(SMALL_GEOMETRY) and str(bias.image.unit) == "electron"
+        assert bias.image.bbox == camera.assembled_bbox(SMALL_GEOMETRY) and str(bias.image.unit) == "adu"
+        dark = butler.get("dark", data_id, collections="SimCam/calib", timespan=inside)
+        assert dark.metadata["DARKTIME"] == 1.0  # what ISR scales the exposure's dark time by
 
 
 def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
@@ -442,7 +504,7 @@ def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:
             data_id={"instrument": "SimCam", "visit": 2026031500001, "detector": 4},
         )
         refcat = np.concatenate([np.asarray(butler.get(r)["id"]) for r in refs])
-    image = _simple_isr(raw, calibs, 30.0)
+    image = _simple_isr(raw, calibs)
     sky = float(np.median(image))
     assert sky == pytest.approx(truth.meta["sky_level"], rel=0.1)
     bright = truth[(~truth["is_saturated"]) & (truth["instFlux"] > 2e4) & truth["is_star"]]

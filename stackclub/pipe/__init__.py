@@ -1,7 +1,8 @@
 """The teaching pipeline: ``isr`` -> ``calibrateImage`` as real PipelineTasks on lsst.images types.
 
-Names mirror Rubin's (``lsst.ip.isr.IsrTaskLSST``, ``lsst.pipe.tasks.calibrateImage``), so what
-you learn here carries over to the real Science Pipelines.  Pipelines live in
+Names mirror Rubin's (``lsst.ip.isr.IsrTask``, the legacy ISR task drp_pipe's HSC pipeline
+runs, and ``lsst.pipe.tasks.calibrateImage``), so what you learn here carries over to the real
+Science Pipelines.  Pipelines live in
 ``stackclub/pipe/pipelines`` (`PIPELINES_DIR`): ``ProcessCcd.yaml`` (isr + calibrateImage) and
 ``Isr.yaml`` (isr only).
 """

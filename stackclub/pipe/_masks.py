@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ("MASK_PLANE_NAMES", "make_mask_schema", "set_mask_plane")
+__all__ = ("MASK_PLANE_NAMES", "make_mask_schema", "mask_planes_set", "set_mask_plane")
 
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from lsst.images import MaskSchema
+    from collections.abc import Iterable
+
+    from lsst.images import Mask, MaskSchema
 
 #: Planes in the order they take bits.  Eight planes fit in one byte per pixel.
 #: ``lsst.images.get_legacy_visit_image_mask_planes()`` maps Rubin's legacy names
@@ -51,8 +53,16 @@ def set_mask_plane(mask: Any, plane: str, boolean: np.ndarray) -> None:
 
     Same result as ``mask.set(plane, boolean)``, which indexes with the boolean array; a
     ``bitwise_or`` with ``where=`` is several times faster on a full frame.  ``boolean`` may
-    instead be an integer array of flat pixel indices: then only those pixels are visited
-    (what `IsrTask` does with its few flagged pixels).
+    instead be an integer array of flat pixel indices: then only those pixels are visited.
+
+    Parameters
+    ----------
+    mask
+        An `lsst.images.Mask`, changed in place.
+    plane
+        The plane to set.
+    boolean
+        Boolean image of the mask's shape, or flat pixel indices.
 
     Examples
     --------
@@ -73,3 +83,32 @@ def set_mask_plane(mask: Any, plane: str, boolean: np.ndarray) -> None:
     else:
         ys, xs = np.divmod(boolean, view.shape[1])
         view[ys, xs] |= bit.mask
+
+
+def mask_planes_set(mask: Mask, planes: Iterable[str]) -> np.ndarray:
+    """Return a boolean image, `True` where any of ``planes`` is set (afw's ``mask & getPlaneBitMask``).
+
+    Parameters
+    ----------
+    mask
+        An `lsst.images.Mask`.
+    planes
+        Plane names.
+
+    Returns
+    -------
+    flagged
+        Boolean array of the mask's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsst.images import Box, Mask
+    >>> m = Mask(schema=make_mask_schema(), bbox=Box.from_shape((1, 3)))
+    >>> m.set("BAD", np.array([[True, False, False]]))
+    >>> m.set("SATURATED", np.array([[False, False, True]]))
+    >>> mask_planes_set(m, ["BAD", "SATURATED"]).tolist()
+    [[True, False, True]]
+    """
+    bits = np.asarray(mask.schema.bitmask(*planes), dtype=mask.array.dtype)
+    return np.bitwise_and(mask.array, bits).any(axis=-1)

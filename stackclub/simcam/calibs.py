@@ -2,12 +2,14 @@
 
 Each product is the detector's true signature (`stackclub.simcam.sky.DetectorSignature`) plus the
 noise of averaging a finite number of calibration exposures, in ASSEMBLED (trimmed) detector
-coordinates and in the units Rubin's ``IsrTaskLSST`` expects (it applies the gains right after the
-overscan correction):
+coordinates and in the units Rubin's legacy ``lsst.ip.isr.IsrTask`` expects: ADU, as the raw is
+(``IsrTask.compareUnits`` warns about calibrations in electrons, which are ``IsrTaskLSST``'s):
 
-- ``bias``: electrons (what is left after overscan subtraction);
-- ``dark``: electrons per second (ISR scales it by the exposure's dark time);
-- ``flat``: relative response, mean 1 (per physical filter);
+- ``bias``: ADU (what is left after overscan subtraction);
+- ``dark``: ADU per second of dark time (metadata ``DARKTIME = 1.0``, the dark time it is
+  normalized to; ISR scales it by the exposure's dark time over this);
+- ``flat``: relative response, mean 1 (per physical filter); unlike a real HSC flat, it does not
+  carry the amplifiers' gains, so ISR applies them after flat-fielding (``doApplyGains``);
 - ``fringe``: the fringe pattern, unit amplitude (z and y only);
 - ``defects``: table with Rubin's columns ``x0, y0, x_extent, y_extent``.
 """
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 
 def calib_mask_schema() -> MaskSchema:
-    """The mask planes of SimCam's calibration images: ``BAD``, ``SATURATED``, ``NO_DATA``."""
+    """Return the mask planes of SimCam's calibration images: ``BAD``, ``SATURATED``, ``NO_DATA``."""
     from lsst.images import MaskPlane, MaskSchema
 
     return MaskSchema(
@@ -46,7 +48,11 @@ def calib_mask_schema() -> MaskSchema:
 
 
 def _masked(
-    array: np.ndarray, variance: np.ndarray | float, defects_mask: np.ndarray, unit: str
+    array: np.ndarray,
+    variance: np.ndarray | float,
+    defects_mask: np.ndarray,
+    unit: str,
+    metadata: dict[str, Any] | None = None,
 ) -> MaskedImage:
     import astropy.units as u
     from lsst.images import Image, MaskedImage
@@ -55,7 +61,7 @@ def _masked(
     image = Image(array.astype(np.float32, copy=False), bbox=bbox, unit=u.Unit(unit))
     var = variance if np.ndim(variance) == 2 else np.full(array.shape, variance, dtype=np.float32)
     variance_image = Image(np.asarray(var, dtype=np.float32), bbox=bbox, unit=u.Unit(unit) ** 2)
-    masked = MaskedImage(image, variance=variance_image, mask_schema=calib_mask_schema())
+    masked = MaskedImage(image, variance=variance_image, mask_schema=calib_mask_schema(), metadata=metadata)
     masked.mask.set("BAD", defects_mask)
     return masked
 
@@ -111,8 +117,8 @@ def simulate_calibs(
     >>> c = simulate_calibs(SMALL_GEOMETRY, detector_id=1, bands=("r", "z"))
     >>> sorted(c), sorted(c["flat"]), sorted(c["fringe"])
     (['bias', 'dark', 'defects', 'flat', 'fringe'], ['SimCam-R', 'SimCam-Z'], ['SimCam-Z'])
-    >>> str(c["bias"].image.unit), str(c["dark"].image.unit)
-    ('electron', 'electron / s')
+    >>> str(c["bias"].image.unit), str(c["dark"].image.unit), c["dark"].metadata["DARKTIME"]
+    ('adu', 'adu / s', 1.0)
     """
     SIMCAM.check_detector(detector_id)
     bad = [b for b in bands if b not in SIMCAM.bands]
@@ -125,12 +131,14 @@ def simulate_calibs(
     g = geometry
     shape = (g.height, g.width)
     det = make_detector(detector_id, geometry=g)
+    # Per-pixel gain (electrons per ADU) and read noise (ADU) of the amplifier reading it out.
+    gain = np.empty(shape, dtype=np.float32)
     read_noise = np.empty(shape, dtype=np.float32)
     for amp in det.amplifiers:
         assert amp.nominal_calibrations is not None
-        read_noise[amp.bbox.y.start : amp.bbox.y.stop, amp.bbox.x.start : amp.bbox.x.stop] = (
-            amp.nominal_calibrations.read_noise
-        )
+        ys, xs = amp.bbox.slice_within(det.bbox)
+        gain[ys, xs] = amp.nominal_calibrations.gain
+        read_noise[ys, xs] = amp.nominal_calibrations.read_noise / amp.nominal_calibrations.gain
     defects = signature.defects_table()
     defect_mask = np.zeros(shape, dtype=bool)
     for row in defects:
@@ -143,16 +151,19 @@ def simulate_calibs(
         return out
 
     bias_var = read_noise**2 / np.float32(n_bias)
-    bias = noisy(signature.bias_structure, bias_var)
-    dark_var = signature.dark_rate * np.float32(dark_exptime)
+    bias = noisy(signature.bias_structure / gain, bias_var)
+    # The dark frames collect dark current over their dark time; the combined dark is per second.
+    dark_time = dark_exptime + SIMCAM.dark_overhead
+    dark_rate = signature.dark_rate / gain  # ADU per second
+    dark_var = dark_rate * np.float32(dark_time) / gain
     dark_var += read_noise**2 * np.float32(1 + 1 / n_bias)
-    dark_var /= np.float32(n_dark * dark_exptime**2)
-    dark = noisy(signature.dark_rate, dark_var)
+    dark_var /= np.float32(n_dark * dark_time**2)
+    dark = noisy(dark_rate, dark_var)
     flats: dict[str, MaskedImage] = {}
     fringes: dict[str, MaskedImage] = {}
     for band in bands:
         flat_var = signature.flat * np.float32(flat_level)
-        flat_var += read_noise**2
+        flat_var += (read_noise * gain) ** 2
         flat_var /= np.float32(n_flat * flat_level**2)
         flat = noisy(signature.flat, flat_var)
         flat /= flat.mean(dtype=np.float64)
@@ -162,8 +173,8 @@ def simulate_calibs(
             fringe = noisy(signature.fringe, np.float32(0.02**2))
             fringes[physical_filter] = _masked(fringe, 0.02**2, defect_mask, "")
     return {
-        "bias": _masked(bias, bias_var, defect_mask, "electron"),
-        "dark": _masked(dark, dark_var, defect_mask, "electron / s"),
+        "bias": _masked(bias, bias_var, defect_mask, "adu"),
+        "dark": _masked(dark, dark_var, defect_mask, "adu / s", {"DARKTIME": 1.0}),
         "defects": defects,
         "flat": flats,
         "fringe": fringes,

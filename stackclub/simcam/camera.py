@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 class DetectorGeometry:
     """Pixel layout of one detector (all amplifiers alike).
 
-    Parameters
+    Attributes
     ----------
     amp_width
         Imaging columns per amplifier.
@@ -178,12 +178,24 @@ class CameraDescription:
     read_noise: tuple[float, ...] = (4.5, 4.8, 4.3, 4.6)
     #: Bias level (ADU) of each amplifier: the DC offset the overscan measures.
     bias_level: tuple[float, ...] = (1480.0, 1520.0, 1495.0, 1510.0)
-    #: Saturation (ADU): the level at which the serial register overflows (bleed trails start).
+    #: Saturation level (ADU) of each amplifier's output, on the *raw* pixel value, bias level
+    #: included: a pixel that reads this or more is saturated.  Rubin's convention: ``IsrTask``
+    #: compares ``Amplifier.getSaturation()`` with the raw pixels before overscan subtraction.
+    #: SimCam's readout clips every pixel at this level (`stackclub.simcam.sky` ``_to_adu``).
     saturation: float = 54000.0
-    #: Suspect level (ADU): above it the response is non-linear.
+    #: Suspect level (ADU, raw, bias included, like ``saturation``): above it the response is
+    #: non-linear.
     suspect_level: float = 50000.0
+    #: Full well (electrons): charge beyond it spills up and down the column (bleed trails).  It
+    #: is above what reads as ``saturation`` on every amplifier (at most (54000 - 1520) x 3.28 =
+    #: 172 000 electrons), so every bled pixel reads saturated.
+    full_well: float = 175000.0
     #: Dark current (electrons per second per pixel) of an average pixel.
     dark_current: float = 0.02
+    #: Seconds a CCD collects dark current beyond the exposure time (from the clear before the
+    #: shutter opens to the end of the readout): the *dark time* is exposure time + this.  ISR
+    #: scales the dark by the dark time (``VisitInfo.darkTime`` in Rubin, ``DARKTIME`` in the header).
+    dark_overhead: float = 2.0
     #: Bands, each with one physical filter named like HSC's (``HSC-G`` -> ``SimCam-G``).
     bands: tuple[str, ...] = ("g", "r", "i", "z", "y")
     #: Zero points: the AB magnitude that gives 1 electron per second, per band.  Hence
@@ -216,12 +228,39 @@ class CameraDescription:
         return math.radians(self.pixel_scale_arcsec / 3600.0) / self.pixel_size_mm
 
     def detector_name(self, detector_id: int) -> str:
-        """Name of a detector, ``"<row>_<column>"`` in the mosaic, e.g. ``"1_2"``."""
+        """Name of a detector, ``"<row>_<column>"`` in the mosaic, e.g. ``"1_2"``.
+
+        Parameters
+        ----------
+        detector_id
+            SimCam detector id.
+
+        Returns
+        -------
+        name
+            The detector's name.
+        """
         row, column = divmod(self.check_detector(detector_id), self.mosaic_columns)
         return f"{row}_{column}"
 
     def check_detector(self, detector_id: object) -> int:
-        """Return ``detector_id`` if SimCam has that detector, else raise `BadDetectorError`."""
+        """Return ``detector_id`` if SimCam has that detector, else raise `BadDetectorError`.
+
+        Parameters
+        ----------
+        detector_id
+            Candidate detector id.
+
+        Returns
+        -------
+        detector_id
+            The same id, checked.
+
+        Raises
+        ------
+        BadDetectorError
+            If it is not an integer id of one of SimCam's detectors.
+        """
         if isinstance(detector_id, bool) or not isinstance(detector_id, int):
             raise BadDetectorError(detector_id, self.n_detectors)
         if not 0 <= detector_id < self.n_detectors:
@@ -229,7 +268,20 @@ class CameraDescription:
         return detector_id
 
     def focal_plane_center(self, detector_id: int, geometry: DetectorGeometry) -> tuple[float, float]:
-        """Focal-plane position (x, y) in mm of a detector's centre; the mosaic is centred on 0."""
+        """Focal-plane position (x, y) in mm of a detector's centre; the mosaic is centred on 0.
+
+        Parameters
+        ----------
+        detector_id
+            SimCam detector id.
+        geometry
+            The detectors' pixel layout (their size sets the pitch).
+
+        Returns
+        -------
+        center
+            ``(x, y)`` in mm.
+        """
         row, column = divmod(self.check_detector(detector_id), self.mosaic_columns)
         n_rows = math.ceil(self.n_detectors / self.mosaic_columns)
         pitch_x = geometry.width * self.pixel_size_mm + self.gap_mm
@@ -246,6 +298,20 @@ SIMCAM = CameraDescription()
 
 def flux_from_inst_flux(inst_flux: float, exptime: float, band: str) -> float:
     """Convert electrons collected in an exposure to flux in nJy with SimCam's zero point.
+
+    Parameters
+    ----------
+    inst_flux
+        Electrons collected.
+    exptime
+        Exposure time (seconds).
+    band
+        SimCam band (its zero point).
+
+    Returns
+    -------
+    flux
+        Flux in nJy.
 
     Examples
     --------
@@ -282,6 +348,16 @@ class AmpBoxes:
 def raw_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
     """Bounding box of the full (un-trimmed, all amplifiers) raw frame.
 
+    Parameters
+    ----------
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    bbox
+        The raw frame's `lsst.images.Box`.
+
     Examples
     --------
     >>> raw_bbox(SMALL_GEOMETRY)
@@ -294,6 +370,16 @@ def raw_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
 
 def assembled_bbox(geometry: DetectorGeometry = DEFAULT_GEOMETRY) -> Box:
     """Bounding box of the trimmed, assembled detector (the imaging pixels only).
+
+    Parameters
+    ----------
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    bbox
+        The assembled detector's `lsst.images.Box`.
 
     Examples
     --------

@@ -84,6 +84,16 @@ _STRUCTURAL = frozenset({"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "BZERO", "BSCALE
 def fits_section(box: Box) -> str:
     """Return a FITS section string (1-based, inclusive, x first) for an `lsst.images.Box`.
 
+    Parameters
+    ----------
+    box
+        The box (0-based, half-open, y first).
+
+    Returns
+    -------
+    section
+        E.g. ``"[5:68,1:256]"``.
+
     Examples
     --------
     >>> from lsst.images import Box
@@ -99,6 +109,7 @@ def make_obs_info(
     detector_id: int,
     physical_filter: str,
     exposure_time: float,
+    dark_time: float | None = None,
     datetime_begin: Any,
     ra: float,
     dec: float,
@@ -121,6 +132,8 @@ def make_obs_info(
         E.g. ``"SimCam-R"``.
     exposure_time
         Seconds.
+    dark_time
+        Seconds the CCD collected dark current (the ``DARKTIME`` card); default: ``exposure_time``.
     datetime_begin
         `astropy.time.Time` (or an ISO string, UTC) of the start of the exposure.
     ra, dec
@@ -169,7 +182,7 @@ def make_obs_info(
         datetime_end=begin + TimeDelta(exposure_time, format="sec"),
         exposure_time=exposure_time * u.s,
         exposure_time_requested=exposure_time * u.s,
-        dark_time=exposure_time * u.s,
+        dark_time=(exposure_time if dark_time is None else dark_time) * u.s,
         boresight_airmass=float(airmass),
         detector_num=int(detector_id),
         detector_name=SIMCAM.detector_name(detector_id),
@@ -195,7 +208,7 @@ def make_obs_info(
 class RawExposure:
     """A raw exposure of one SimCam detector: the un-trimmed uint16 frame, its detector and metadata.
 
-    Parameters
+    Attributes
     ----------
     image
         The full raw frame (``raw_bbox(geometry)``: all amplifiers, pre-scans and overscans), in ADU,
@@ -248,11 +261,33 @@ class RawExposure:
         return [amp.name for amp in self.detector.amplifiers]
 
     def amplifier(self, name: str | int) -> Amplifier:
-        """Return one of the detector's `~lsst.images.cameras.Amplifier` objects by name or index."""
+        """Return one of the detector's `~lsst.images.cameras.Amplifier` objects by name or index.
+
+        Parameters
+        ----------
+        name
+            Amplifier name (``"C01"``) or index.
+
+        Returns
+        -------
+        amplifier
+            The amplifier.
+        """
         return _find_amp(self.detector, name)
 
     def amplifier_image(self, name: str | int) -> Image:
-        """Return one amplifier's raw segment (pre-scan, data, overscans) as a view of ``image``."""
+        """Return one amplifier's raw segment (pre-scan, data, overscans) as a view of ``image``.
+
+        Parameters
+        ----------
+        name
+            Amplifier name (``"C01"``) or index.
+
+        Returns
+        -------
+        segment
+            A view of ``image``.
+        """
         amp = self.amplifier(name)
         assert amp.assembled_raw_geometry is not None
         return self.image[amp.assembled_raw_geometry.bbox]
@@ -561,6 +596,7 @@ def _obs_info_from_header(header: Mapping[str, Any], geometry: DetectorGeometry)
         detector_id=int(header["DET-ID"]),
         physical_filter=str(header["FILTER"]),
         exposure_time=float(header["EXPTIME"]),
+        dark_time=float(header["DARKTIME"]) if "DARKTIME" in header else None,
         datetime_begin=str(header["DATE-OBS"]),
         ra=float(header["RA"]),
         dec=float(header["DEC"]),

@@ -390,7 +390,7 @@ def _define_visits(
                     "physical_filter": v.physical_filter,
                     "obs_id": group,
                     "exposure_time": v.exptime,
-                    "dark_time": v.exptime,
+                    "dark_time": v.dark_time,
                     "observation_type": "science",
                     "observation_reason": "science",
                     "seq_num": v.seq_num,

@@ -8,9 +8,11 @@ The chain, for one visit and one detector, in the order light and charge meet th
 3. a per-detector TAN-SIP WCS built from the camera geometry and the true pointing (`true_wcs`);
 4. electrons: (sky with a gradient + sources through a Gaussian or Moffat PSF + fringes) x the
    flat field (vignetting x pixel response x bad columns), Poisson noise, dark current with hot
-   pixels, cosmic rays, saturation with bleed trails along columns;
+   pixels (collected over the *dark time*, a little longer than the exposure), cosmic rays, and
+   charge beyond the full well bled along columns;
 5. ADU per amplifier: electrons / gain + bias level + bias structure + a per-exposure bias drift
-   (which the overscan measures) + read noise, in a uint16 raw frame with pre-scans and overscans.
+   (which the overscan measures) + read noise, saturating at the amplifier's saturation level
+   (raw ADU, bias included, as ISR tests it), in a uint16 raw frame with pre-scans and overscans.
 
 Everything random comes from a `numpy.random.Generator` you pass in; the instrument signature of each
 detector (bias structure, dark map, flat, fringe pattern, defects) comes from `DetectorSignature`,
@@ -62,6 +64,21 @@ _KIND = {"catalog": 1, "visits": 2, "signature": 3, "exposure": 4, "calib": 5, "
 def seeded_rng(seed: int, kind: str, *keys: int) -> np.random.Generator:
     """Return a generator that depends only on (seed, kind, keys): order-independent, reproducible.
 
+    Parameters
+    ----------
+    seed
+        The build's seed.
+    kind
+        What the numbers are for: ``"catalog"``, ``"visits"``, ``"signature"``, ``"exposure"``,
+        ``"calib"`` or ``"refcat"``.
+    *keys
+        Further integers (exposure id, detector ...).
+
+    Returns
+    -------
+    rng
+        A `numpy.random.Generator`.
+
     Examples
     --------
     >>> float(seeded_rng(1, "exposure", 7, 2).random()) == float(seeded_rng(1, "exposure", 7, 2).random())
@@ -96,7 +113,7 @@ def make_truth_catalog(
     n_stars, n_galaxies
         Source counts.
     bright_mag, faint_mag
-        r-band magnitude range; stars follow N(<m) proportional to 10**(0.3 m).
+        The r-band magnitude range; stars follow N(<m) proportional to 10**(0.3 m).
 
     Returns
     -------
@@ -157,6 +174,8 @@ class Visit:
 
     ``ra``/``dec`` are where the telescope was told to point (they go in the raw header);
     ``true_ra``/``true_dec``/``true_rotation_deg`` are where it pointed (they make the true WCS).
+    ``dark_time`` is how long the CCD collected dark current (seconds; the raw's ``DARKTIME``);
+    NaN (the default) means ``exptime + SIMCAM.dark_overhead``.
     """
 
     exposure_id: int
@@ -173,6 +192,11 @@ class Visit:
     fringe_amplitude: float
     airmass: float = 1.1
     psf_profile: str = "gaussian"
+    dark_time: float = math.nan
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.dark_time):
+            object.__setattr__(self, "dark_time", self.exptime + SIMCAM.dark_overhead)
 
     @property
     def physical_filter(self) -> str:
@@ -214,6 +238,34 @@ def make_visits(
     psf_profile: str = "gaussian",
 ) -> list[Visit]:
     """Plan ``n_visits`` exposures, cycling through ``bands``, with dithers and pointing errors.
+
+    Parameters
+    ----------
+    rng
+        Random generator (dithers, pointing errors, seeing, sky).
+    n_visits
+        Number of exposures.
+    bands
+        Bands, used in turn.
+    exptime
+        Exposure time (seconds); the dark time is this plus ``SIMCAM.dark_overhead``.
+    day_obs
+        Observing day (YYYYMMDD) of the first exposure.
+    first_seq
+        Sequence number of the first exposure.
+    center
+        Field centre (RA, Dec) in degrees.
+    dither_arcsec
+        Dither scatter (arcsec).
+    pointing_error_arcsec
+        Scatter of the true pointing around the commanded one (arcsec).
+    psf_profile
+        ``"gaussian"`` or ``"moffat"``.
+
+    Returns
+    -------
+    visits
+        One `Visit` per exposure.
 
     Examples
     --------
@@ -269,9 +321,23 @@ def make_visits(
 def true_wcs(
     visit: Visit, detector_id: int, geometry: DetectorGeometry = DEFAULT_GEOMETRY
 ) -> astropy.wcs.WCS:
-    """The TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + optical distortion.
+    """Return the TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + distortion.
 
     Pixel coordinates are those of the assembled detector (0-based in numpy, 1-based in FITS).
+
+    Parameters
+    ----------
+    visit
+        The visit (its true pointing and rotation).
+    detector_id
+        SimCam detector id.
+    geometry
+        The detector's pixel layout.
+
+    Returns
+    -------
+    wcs
+        An `astropy.wcs.WCS` with SIP distortion.
 
     Examples
     --------
@@ -473,8 +539,12 @@ def _render_sources(
     return image
 
 
-def _bleed(electrons: np.ndarray, full_well: np.ndarray) -> np.ndarray:
-    """Move charge above the full well up and down the column (bleed trails); return the mask."""
+def _bleed(electrons: np.ndarray, full_well: np.ndarray | np.floating) -> np.ndarray:
+    """Move charge above the full well up and down the column (bleed trails), in place.
+
+    Returns the pixels left full (at the full well, to 0.1 %).
+    """
+    full_well = np.broadcast_to(full_well, electrons.shape)
     over = electrons > full_well
     if not over.any():
         return over
@@ -536,7 +606,20 @@ def calibrated_truth(
     *,
     margin: int = 0,
 ) -> astropy.table.Table:
-    """The truth sources on one detector in one visit: pixel positions and expected electrons.
+    """Return the truth sources on one detector in one visit: pixel positions and expected electrons.
+
+    Parameters
+    ----------
+    catalog
+        The truth catalog (`make_truth_catalog`).
+    visit
+        The visit.
+    detector_id
+        SimCam detector id.
+    geometry
+        The detector's pixel layout.
+    margin
+        Keep sources up to this many pixels outside the detector too.
 
     Returns
     -------
@@ -660,21 +743,17 @@ def simulate_exposure(
     if visit.fringe_amplitude:
         expected += np.float32(visit.fringe_amplitude * sky_level) * signature.fringe
     expected *= signature.flat
-    expected += signature.dark_rate * np.float32(visit.exptime)
+    # Dark current accumulates over the dark time, which is longer than the exposure.
+    expected += signature.dark_rate * np.float32(visit.dark_time)
     electrons = _photon_noise(expected, rng)
     n_cr = _add_cosmic_rays(electrons, rng, visit.exptime)
+    _bleed(electrons, np.float32(SIMCAM.full_well))
+    electrons += signature.bias_structure
     boxes = amp_boxes(det)
-    full_well = np.empty_like(electrons)
-    for b in boxes:
-        full_well[b.assembled.y.start : b.assembled.y.stop, b.assembled.x.start : b.assembled.x.stop] = (
-            b.saturation * b.gain
-        )
-    saturated = _bleed(electrons, full_well)
+    raw_array, saturated = _to_adu(electrons, boxes, g, rng)
     ix = np.clip(np.round(np.asarray(truth["x"])).astype(int), 0, g.width - 1)
     iy = np.clip(np.round(np.asarray(truth["y"])).astype(int), 0, g.height - 1)
     truth["is_saturated"] = saturated[iy, ix]
-    electrons += signature.bias_structure
-    raw_array = _to_adu(electrons, boxes, g, rng)
     from lsst.images import Image
 
     from .camera import raw_bbox
@@ -684,6 +763,7 @@ def simulate_exposure(
         detector_id=detector_id,
         physical_filter=visit.physical_filter,
         exposure_time=visit.exptime,
+        dark_time=visit.dark_time,
         datetime_begin=visit.datetime_begin,
         ra=visit.ra,
         dec=visit.dec,
@@ -705,21 +785,29 @@ def simulate_exposure(
 
 def _to_adu(
     electrons: np.ndarray, boxes: list[Any], g: DetectorGeometry, rng: np.random.Generator
-) -> np.ndarray:
-    """Read out: per amplifier, electrons / gain + bias level + drift + read noise, into the raw frame."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read out: per amplifier, electrons / gain + bias level + drift + read noise, into the raw frame.
+
+    Each amplifier's output saturates at its saturation level (raw ADU, bias included: the
+    convention of ``AmplifierCalibrations.saturation`` and of Rubin's ``IsrTask``), so a
+    saturated pixel reads exactly that level.  Returns the uint16 raw frame and, in assembled
+    coordinates, which imaging pixels read saturated.
+    """
     raw = rng.standard_normal((g.raw_height, g.raw_width), dtype=np.float32)
+    saturated = np.zeros(electrons.shape, dtype=bool)
     for b in boxes:
         drift = float(rng.normal(0.0, 5.0))  # per-exposure bias level change: the overscan sees it
         seg = raw[b.raw.y.start : b.raw.y.stop, b.raw.x.start : b.raw.x.stop]
         seg *= np.float32(b.read_noise / b.gain)
         seg += np.float32(b.bias_level + drift)
         a = b.assembled
-        raw[b.data.y.start : b.data.y.stop, b.data.x.start : b.data.x.stop] += electrons[
-            a.y.start : a.y.stop, a.x.start : a.x.stop
-        ] * np.float32(1.0 / b.gain)
-    np.round(raw, out=raw)
+        data = raw[b.data.y.start : b.data.y.stop, b.data.x.start : b.data.x.stop]
+        data += electrons[a.y.start : a.y.stop, a.x.start : a.x.stop] * np.float32(1.0 / b.gain)
+        np.round(seg, out=seg)
+        np.minimum(seg, np.float32(b.saturation), out=seg)
+        saturated[a.y.start : a.y.stop, a.x.start : a.x.stop] = data >= b.saturation
     np.clip(raw, 0, 65535, out=raw)
-    return raw.astype(np.uint16)
+    return raw.astype(np.uint16), saturated
 
 
 def _truth_meta(visit: Visit, detector_id: int, g: DetectorGeometry, n_cr: int) -> dict[str, Any]:
@@ -730,6 +818,7 @@ def _truth_meta(visit: Visit, detector_id: int, g: DetectorGeometry, n_cr: int) 
         "band": visit.band,
         "physical_filter": visit.physical_filter,
         "exptime": visit.exptime,
+        "dark_time": visit.dark_time,
         "seeing_fwhm_arcsec": visit.seeing_fwhm_arcsec,
         "psf_sigma_pixels": visit.seeing_sigma_pixels,
         "psf_profile": visit.psf_profile,
