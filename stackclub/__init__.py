@@ -59,8 +59,8 @@ _LAZY: dict[str, str] = {
     "show_psf": "stackclub.display",
     "show_sources": "stackclub.display",
     "capture_logs": "stackclub.logs",
-    "run_command": "stackclub.logs",
-    "show_task_log": "stackclub.logs",
+    "run_command": "stackclub.commands",
+    "show_task_log": "stackclub.task_log",
     "demo_repo": "stackclub.simcam.repo",
     "doctor": "stackclub.doctor",
     "bps_config_path": "stackclub.qgraph",
@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .commands import run_command
     from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
     from .display import (
         compare,
@@ -83,9 +84,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         show_sources,
     )
     from .doctor import doctor
-    from .logs import capture_logs, run_command, show_task_log
+    from .logs import capture_logs
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
     from .simcam.repo import demo_repo
+    from .task_log import show_task_log
     from .versions import versions
     from .where_is import uses_of, where_is
 

@@ -6,6 +6,7 @@ Every message says what was wrong and what to do instead.
 from __future__ import annotations
 
 __all__ = (
+    "ArgumentTypeError",
     "BadDetectorError",
     "CommandError",
     "ConfigDocsError",
@@ -369,3 +370,42 @@ class RegistryError(SimCamError):
 
 class QuantumGraphError(StackClubError):
     """A quantum graph (or its ``pipetask report``) that cannot be read or shown."""
+
+
+# --- argument checks of the notebook helpers (issue 19: logs, commands, config_docs, display) -----
+
+
+def _describe_value(value: object) -> str:
+    """Say what was passed, briefly: ``None``, ``a float64 array of shape (4, 4)``, ``int 5``."""
+    if value is None:
+        return "None"
+    dtype, shape = getattr(value, "dtype", None), getattr(value, "shape", None)
+    if dtype is not None and shape is not None:
+        return f"a {dtype} array of shape {tuple(shape)}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+class ArgumentTypeError(StackClubError, TypeError):
+    """A notebook helper was given an argument of the wrong type.
+
+    Parameters
+    ----------
+    function
+        The helper that was called, e.g. ``"show_config"``.
+    argument
+        The argument's name, e.g. ``"depth"``.
+    value
+        What was passed.
+    expected
+        What to pass instead, e.g. ``"an int >= 0, or None for every level"``.
+    """
+
+    def __init__(self, function: str, argument: str, value: object, expected: str) -> None:
+        self.function = function
+        self.argument = argument
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{function}(): {argument} must be {expected}; got {_describe_value(value)}.")
