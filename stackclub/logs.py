@@ -18,8 +18,8 @@ Notes
 -----
 *Which records are captured by default.* pipe_base names a task's logger after the top-level
 package of the task's module plus the task label: ``lsst.isr``, ``stackclub.isr`` (subtask:
-``stackclub.isr.overscan``) and ``__main__.myTask`` for a task defined in a notebook.  No fixed list of prefixes can
-know them all, so by default `capture_logs` listens on the **root logger** and lowers the
+``stackclub.isr.overscan``) and ``__main__.myTask`` for a task defined in a notebook.  No fixed
+list of prefixes can know them all, so by default `capture_logs` listens on the **root logger** and lowers the
 root (and ``lsst``) logger level to the requested one for the duration of the block.  To stop
 that from flooding the cell, the namespaces in `QUIET_LOGGERS` (the Butler, resources and
 pipeline middleware, lsst.utils timers, and third-party tools such as SQLAlchemy, matplotlib
