@@ -53,11 +53,11 @@ _LAZY: dict[str, str] = {
     "show_pipeline": "stackclub.config_docs",
     "show_task_tree": "stackclub.config_docs",
     "compare": "stackclub.display",
-    "show_amplifiers": "stackclub.display",
+    "show_amplifiers": "stackclub.display_camera",
     "show_histogram": "stackclub.display",
     "show_image": "stackclub.display",
-    "show_psf": "stackclub.display",
-    "show_sources": "stackclub.display",
+    "show_psf": "stackclub.display_sources",
+    "show_sources": "stackclub.display_sources",
     "capture_logs": "stackclub.logs",
     "run_command": "stackclub.commands",
     "show_task_log": "stackclub.task_log",
@@ -75,14 +75,9 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .commands import run_command
     from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
-    from .display import (
-        compare,
-        show_amplifiers,
-        show_histogram,
-        show_image,
-        show_psf,
-        show_sources,
-    )
+    from .display import compare, show_histogram, show_image
+    from .display_camera import show_amplifiers
+    from .display_sources import show_psf, show_sources
     from .doctor import doctor
     from .logs import capture_logs
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
