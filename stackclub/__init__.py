@@ -51,7 +51,7 @@ _LAZY: dict[str, str] = {
     "show_config": "stackclub.config_docs",
     "show_connections": "stackclub.config_docs",
     "show_pipeline": "stackclub.config_docs",
-    "show_task_tree": "stackclub.config_docs",
+    "show_task_tree": "stackclub.task_tree",
     "compare": "stackclub.display",
     "show_amplifiers": "stackclub.display_camera",
     "show_histogram": "stackclub.display",
@@ -74,7 +74,7 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .commands import run_command
-    from .config_docs import diff_configs, show_config, show_connections, show_pipeline, show_task_tree
+    from .config_docs import diff_configs, show_config, show_connections, show_pipeline
     from .display import compare, show_histogram, show_image
     from .display_camera import show_amplifiers
     from .display_sources import show_psf, show_sources
@@ -83,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .qgraph import bps_config_path, qgraph_status, show_qgraph, summarize_qgraph
     from .simcam.repo import demo_repo
     from .task_log import show_task_log
+    from .task_tree import show_task_tree
     from .versions import versions
     from .where_is import uses_of, where_is
 

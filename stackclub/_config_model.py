@@ -16,10 +16,12 @@ __all__ = (
     "flatten_config",
     "format_value",
     "link_for",
+    "problem_note",
     "resolve_config",
     "resolve_task",
     "same_value",
     "source_url_for",
+    "validation_problem",
 )
 
 import builtins
@@ -27,12 +29,12 @@ import functools
 import importlib
 import logging
 import math
-import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._config_origin import PipelineOrigins, where_set
 from ._exceptions import MissingStackError, NotAConfigError, UnloadableClassError
 from ._render import Link
 
@@ -72,6 +74,17 @@ def source_url_for(cls: type) -> str | None:
     Never raises: without `stackclub.where_is`, or for a class it cannot place (one defined in
     a notebook), there is simply no link.
 
+
+    Parameters
+    ----------
+    cls
+        A class.
+
+    Returns
+    -------
+    url : `str` or `None`
+        The link, or `None`.
+
     Examples
     --------
     >>> source_url_for(int) is None or source_url_for(int).startswith("http")
@@ -90,7 +103,20 @@ def source_url_for(cls: type) -> str | None:
 
 
 def link_for(cls: type, text: str | None = None) -> Link:
-    """A `Link` cell naming ``cls`` (``module.Class`` unless ``text``) to its source.
+    """Return a `Link` cell naming ``cls`` (``module.Class`` unless ``text``) to its source.
+
+
+    Parameters
+    ----------
+    cls
+        A class.
+    text
+        The text shown (``module.Class`` when `None`).
+
+    Returns
+    -------
+    link : `~stackclub._render.Link`
+        The table cell.
 
     Examples
     --------
@@ -107,7 +133,18 @@ def link_for(cls: type, text: str | None = None) -> Link:
 
 
 def import_path(path: str) -> Any:
-    """Import ``"package.module.Name"`` (or ``"package.module:Name"``) and return the object."""
+    """Import ``"package.module.Name"`` (or ``"package.module:Name"``) and return the object.
+
+    Parameters
+    ----------
+    path
+        A dotted path, e.g. ``"lsst.pipe.base.PipelineTaskConfig"``.
+
+    Returns
+    -------
+    obj : `object`
+        What the path names.
+    """
     text = path.strip()
     module_name, sep, attr = text.rpartition(":") if ":" in text else text.rpartition(".")
     if not module_name or not attr:
@@ -145,6 +182,18 @@ def resolve_config(obj: Any, *, what: str) -> Config:
     (``.config``), anything with a ``.config`` that is a Config (a pipeline-graph task node),
     a ConfigurableField's value, a single-selection registry/choice value, or a dotted path to
     any of these classes.
+
+    Parameters
+    ----------
+    obj
+        What the user passed.
+    what
+        The helper that was called, for error messages.
+
+    Returns
+    -------
+    config : `lsst.pex.config.Config`
+        The config.
     """
     pex_config = _pex()
     original = obj
@@ -184,7 +233,20 @@ def _construct(config_class: type[Config], original: Any) -> Config:
 
 
 def resolve_task(obj: Any, *, what: str) -> tuple[type, Any, Config]:
-    """Return ``(task_class, task_instance_or_None, config)`` for a task class, instance or path."""
+    """Return ``(task_class, task_instance_or_None, config)`` for a task class, instance or path.
+
+    Parameters
+    ----------
+    obj
+        A task class or instance, a pipeline-graph task node, or a dotted class path.
+    what
+        The helper that was called, for error messages.
+
+    Returns
+    -------
+    resolved : `tuple`
+        ``(task_class, task_instance_or_None, config)``.
+    """
     pex_config = _pex()
     original = obj
     if isinstance(obj, str):
@@ -232,7 +294,8 @@ class ConfigRow:
     changed
         Whether the value differs from the default.
     where
-        ``file:line`` where the current value was set (filled for changed fields).
+        Where the current value was set, for changed fields: ``override.py:3``, ``cell In[5],
+        line 2``, a pipeline YAML line or the ``-c`` that set it (see `stackclub._config_origin`).
     doc
         The field's doc string (with deprecation notes and allowed values).
     is_group
@@ -257,12 +320,23 @@ class ConfigRow:
     raw: Any = field(default=None, compare=False, repr=False)
 
     def type_cell(self) -> Link:
-        """The type as a table cell, linked to the class's source where there is one."""
+        """Return the type as a table cell, linked to the class's source where there is one."""
         return Link(self.type, source_url_for(self.type_class) if self.type_class is not None else None)
 
 
 def format_value(value: Any) -> str:
     """Python-literal text for a config value (pex_config List/Dict shown as list/dict).
+
+
+    Parameters
+    ----------
+    value
+        A config value.
+
+    Returns
+    -------
+    text : `str`
+        Its Python-literal text.
 
     Examples
     --------
@@ -289,6 +363,19 @@ def _plain(value: Any) -> Any:
 
 def same_value(a: Any, b: Any) -> bool:
     """Whether two config values are equal (``nan`` equals ``nan``; errors count as unequal).
+
+
+    Parameters
+    ----------
+    a
+        A config value.
+    b
+        Another.
+
+    Returns
+    -------
+    same : `bool`
+        Whether they are equal.
 
     Examples
     --------
@@ -359,55 +446,6 @@ def _doc_text(fld: Any, pex_config: Any) -> str:
     return doc
 
 
-# ---- where a value was set -----------------------------------------------------------------------
-
-_INTERNAL = ("lsst/pex/config/", os.sep.join(("stackclub", "_config_model.py")))
-
-
-# Where pipe_base applies the ``config:`` overrides of a pipeline YAML (``ConfigOverrides.applyTo``).
-_PIPELINE_OVERRIDES = "lsst/pipe/base/configOverrides.py"
-
-
-def _is_internal(filename: str) -> bool:
-    name = filename.replace(os.sep, "/")
-    return name.startswith("<frozen") or any(part in name for part in _INTERNAL)
-
-
-def _short_file(filename: str) -> str:
-    name = filename.replace(os.sep, "/")
-    if "/ipykernel_" in name or name.startswith("<ipython-input"):
-        return "notebook cell"
-    if "/site-packages/" in name:  # an installed package: its import path says enough
-        return name.rsplit("/site-packages/", 1)[1]
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:  # another drive on Windows
-        return filename
-    return filename if rel.startswith("..") else rel
-
-
-def where_set(config: Config, name: str) -> str:
-    """``file:line`` (and the history label unless it is a plain assignment) of the last change.
-
-    The innermost frame outside pex_config is reported: for ``config.load(file)`` that is the
-    line in the override file; for an attribute assignment, the line that assigned.
-    """
-    history = config._history.get(name) or []
-    if not history:
-        return ""
-    _value, stack, label = history[-1]
-    frames = [f for f in (stack or []) if not _is_internal(str(getattr(f, "filename", "")))]
-    if not frames:
-        return str(label)
-    frame = frames[-1]
-    if str(frame.filename).replace(os.sep, "/").endswith(_PIPELINE_OVERRIDES):
-        text = "pipeline config override"  # pipe_base applying a pipeline YAML's config: block
-    else:
-        where = _short_file(str(frame.filename))
-        text = f"{where}, line {frame.lineno}" if where == "notebook cell" else f"{where}:{frame.lineno}"
-    return text if label in ("assignment", "default") else f"{text} ({label})"
-
-
 # ---- walking ------------------------------------------------------------------------------------
 
 # A default seen at a path: (value, its text, the class of the config holding the field).
@@ -428,6 +466,9 @@ class _Walk:
     defaults: dict[str, _Default] | None
     all_choices: bool = False
     rows: list[ConfigRow] = field(default_factory=list)
+    origins: PipelineOrigins | None = None
+    label: str | None = None
+    where_all: bool = False
 
     def add(
         self,
@@ -464,7 +505,9 @@ class _Walk:
                 value=value,
                 changed=changed,
                 doc=_doc_text(fld, self.pex_config),
-                where=where_set(cfg, fld.name) if changed else "",
+                where=where_set(cfg, fld.name, path=path, origins=self.origins, label=self.label)
+                if changed or self.where_all
+                else "",
                 is_group=is_group,
                 type_class=type_class,
                 raw=raw,
@@ -475,7 +518,19 @@ class _Walk:
         return self.depth is None or level < self.depth
 
     def walk(self, cfg: Config, prefix: str, parent: str, level: int) -> None:
-        """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``)."""
+        """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``).
+
+        Parameters
+        ----------
+        cfg
+            The config to walk.
+        prefix
+            Dotted path of ``cfg`` from the top config (``""`` at the top).
+        parent
+            Path of the row the fields go under.
+        level
+            Nesting depth of the fields.
+        """
         for name, fld in cfg._fields.items():
             path = f"{prefix}.{name}" if prefix else name
             handler = _HANDLERS.get(type(fld)) or self._handler(fld)
@@ -553,7 +608,7 @@ class _Walk:
                 self.walk(value[key], f"{path}[{key!r}]", path, level + 1)
 
     def _action_struct(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
-        """A ConfigurableActionStructField: a named collection of ConfigurableActions (configs)."""
+        """Add a ConfigurableActionStructField: a named collection of ConfigurableActions (configs)."""
         actions = list(value.items())
         self.add(
             cfg, fld, path, parent, level, [name for name, _ in actions],
@@ -585,6 +640,16 @@ def default_values(config_class: type[Config]) -> dict[str, _Default] | None:
     """Defaults of ``config_class`` (after its ``setDefaults``) by dotted path.
 
     Returns `None` when the class cannot be constructed without arguments.
+
+    Parameters
+    ----------
+    config_class
+        A Config class.
+
+    Returns
+    -------
+    defaults : `dict` or `None`
+        Path -> ``(value, text, owning config class)``; `None` when the class cannot be constructed.
     """
     try:
         return _DEFAULTS[config_class]
@@ -644,7 +709,15 @@ def _target_name(target: Any) -> str:
     return getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None) or repr(inner)
 
 
-def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = None) -> list[ConfigRow]:
+def flatten_config(
+    config: Config,
+    *,
+    with_defaults: bool,
+    depth: int | None = None,
+    origins: PipelineOrigins | None = None,
+    label: str | None = None,
+    where_all: bool = False,
+) -> list[ConfigRow]:
     """All fields of ``config`` as `ConfigRow` objects, parents before their children.
 
     Parameters
@@ -655,6 +728,13 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
         Also compute defaults (from a fresh config of the same class) and ``changed``.
     depth
         Levels of nested configs to expand (`None`: all).
+    origins
+        What the pipeline that made ``config`` says about its task (for "set at").
+    label
+        The task's label in its pipeline, when known (for "set at").
+    where_all
+        Say where every value was set, not only the changed ones (``with_defaults=False``
+        knows no changes).
 
     Returns
     -------
@@ -673,6 +753,59 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be None or >= 0, got {depth!r}")
     defaults = default_values(type(config)) if with_defaults else None
-    walker = _Walk(pex_config, depth=depth, defaults=defaults)
+    walker = _Walk(
+        pex_config, depth=depth, defaults=defaults, origins=origins, label=label, where_all=where_all
+    )
     walker.walk(config, "", "", 0)
     return walker.rows
+
+
+def validation_problem(config: Config) -> str | None:
+    """Say why ``config.validate()`` fails, or return `None` when it passes.
+
+    Parameters
+    ----------
+    config
+        The config to validate.
+
+    Returns
+    -------
+    problem : `str` or `None`
+        ``"<ConfigClass> does not validate: <first line of the error>"``: pex_config appends
+        where the field and config were defined; the first line says what is wrong.
+
+    Examples
+    --------
+    >>> import lsst.pex.config as pexConfig
+    >>> class C(pexConfig.Config):
+    ...     n = pexConfig.Field[int](doc="N.", default=None, optional=False)
+    >>> validation_problem(C())
+    "C does not validate: Field 'n' failed validation: Required value cannot be None"
+    """
+    try:
+        config.validate()
+    except Exception as err:
+        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return f"{type(config).__name__} does not validate: {message}"
+    return None
+
+
+def problem_note(problem: str) -> str:
+    """Turn a `validation_problem` into the note shown above a config that does not validate.
+
+    Parameters
+    ----------
+    problem
+        What `validation_problem` returned.
+
+    Returns
+    -------
+    note : `str`
+        The problem and what it means for a run.
+
+    Examples
+    --------
+    >>> problem_note("C does not validate: n is None")
+    'C does not validate: n is None. Shown as it is; a task refuses this config until it is fixed.'
+    """
+    return f"{problem}. Shown as it is; a task refuses this config until it is fixed."

@@ -815,3 +815,12 @@ def test_a_file_lsst_images_wrote_is_read_back_whole(rng: np.random.Generator, t
     assert hasattr(ax, "coords")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["BAD"]
     assert ax.get_title() == "masked.fits"
+
+
+@pytest.mark.parametrize("module", ["display", "display_sources", "display_camera"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"stackclub.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 1

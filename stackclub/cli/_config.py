@@ -69,6 +69,16 @@ def config(
         elif connections:
             conns = show_connections(task_or_config_class, pipeline=pipeline, label=label)
             text = conns.to_table().to_text(max_width=width)
+        elif pipeline is not None and not config_files:  # "set at" then names the YAML's lines
+            view = show_config(
+                task_or_config_class,
+                pipeline=pipeline,
+                label=label,
+                fields=list(fields) or None,
+                changed_only=changed_only,
+                depth=depth,
+            )
+            text = view.to_text(max_width=width)
         else:
             if pipeline is not None:
                 cfg, _ = _config_from_pipeline(task_or_config_class, pipeline, label)
