@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 import subprocess
 import sys
@@ -262,3 +263,113 @@ def test_nbval_honours_the_tag(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout[-2000:]
     bad = subprocess.run([*run, *args, str(untagged)], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 1 and "Cell outputs differ" in bad.stdout, bad.stdout[-2000:]
+
+
+# -- the second notebook pass of `make test`: numpy held to its baseline --------------------------------
+
+BASELINE = ROOT / ".ci" / "numpy-baseline"
+
+# Transcendental ufuncs on a fixed array: their SIMD code paths differ in the last bits.
+PROBE = """
+import hashlib, json, numpy as np
+from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+x = np.linspace(0.5, 20.0, 20_001)
+values = {}
+for name in ("exp", "log", "sin", "cos", "tanh", "arctan", "cbrt", "log10"):
+    for dtype in ("float64", "float32"):
+        values[f"{name}/{dtype}"] = getattr(np, name)(x.astype(dtype))
+print(json.dumps({
+    "dispatch": {f: bool(__cpu_features__[f]) for f in __cpu_dispatch__},
+    "digests": {k: hashlib.sha1(v.tobytes()).hexdigest() for k, v in values.items()},
+    "arrays": {k: v.tolist()[::97] for k, v in values.items()},
+}))
+"""
+
+
+def _environ_without_npy() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")
+    }
+
+
+def _baseline_features() -> str:
+    out = subprocess.run(
+        [sys.executable, str(BASELINE)], env=_environ_without_npy(), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _run_in_kernel(code: str, env: dict[str, str], cwd: Path) -> str:
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
+    texts: list[str] = []
+
+    def hook(msg: dict) -> None:
+        if msg["msg_type"] == "stream":
+            texts.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            texts.append(f"ERROR {msg['content']['ename']}: {msg['content']['evalue']}")
+
+    try:
+        kc.execute_interactive(code, output_hook=hook, timeout=120)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return "".join(texts)
+
+
+def test_the_baseline_list_is_what_this_numpy_dispatches_to_on_this_cpu() -> None:
+    import numpy as np
+    from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__
+
+    features = _baseline_features().split()
+    assert set(features) <= set(__cpu_dispatch__)
+    assert not set(features) & set(__cpu_baseline__)  # naming one would stop numpy's import
+    if not features:
+        pytest.skip(f"numpy {np.__version__} dispatches to nothing beyond its baseline on this CPU")
+    env = {**_environ_without_npy(), "NPY_DISABLE_CPU_FEATURES": " ".join(features)}
+    # numpy imports without a word (-W error: not even an ImportWarning) ...
+    quiet = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import numpy"], env=env, capture_output=True
+    )
+    assert quiet.returncode == 0 and quiet.stderr == b"", quiet.stderr.decode()
+    # ... whereas a name it does not dispatch to (numpy 1.x's AVX512F, an ARM name) only warns, and a
+    # baseline name is an error: why .ci/numpy-baseline computes the list.
+    other = {**env, "NPY_DISABLE_CPU_FEATURES": "AVX512F NEON"}
+    warned = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import numpy"], env=other, capture_output=True
+    )
+    assert warned.returncode == 0 and b"not part of the dispatched optimizations" in warned.stderr
+    base = {**env, "NPY_DISABLE_CPU_FEATURES": __cpu_baseline__[-1]}
+    failed = subprocess.run([sys.executable, "-c", "import numpy"], env=base, capture_output=True)
+    assert failed.returncode != 0 and b"part of the baseline optimizations" in failed.stderr
+
+
+def test_a_kernel_started_with_the_baseline_computes_other_last_digits(tmp_path: Path) -> None:
+    features = _baseline_features()
+    if not features:
+        pytest.skip("numpy dispatches to nothing beyond its baseline on this CPU")
+    full = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", PROBE],
+            env=_environ_without_npy(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    env = {**_environ_without_npy(), "NPY_DISABLE_CPU_FEATURES": features}
+    held = json.loads(_run_in_kernel(PROBE, env, tmp_path))
+    # The kernel reports every named feature disabled, the full run reports them on.
+    assert {f for f, on in full["dispatch"].items() if on} == set(features.split())
+    assert not any(held["dispatch"].values())
+    # And computes other last digits: the difference the second pass of `make test` catches.
+    differ = [k for k in full["digests"] if full["digests"][k] != held["digests"][k]]
+    assert differ, "no ufunc result changed with numpy held to its baseline"
+    name = differ[0]
+    pairs = [(a, b) for a, b in zip(full["arrays"][name], held["arrays"][name], strict=True) if a != b]
+    print(f"\n{len(differ)} of {len(full['digests'])} ufunc results differ, e.g. {name}: {pairs[:1]}")
