@@ -1088,7 +1088,9 @@ def test_wrong_argument_types(call: object, match: str) -> None:
         show_config(TopConfig, depth=-1)
 
 
-@pytest.mark.parametrize("module", ["config_docs", "task_tree", "_config_model", "_config_origin", "_render"])
+@pytest.mark.parametrize(
+    "module", ["config_docs", "task_tree", "_config_model", "_config_origin", "_config_resolve", "_render"]
+)
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib
