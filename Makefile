@@ -1,6 +1,7 @@
 # Stack Club: two commands do all the set-up.
 #   make lab    create .venv, install the locked versions, build the demo repository, start JupyterLab
-#   make test   create .venv, install the locked versions, run the unit tests and every notebook (nbval)
+#   make test   create .venv, install the locked versions, run the unit tests and every notebook (nbval),
+#               then the notebooks again with numpy's SIMD dispatch held to its baseline
 # Other targets: notebooks (re-execute the notebooks in place), bench, docs, test-browser, doctor,
 # lock (refresh requirements/lock.txt), test-latest (newest versions, no lock: reports/latest.md),
 # clean, help.
@@ -31,7 +32,7 @@ PYTHON ?= $(shell ./.ci/find-python 2>/dev/null)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help lab test notebooks bench clean demo-repo check-python venv venv-test venv-lab docs test-browser \
-	lock test-latest doctor lint
+	lock test-latest doctor lint test-baseline
 
 help:  ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -60,9 +61,26 @@ check-python:
 	@if [ -x "$(BIN)/python" ] && ! "$(BIN)/python" -c '$(PY_OK)'; then \
 	  echo "$(VENV) was made with Python < 3.12; run 'make clean' first." >&2; exit 2; fi
 
-test: check-python venv  ## install the locked versions, run unit tests + every notebook (nbval)
+test: check-python venv  ## install the locked versions, run unit tests + every notebook (nbval), twice
 	@$(MAKE) --no-print-directory _demo-repo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-baseline
+
+# numpy picks SIMD code per CPU at run time (AVX-512 here, AVX2 on most laptops, NEON on a Mac),
+# and transcendental ufuncs differ in the last digits between those code paths: a notebook that
+# prints a float in full passes on its author's machine and fails on a reader's.  So the notebooks
+# run a second time with numpy held to its baseline: NPY_DISABLE_CPU_FEATURES names every dispatch
+# target this CPU has (.ci/numpy-baseline computes them for this numpy and this CPU: numpy 2.5 on
+# an AVX-512 x86-64 prints "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"; nothing where numpy dispatches to
+# nothing beyond its baseline, and then the first pass was that run already).
+test-baseline: check-python venv  ## run the notebooks (nbval) with numpy's SIMD dispatch held to its baseline
+	@features="$$(env -u NPY_DISABLE_CPU_FEATURES $(BIN)/python .ci/numpy-baseline)" || exit 2; \
+	if [ -z "$$features" ]; then \
+	  echo "numpy dispatches to nothing beyond its baseline on this CPU: the notebooks ran at baseline already"; \
+	else \
+	  echo "== the notebooks again, numpy held to its baseline: NPY_DISABLE_CPU_FEATURES=\"$$features\""; \
+	  NPY_DISABLE_CPU_FEATURES="$$features" $(BIN)/python -m pytest -p no:cacheprovider notebooks/; \
+	fi
 
 lab: check-python venv  ## install the locked versions, build the demo repository, start JupyterLab
 	@$(MAKE) --no-print-directory _demo-repo

@@ -16,26 +16,26 @@ __all__ = (
     "flatten_config",
     "format_value",
     "link_for",
+    "problem_note",
     "resolve_config",
     "resolve_task",
     "same_value",
     "source_url_for",
+    "validation_problem",
 )
 
 import builtins
 import functools
-import importlib
 import logging
 import math
-import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import MissingStackError, NotAConfigError, UnloadableClassError
+from ._config_origin import PipelineOrigins, where_set
+from ._config_resolve import _pex, problem_note, resolve_config, resolve_task, validation_problem
 from ._render import Link
-from .source._names import check_installed
 
 if TYPE_CHECKING:
     from lsst.pex.config import Config
@@ -53,14 +53,6 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-def _pex() -> Any:
-    try:
-        import lsst.pex.config as pex_config
-    except ImportError as err:
-        raise MissingStackError("lsst.pex.config", "Showing a config") from err
-    return pex_config
-
-
 # --------------------------------------------------------------------------------------------------
 # Links to source (through stackclub.where_is when it is installed)
 # --------------------------------------------------------------------------------------------------
@@ -72,6 +64,17 @@ def source_url_for(cls: type) -> str | None:
 
     Never raises: without `stackclub.where_is`, or for a class it cannot place (one defined in
     a notebook), there is simply no link.
+
+
+    Parameters
+    ----------
+    cls
+        A class.
+
+    Returns
+    -------
+    url : `str` or `None`
+        The link, or `None`.
 
     Examples
     --------
@@ -91,7 +94,20 @@ def source_url_for(cls: type) -> str | None:
 
 
 def link_for(cls: type, text: str | None = None) -> Link:
-    """A `Link` cell naming ``cls`` (``module.Class`` unless ``text``) to its source.
+    """Return a `Link` cell naming ``cls`` (``module.Class`` unless ``text``) to its source.
+
+
+    Parameters
+    ----------
+    cls
+        A class.
+    text
+        The text shown (``module.Class`` when `None`).
+
+    Returns
+    -------
+    link : `~stackclub._render.Link`
+        The table cell.
 
     Examples
     --------
@@ -100,107 +116,6 @@ def link_for(cls: type, text: str | None = None) -> Link:
     """
     label = text if text is not None else f"{cls.__module__}.{cls.__qualname__}"
     return Link(label, source_url_for(cls))
-
-
-# --------------------------------------------------------------------------------------------------
-# What the user passed -> a Config
-# --------------------------------------------------------------------------------------------------
-
-
-def import_path(path: str) -> Any:
-    """Import ``"package.module.Name"`` (or ``"package.module:Name"``) and return the object."""
-    text = path.strip()
-    check_installed(text.replace(":", "."))  # a Rubin package we mirror but that is not installed
-    module_name, sep, attr = text.rpartition(":") if ":" in text else text.rpartition(".")
-    if not module_name or not attr:
-        raise UnloadableClassError(path, "expected a dotted path such as 'lsst.pipe.base.PipelineTaskConfig'")
-    # Allow nested attributes ("pkg.mod.Outer.Inner"): import the longest module prefix.
-    parts = text.replace(":", ".").split(".")
-    err: Exception | None = None
-    for split in range(len(parts) - 1, 0, -1):
-        mod_name = ".".join(parts[:split])
-        try:
-            obj: Any = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and not mod_name.startswith(exc.name) and exc.name != mod_name:
-                # The module exists but one of *its* imports is missing: report that.
-                raise UnloadableClassError(path, f"importing {mod_name!r} failed: {exc}") from exc
-            err = exc
-            continue
-        except Exception as exc:  # a module that fails while importing
-            raise UnloadableClassError(path, f"importing {mod_name!r} failed: {exc}") from exc
-        try:
-            for name in parts[split:]:
-                obj = getattr(obj, name)
-        except AttributeError:
-            raise UnloadableClassError(
-                path, f"module {mod_name!r} has no attribute {'.'.join(parts[split:])!r}"
-            ) from None
-        return obj
-    raise UnloadableClassError(path, f"no module {parts[0]!r} can be imported ({err})")
-
-
-def resolve_config(obj: Any, *, what: str) -> Config:
-    """Return the `~lsst.pex.config.Config` that ``obj`` stands for.
-
-    Accepts a Config instance or class, a Task class (its ``ConfigClass``) or instance
-    (``.config``), anything with a ``.config`` that is a Config (a pipeline-graph task node),
-    a ConfigurableField's value, a single-selection registry/choice value, or a dotted path to
-    any of these classes.
-    """
-    pex_config = _pex()
-    original = obj
-    if isinstance(obj, str):
-        obj = import_path(obj)
-    if isinstance(obj, pex_config.Config):
-        return obj
-    if isinstance(obj, type):
-        if issubclass(obj, pex_config.Config):
-            return _construct(obj, original)
-        config_class = getattr(obj, "ConfigClass", None)
-        if isinstance(config_class, type) and issubclass(config_class, pex_config.Config):
-            return _construct(config_class, original)
-    from lsst.pex.config.configChoiceField import ConfigInstanceDict
-    from lsst.pex.config.configurableField import ConfigurableInstance
-
-    if isinstance(obj, ConfigurableInstance):
-        return obj.value
-    if isinstance(obj, ConfigInstanceDict) and not obj._field.multi and obj._selection is not None:
-        return obj.active
-    try:
-        config = obj.config
-    except Exception:
-        config = None
-    if isinstance(config, pex_config.Config):
-        return config
-    raise NotAConfigError(original, what)
-
-
-def _construct(config_class: type[Config], original: Any) -> Config:
-    try:
-        return config_class()
-    except Exception as err:
-        raise NotAConfigError(
-            original, "constructing its config", reason=f"{config_class.__name__}() raised {err!r}"
-        ) from err
-
-
-def resolve_task(obj: Any, *, what: str) -> tuple[type, Any, Config]:
-    """Return ``(task_class, task_instance_or_None, config)`` for a task class, instance or path."""
-    pex_config = _pex()
-    original = obj
-    if isinstance(obj, str):
-        obj = import_path(obj)
-    if isinstance(obj, type) and not issubclass(obj, pex_config.Config):
-        config = resolve_config(obj, what=what)
-        return obj, None, config
-    task_class = getattr(obj, "task_class", None)  # a pipeline-graph TaskNode
-    if isinstance(task_class, type):
-        return task_class, None, resolve_config(obj, what=what)
-    task_config = getattr(obj, "config", None)
-    if isinstance(task_config, pex_config.Config) and hasattr(obj, "getTaskDict"):
-        return type(obj), obj, task_config
-    raise NotAConfigError(original, what, expected="a Task class or instance (or its dotted path)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,7 +149,8 @@ class ConfigRow:
     changed
         Whether the value differs from the default.
     where
-        ``file:line`` where the current value was set (filled for changed fields).
+        Where the current value was set, for changed fields: ``override.py:3``, ``cell In[5],
+        line 2``, a pipeline YAML line or the ``-c`` that set it (see `stackclub._config_origin`).
     doc
         The field's doc string (with deprecation notes and allowed values).
     is_group
@@ -259,12 +175,23 @@ class ConfigRow:
     raw: Any = field(default=None, compare=False, repr=False)
 
     def type_cell(self) -> Link:
-        """The type as a table cell, linked to the class's source where there is one."""
+        """Return the type as a table cell, linked to the class's source where there is one."""
         return Link(self.type, source_url_for(self.type_class) if self.type_class is not None else None)
 
 
 def format_value(value: Any) -> str:
     """Python-literal text for a config value (pex_config List/Dict shown as list/dict).
+
+
+    Parameters
+    ----------
+    value
+        A config value.
+
+    Returns
+    -------
+    text : `str`
+        Its Python-literal text.
 
     Examples
     --------
@@ -291,6 +218,19 @@ def _plain(value: Any) -> Any:
 
 def same_value(a: Any, b: Any) -> bool:
     """Whether two config values are equal (``nan`` equals ``nan``; errors count as unequal).
+
+
+    Parameters
+    ----------
+    a
+        A config value.
+    b
+        Another.
+
+    Returns
+    -------
+    same : `bool`
+        Whether they are equal.
 
     Examples
     --------
@@ -361,55 +301,6 @@ def _doc_text(fld: Any, pex_config: Any) -> str:
     return doc
 
 
-# ---- where a value was set -----------------------------------------------------------------------
-
-_INTERNAL = ("lsst/pex/config/", os.sep.join(("stackclub", "_config_model.py")))
-
-
-# Where pipe_base applies the ``config:`` overrides of a pipeline YAML (``ConfigOverrides.applyTo``).
-_PIPELINE_OVERRIDES = "lsst/pipe/base/configOverrides.py"
-
-
-def _is_internal(filename: str) -> bool:
-    name = filename.replace(os.sep, "/")
-    return name.startswith("<frozen") or any(part in name for part in _INTERNAL)
-
-
-def _short_file(filename: str) -> str:
-    name = filename.replace(os.sep, "/")
-    if "/ipykernel_" in name or name.startswith("<ipython-input"):
-        return "notebook cell"
-    if "/site-packages/" in name:  # an installed package: its import path says enough
-        return name.rsplit("/site-packages/", 1)[1]
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:  # another drive on Windows
-        return filename
-    return filename if rel.startswith("..") else rel
-
-
-def where_set(config: Config, name: str) -> str:
-    """``file:line`` (and the history label unless it is a plain assignment) of the last change.
-
-    The innermost frame outside pex_config is reported: for ``config.load(file)`` that is the
-    line in the override file; for an attribute assignment, the line that assigned.
-    """
-    history = config._history.get(name) or []
-    if not history:
-        return ""
-    _value, stack, label = history[-1]
-    frames = [f for f in (stack or []) if not _is_internal(str(getattr(f, "filename", "")))]
-    if not frames:
-        return str(label)
-    frame = frames[-1]
-    if str(frame.filename).replace(os.sep, "/").endswith(_PIPELINE_OVERRIDES):
-        text = "pipeline config override"  # pipe_base applying a pipeline YAML's config: block
-    else:
-        where = _short_file(str(frame.filename))
-        text = f"{where}, line {frame.lineno}" if where == "notebook cell" else f"{where}:{frame.lineno}"
-    return text if label in ("assignment", "default") else f"{text} ({label})"
-
-
 # ---- walking ------------------------------------------------------------------------------------
 
 # A default seen at a path: (value, its text, the class of the config holding the field).
@@ -430,6 +321,9 @@ class _Walk:
     defaults: dict[str, _Default] | None
     all_choices: bool = False
     rows: list[ConfigRow] = field(default_factory=list)
+    origins: PipelineOrigins | None = None
+    label: str | None = None
+    where_all: bool = False
 
     def add(
         self,
@@ -466,7 +360,9 @@ class _Walk:
                 value=value,
                 changed=changed,
                 doc=_doc_text(fld, self.pex_config),
-                where=where_set(cfg, fld.name) if changed else "",
+                where=where_set(cfg, fld.name, path=path, origins=self.origins, label=self.label)
+                if changed or self.where_all
+                else "",
                 is_group=is_group,
                 type_class=type_class,
                 raw=raw,
@@ -477,7 +373,19 @@ class _Walk:
         return self.depth is None or level < self.depth
 
     def walk(self, cfg: Config, prefix: str, parent: str, level: int) -> None:
-        """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``)."""
+        """Add rows for every field of ``cfg`` (paths start with ``prefix``, under row ``parent``).
+
+        Parameters
+        ----------
+        cfg
+            The config to walk.
+        prefix
+            Dotted path of ``cfg`` from the top config (``""`` at the top).
+        parent
+            Path of the row the fields go under.
+        level
+            Nesting depth of the fields.
+        """
         for name, fld in cfg._fields.items():
             path = f"{prefix}.{name}" if prefix else name
             handler = _HANDLERS.get(type(fld)) or self._handler(fld)
@@ -555,7 +463,7 @@ class _Walk:
                 self.walk(value[key], f"{path}[{key!r}]", path, level + 1)
 
     def _action_struct(self, cfg: Config, fld: Any, value: Any, path: str, parent: str, level: int) -> None:
-        """A ConfigurableActionStructField: a named collection of ConfigurableActions (configs)."""
+        """Add a ConfigurableActionStructField: a named collection of ConfigurableActions (configs)."""
         actions = list(value.items())
         self.add(
             cfg, fld, path, parent, level, [name for name, _ in actions],
@@ -587,6 +495,16 @@ def default_values(config_class: type[Config]) -> dict[str, _Default] | None:
     """Defaults of ``config_class`` (after its ``setDefaults``) by dotted path.
 
     Returns `None` when the class cannot be constructed without arguments.
+
+    Parameters
+    ----------
+    config_class
+        A Config class.
+
+    Returns
+    -------
+    defaults : `dict` or `None`
+        Path -> ``(value, text, owning config class)``; `None` when the class cannot be constructed.
     """
     try:
         return _DEFAULTS[config_class]
@@ -646,7 +564,15 @@ def _target_name(target: Any) -> str:
     return getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None) or repr(inner)
 
 
-def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = None) -> list[ConfigRow]:
+def flatten_config(
+    config: Config,
+    *,
+    with_defaults: bool,
+    depth: int | None = None,
+    origins: PipelineOrigins | None = None,
+    label: str | None = None,
+    where_all: bool = False,
+) -> list[ConfigRow]:
     """All fields of ``config`` as `ConfigRow` objects, parents before their children.
 
     Parameters
@@ -657,6 +583,13 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
         Also compute defaults (from a fresh config of the same class) and ``changed``.
     depth
         Levels of nested configs to expand (`None`: all).
+    origins
+        What the pipeline that made ``config`` says about its task (for "set at").
+    label
+        The task's label in its pipeline, when known (for "set at").
+    where_all
+        Say where every value was set, not only the changed ones (``with_defaults=False``
+        knows no changes).
 
     Returns
     -------
@@ -675,6 +608,8 @@ def flatten_config(config: Config, *, with_defaults: bool, depth: int | None = N
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be None or >= 0, got {depth!r}")
     defaults = default_values(type(config)) if with_defaults else None
-    walker = _Walk(pex_config, depth=depth, defaults=defaults)
+    walker = _Walk(
+        pex_config, depth=depth, defaults=defaults, origins=origins, label=label, where_all=where_all
+    )
     walker.walk(config, "", "", 0)
     return walker.rows

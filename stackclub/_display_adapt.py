@@ -24,10 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._exceptions import ArgumentTypeError
+
 if TYPE_CHECKING:
     import astropy.wcs
 
 _LOG = logging.getLogger(__name__)
+
+_MASK_ARRAY = "a boolean array (True where a pixel is flagged) of the image's shape"
+_MASK_HINT = "; to flag pixels by value, compare: mask=array > 1000 or mask=np.isnan(array)"
 
 #: What `as_frame` accepts, for error messages.
 ACCEPTED = (
@@ -94,7 +99,18 @@ class DisplayFrame:
         return None if ok.all() else ok
 
     def plane(self, name: str) -> np.ndarray:
-        """Return mask plane ``name`` as a boolean array of the image's shape."""
+        """Return mask plane ``name`` as a boolean array of the image's shape.
+
+        Parameters
+        ----------
+        name
+            A plane name (`planes` lists them).
+
+        Returns
+        -------
+        plane : `numpy.ndarray`
+            The plane's pixels, `True` where set.
+        """
         try:
             getter = self.planes[name]
         except KeyError:
@@ -124,6 +140,18 @@ def shift_wcs(wcs: astropy.wcs.WCS, x0: float, y0: float) -> astropy.wcs.WCS:
     astropy WCS objects use array coordinates (first pixel at 0); ``lsst.images`` types
     use the ``bbox`` origin. Shifting ``CRPIX`` (and the SIP reference) moves the WCS into
     the image's own coordinates, so sky axes, source positions and boxes all agree.
+
+    Parameters
+    ----------
+    wcs
+        A WCS in array coordinates.
+    x0, y0
+        The image's pixel coordinates of ``array[0, 0]``.
+
+    Returns
+    -------
+    shifted : `astropy.wcs.WCS`
+        ``wcs`` itself when there is no shift, else a shifted copy.
     """
     if x0 == 0 and y0 == 0:
         return wcs
@@ -174,7 +202,7 @@ def _const_getter(value: np.ndarray) -> Callable[[], np.ndarray]:
 
 
 def as_mask_planes(
-    mask: Any, shape: tuple[int, int]
+    mask: Any, shape: tuple[int, int], *, function: str = "show_image"
 ) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, str]]:
     """Read mask planes (name -> boolean getter) and their docs from any supported mask.
 
@@ -186,6 +214,22 @@ def as_mask_planes(
         one boolean array (shown as plane ``"MASK"``).
     shape
         The image's ``(ny, nx)``; a mask of any other shape is an error.
+    function
+        The helper that was called, for error messages.
+
+    Returns
+    -------
+    planes : `dict` [`str`, `~collections.abc.Callable`]
+        Plane name -> a function returning the plane as a boolean array, in schema order.
+    docs : `dict` [`str`, `str`]
+        Plane name -> its description.
+
+    Raises
+    ------
+    stackclub._exceptions.ArgumentTypeError
+        ``mask`` (or a plane of a dict) is not a boolean or integer array.
+    ValueError
+        A mask of another shape than the image.
     """
     planes: dict[str, Callable[[], np.ndarray]] = {}
     docs: dict[str, str] = {}
@@ -207,16 +251,18 @@ def as_mask_planes(
         for name, value in mask.items():
             value = np.asarray(value)
             if value.dtype.kind not in "bui":
-                raise TypeError(f"mask plane {name!r} must be a boolean array, not {value.dtype}")
+                raise ArgumentTypeError(function, f"mask[{name!r}]", value, _MASK_ARRAY + _MASK_HINT)
             _check_mask_shape(value.shape, shape, f"mask plane {name!r}")
             planes[str(name)] = _const_getter(value.astype(bool, copy=False))
             docs[str(name)] = ""
     else:
-        value = np.asarray(mask)
-        if value.dtype.kind not in "bui":
-            raise TypeError(
-                "mask must be an lsst.images Mask, a dict of plane name -> boolean array, or a boolean "
-                f"array; got {type(mask).__name__}"
+        value = np.asarray(mask) if isinstance(mask, np.ndarray | list | tuple) else None
+        if value is None or value.dtype.kind not in "bui":
+            raise ArgumentTypeError(
+                function,
+                "mask",
+                mask,
+                f"an lsst.images Mask, a dict of plane name -> boolean array, or {_MASK_ARRAY}" + _MASK_HINT,
             )
         _check_mask_shape(value.shape, shape)
         planes["MASK"] = _const_getter(value.astype(bool, copy=False))
@@ -291,8 +337,22 @@ def _from_fits(hdus: Any, label: str) -> DisplayFrame:
     raise ValueError(f"{label} has no image HDU (no HDU with 2-D data)")
 
 
-def as_frame(obj: Any, *, mask: Any = None) -> DisplayFrame:
+def as_frame(obj: Any, *, mask: Any = None, function: str = "show_image") -> DisplayFrame:
     """Return a `DisplayFrame` for any supported image; ``mask`` replaces its own mask planes.
+
+    Parameters
+    ----------
+    obj
+        Any image the display helpers accept (see ``ACCEPTED``).
+    mask
+        A mask to use instead of the image's own (see `as_mask_planes`), or `None`.
+    function
+        The helper that was called, for error messages.
+
+    Returns
+    -------
+    frame : `DisplayFrame`
+        The pixels, origin, WCS and mask planes.
 
     Raises
     ------
@@ -303,7 +363,7 @@ def as_frame(obj: Any, *, mask: Any = None) -> DisplayFrame:
     """
     frame = _as_frame(obj)
     if mask is not None:
-        frame.planes, frame.plane_docs = as_mask_planes(mask, frame.shape)
+        frame.planes, frame.plane_docs = as_mask_planes(mask, frame.shape, function=function)
     return frame
 
 

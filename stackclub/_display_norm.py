@@ -32,7 +32,20 @@ _HISTEQ_SAMPLES = 200_000
 
 
 def finite_values(array: np.ndarray, finite: np.ndarray | None = None) -> np.ndarray:
-    """Return the finite pixels of ``array`` as a 1-D array (no copy when all are finite)."""
+    """Return the finite pixels of ``array`` as a 1-D array (no copy when all are finite).
+
+    Parameters
+    ----------
+    array
+        The pixels.
+    finite
+        Their finite-pixel mask when already known (`None`: computed here).
+
+    Returns
+    -------
+    values : `numpy.ndarray`
+        The finite pixels, flattened.
+    """
     if finite is None and np.issubdtype(array.dtype, np.floating):
         ok = np.isfinite(array)
         finite = None if ok.all() else ok
@@ -40,7 +53,20 @@ def finite_values(array: np.ndarray, finite: np.ndarray | None = None) -> np.nda
 
 
 def check_stretch(stretch: str, percentile: float | Sequence[float] | None) -> None:
-    """Raise `ValueError` for an unknown stretch or a percentile that cannot be used."""
+    """Raise `ValueError` for an unknown stretch or a percentile that cannot be used.
+
+    Parameters
+    ----------
+    stretch
+        One of `STRETCHES`.
+    percentile
+        A percentage of pixels to keep, a ``(lower, upper)`` pair, or `None`.
+
+    Raises
+    ------
+    ValueError
+        The stretch is unknown, or the percentile unusable (or given with ``"zscale"``).
+    """
     if stretch not in STRETCHES:
         raise ValueError(
             f"unknown stretch {stretch!r}; choose one of " + ", ".join(repr(s) for s in STRETCHES)
@@ -52,7 +78,7 @@ def check_stretch(stretch: str, percentile: float | Sequence[float] | None) -> N
             "stretch='zscale' chooses its own limits, so percentile= cannot be combined with it; "
             "for percentile limits pick stretch='linear' (or 'asinh', 'log', 'histeq')"
         )
-    values = [percentile] if np.isscalar(percentile) else list(percentile)  # type: ignore[arg-type]
+    values = [percentile] if np.isscalar(percentile) else list(percentile)
     if len(values) not in (1, 2) or not all(0 <= float(v) <= 100 for v in values):
         raise ValueError(
             "percentile must be a number in (0, 100] or a (lower, upper) pair of percentiles; "
@@ -65,7 +91,20 @@ def check_stretch(stretch: str, percentile: float | Sequence[float] | None) -> N
 
 
 def make_interval(stretch: str, percentile: float | Sequence[float] | None) -> BaseInterval:
-    """Return the astropy interval that sets the display limits for ``stretch``/``percentile``."""
+    """Return the astropy interval that sets the display limits for ``stretch``/``percentile``.
+
+    Parameters
+    ----------
+    stretch
+        One of `STRETCHES`.
+    percentile
+        As in `check_stretch`.
+
+    Returns
+    -------
+    interval : `astropy.visualization.BaseInterval`
+        The zscale, min-max or (asymmetric) percentile limits.
+    """
     from astropy.visualization import (
         AsymmetricPercentileInterval,
         MinMaxInterval,
@@ -79,8 +118,8 @@ def make_interval(stretch: str, percentile: float | Sequence[float] | None) -> B
     if percentile is None:
         return MinMaxInterval()
     if np.isscalar(percentile):
-        return PercentileInterval(float(percentile))  # type: ignore[arg-type]
-    lower, upper = (float(v) for v in percentile)  # type: ignore[union-attr]
+        return PercentileInterval(float(percentile))
+    lower, upper = (float(v) for v in percentile)
     return AsymmetricPercentileInterval(lower, upper)
 
 

@@ -6,6 +6,7 @@ Every message says what was wrong and what to do instead.
 from __future__ import annotations
 
 __all__ = (
+    "ArgumentTypeError",
     "BadDetectorError",
     "CleanStartError",
     "CommandError",
@@ -34,7 +35,6 @@ __all__ = (
     "UnknownNameError",
     "UnloadableClassError",
     "WhereIsError",
-    "WrongArgumentError",
 )
 
 
@@ -379,32 +379,6 @@ class NotInstalledError(UnknownNameError):
         )
 
 
-class WrongArgumentError(WhereIsError, TypeError):
-    """A helper was given an argument of a type it cannot use.
-
-    Parameters
-    ----------
-    function
-        The helper, e.g. ``"uses_of"``.
-    argument
-        The parameter's name, e.g. ``"field_name"``.
-    value
-        What was given.
-    expected
-        What to pass instead.
-    """
-
-    def __init__(self, function: str, argument: str, value: object, expected: str) -> None:
-        self.function = function
-        self.argument = argument
-        self.value = value
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        super().__init__(
-            f"{function} needs {expected} as {argument}; got {shown} (of type {type(value).__name__})."
-        )
-
-
 class RemovedArgumentError(WhereIsError, TypeError):
     """An argument of the 2018 Stack Club's helper that this one replaced.
 
@@ -496,7 +470,7 @@ class QuantumGraphError(StackClubError):
     """A quantum graph (or its ``pipetask report``) that cannot be read or shown."""
 
 
-# --- the learner's path (issue 20: clean start, the task explorer) ------------------------------
+# --- the learner's path: clean start, the task explorer -------------------------------------------
 
 
 class CleanStartError(StackClubError, ValueError):
@@ -534,3 +508,42 @@ class ExploreError(StackClubError, ValueError):
         self.problem = problem
         self.advice = advice
         super().__init__(f"{problem}. {advice}")
+
+
+# --- argument checks of the notebook helpers (logs, commands, config_docs, display) ----------------
+
+
+def _describe_value(value: object) -> str:
+    """Say what was passed, briefly: ``None``, ``a float64 array of shape (4, 4)``, ``int 5``."""
+    if value is None:
+        return "None"
+    dtype, shape = getattr(value, "dtype", None), getattr(value, "shape", None)
+    if dtype is not None and shape is not None:
+        return f"a {dtype} array of shape {tuple(shape)}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+class ArgumentTypeError(StackClubError, TypeError):
+    """A notebook helper was given an argument of the wrong type.
+
+    Parameters
+    ----------
+    function
+        The helper that was called, e.g. ``"show_config"``.
+    argument
+        The argument's name, e.g. ``"depth"``.
+    value
+        What was passed.
+    expected
+        What to pass instead, e.g. ``"an int >= 0, or None for every level"``.
+    """
+
+    def __init__(self, function: str, argument: str, value: object, expected: str) -> None:
+        self.function = function
+        self.argument = argument
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{function}(): {argument} must be {expected}; got {_describe_value(value)}.")

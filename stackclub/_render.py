@@ -11,6 +11,8 @@ __all__ = (
     "Styled",
     "Table",
     "escape",
+    "warning_html",
+    "warning_text",
 )
 
 import html
@@ -21,6 +23,17 @@ from typing import Any
 
 def escape(value: Any) -> str:
     """Return ``str(value)`` escaped for HTML text and attribute values.
+
+
+    Parameters
+    ----------
+    value
+        Anything; `str` of it is escaped.
+
+    Returns
+    -------
+    text : `str`
+        The escaped text.
 
     Examples
     --------
@@ -86,7 +99,7 @@ def _cell_text(value: Any) -> str:
 class Table:
     """Rows under named columns, rendered as an HTML ``<table>`` or as aligned text.
 
-    Parameters
+    Attributes
     ----------
     columns
         Column headings.
@@ -126,7 +139,18 @@ class Table:
         return f"<{type(self).__name__}: {len(self.rows)} rows × {len(self.columns)} columns>"
 
     def to_text(self, *, max_width: int | None = None) -> str:
-        """Render as aligned plain text, one line per row (cells' newlines become spaces)."""
+        """Render as aligned plain text, one line per row (cells' newlines become spaces).
+
+        Parameters
+        ----------
+        max_width
+            Widest a column may be; longer cells are cut with ``…`` (`None`: no limit).
+
+        Returns
+        -------
+        text : `str`
+            The title, the header, a rule and one line per row.
+        """
         grid = [[_cell_text(c).replace("\n", " ") for c in row] for row in self.rows]
         heads = [str(c) for c in self.columns]
         widths = [max([len(h)] + [len(r[i]) for r in grid]) for i, h in enumerate(heads)]
@@ -166,3 +190,53 @@ class Table:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+_WARNING_STYLE = (
+    "margin: 0.3em 0; padding: 0.3em 0.6em; border-left: 4px solid var(--jp-error-color1, #d32f2f); "
+    "background: var(--jp-error-color3, #ffebee)"
+)
+
+
+def warning_text(message: str) -> str:
+    """Return a warning line shown above a table in a terminal.
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+
+    Returns
+    -------
+    line : `str`
+        The message after a warning sign.
+
+    Examples
+    --------
+    >>> warning_text("C does not validate")
+    '⚠ C does not validate'
+    """
+    return f"⚠ {message}"
+
+
+def warning_html(message: str) -> str:
+    """Return a warning paragraph shown above a table in a notebook (escaped).
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+
+    Returns
+    -------
+    html : `str`
+        A ``<p class="stackclub-problem">`` in the notebook's error colours.
+
+    Examples
+    --------
+    >>> warning_html("a < b").endswith('>⚠ a &lt; b</p>')
+    True
+    """
+    return (
+        f'<p class="stackclub-problem" style="{escape(_WARNING_STYLE)}">{escape(warning_text(message))}</p>'
+    )

@@ -13,8 +13,10 @@ class, an instance, a `~lsst.pipe.base.Task` (class or instance) or a dotted cla
 `show_pipeline`        a pipeline's tasks in order and the datasets flowing between them
 =====================  ==========================================================================
 
-The pipeline helpers live in `stackclub.pipeline_docs` and are re-exported here; the row
-model (walking every pex_config field kind, defaults, history) in `stackclub._config_model`.
+The pipeline helpers live in `stackclub.pipeline_docs` and `show_task_tree` in
+`stackclub.task_tree`, re-exported here; the row model (walking every pex_config field kind,
+defaults) in `stackclub._config_model`, and where each value was set ("set at") in
+`stackclub._config_origin`.
 
 Compared with the tools learners meet elsewhere: documenteer's ``lsst-task-config-fields``
 Sphinx directives also walk ``Config._fields`` and format each field kind, but document a class
@@ -47,10 +49,25 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._config_model import ConfigRow, flatten_config, link_for, resolve_config, resolve_task, same_value
-from ._exceptions import ConfigValidationError
-from ._render import Table, escape
-from .pipeline_docs import ConnectionsView, PipelineView, show_connections, show_pipeline
+from ._config_model import (
+    ConfigRow,
+    flatten_config,
+    problem_note,
+    resolve_config,
+    same_value,
+    validation_problem,
+)
+from ._config_origin import PipelineOrigins
+from ._exceptions import ArgumentTypeError, NotAConfigError, PipelineLoadError
+from ._render import Table, escape, warning_html, warning_text
+from .pipeline_docs import (
+    ConnectionsView,
+    PipelineView,
+    pipeline_task_config,
+    show_connections,
+    show_pipeline,
+)
+from .task_tree import TaskTree, TaskTreeRow, show_task_tree
 
 if TYPE_CHECKING:
     from lsst.pex.config import Config
@@ -73,7 +90,7 @@ class ConfigView:
     terminal (``str``).  The rows are plain data: iterate over them, index them by dotted path,
     or test them.
 
-    Parameters
+    Attributes
     ----------
     title
         What was shown, e.g. ``"IsrTaskConfig (stackclub.pipe.isr.IsrTaskConfig)"``.
@@ -83,6 +100,9 @@ class ConfigView:
         Whether only fields that differ from their defaults are shown; adds a "set at" column.
     filtered
         Whether a glob or ``changed_only`` selected the rows (nested tables then start open).
+    problem
+        Why the config does not validate (the first line of ``config.validate()``'s error),
+        shown above the table; `None` when it validates (or was not validated).
 
     Examples
     --------
@@ -103,6 +123,7 @@ class ConfigView:
     rows: list[ConfigRow] = field(default_factory=list)
     changed_only: bool = False
     filtered: bool = False
+    problem: str | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -147,6 +168,16 @@ class ConfigView:
 
         ``max_width`` cuts long defaults, values and docs with ``…`` (field paths and types
         are always shown whole).
+
+        Parameters
+        ----------
+        max_width
+            Longest default, value or doc shown whole (`None`: no limit).
+
+        Returns
+        -------
+        table : `~stackclub._render.Table`
+            One flat table of every shown row.
         """
         heading = f"{self.title}: {_count(len(self.rows), 'field')}"
         rows: list[Sequence[Any]] = [self._cells(r, html=False) for r in self.rows]
@@ -155,8 +186,20 @@ class ConfigView:
         return Table(self.columns, rows, title=heading)
 
     def to_text(self, *, max_width: int | None = 60) -> str:
-        """Render as aligned text; defaults, values and docs longer than ``max_width`` are cut."""
-        return self.to_table(max_width=max_width).to_text()
+        """Render as aligned text; defaults, values and docs longer than ``max_width`` are cut.
+
+        Parameters
+        ----------
+        max_width
+            Longest default, value or doc shown whole (`None`: no limit).
+
+        Returns
+        -------
+        text : `str`
+            The validation problem (if any), the title and the rows.
+        """
+        text = self.to_table(max_width=max_width).to_text()
+        return f"{warning_text(problem_note(self.problem))}\n{text}" if self.problem else text
 
     def __str__(self) -> str:
         return self.to_text()
@@ -167,7 +210,10 @@ class ConfigView:
         for row in self.rows:
             children.setdefault(row.parent, []).append(row)
         heading = f"{self.title}: {_count(len(self.rows), 'field')}"
-        parts = ['<div class="stackclub-config">', f"<p><strong>{escape(heading)}</strong></p>"]
+        parts = ['<div class="stackclub-config">']
+        if self.problem:
+            parts.append(warning_html(problem_note(self.problem)))
+        parts.append(f"<p><strong>{escape(heading)}</strong></p>")
         self._html_level("", children, parts)
         parts.append("</div>")
         return "\n".join(parts)
@@ -191,12 +237,14 @@ class ConfigView:
 
 
 def show_config(
-    config_or_class: Any,
+    config_or_class: Any = None,
     *,
     fields: str | Sequence[str] | None = None,
     changed_only: bool = False,
     depth: int | None = None,
     validate: bool = True,
+    pipeline: Any = None,
+    label: str | None = None,
 ) -> ConfigView:
     """Show a config's fields: dotted path, type, default, current value and doc.
 
@@ -205,20 +253,33 @@ def show_config(
     config_or_class
         A `lsst.pex.config.Config` instance or subclass, a `~lsst.pipe.base.Task` class or
         instance (its config is shown), a pipeline-graph task node, or the dotted path of any
-        of these classes (``"lsst.pipe.base.PipelineTaskConfig"``).
+        of these classes (``"lsst.pipe.base.PipelineTaskConfig"``).  May be `None` when
+        ``pipeline`` and ``label`` say which task.
     fields
         Keep only fields whose name or dotted path matches this glob (or any of these globs),
         e.g. ``"do*"``, and the fields of a matching nested config (``"overscan"``); their
         enclosing configs are kept too.
     changed_only
         Keep only fields whose value differs from the default, and add where each was set
-        (file and line, from the history pex_config keeps for every field).
+        ("set at", from the history pex_config keeps for every field): ``override.py:3`` for a
+        file, ``cell In[5], line 2`` for a notebook cell, the pipeline YAML's line for its
+        ``config:`` entries, ``file:`` and ``python:`` blocks, the ``-c`` that set a value
+        (``-c isr:doFringe=False``), or the line of the run's stored config for a config read
+        back from the Butler.
     depth
         How many levels of nested configs to show: ``0`` for the top-level fields only,
         `None` for all.
     validate
-        Call ``config.validate()`` first and raise if it fails (pass `False` to look at an
-        incomplete config anyway).
+        Call ``config.validate()`` first; when it fails, the config is shown all the same
+        with the reason above the table (`ConfigView.problem`): a config that does not
+        validate is the one a learner most needs to look at.
+    pipeline
+        A pipeline YAML path, a `~lsst.pipe.base.Pipeline` or a
+        `~lsst.pipe.base.pipeline_graph.PipelineGraph`: show the config this pipeline gives
+        the task (``label``, or the one task of the class given), and say in "set at" which
+        line of the YAML (or which ``-c``) set each value.
+    label
+        The task's label in ``pipeline``.
 
     Returns
     -------
@@ -231,8 +292,10 @@ def show_config(
         ``config_or_class`` is not (and does not lead to) a config.
     stackclub._exceptions.UnloadableClassError
         A dotted class path that cannot be imported.
-    stackclub._exceptions.ConfigValidationError
-        ``validate`` is true and the config fails ``validate()``.
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read or has no such task.
+    stackclub._exceptions.ArgumentTypeError
+        ``fields``, ``depth`` or ``label`` is of the wrong type.
 
     Notes
     -----
@@ -256,11 +319,14 @@ def show_config(
     >>> view["gain"].type, view["gain"].default, view["gain"].value
     ('RangeField[float] [0.0, inf)', '1.0', '2.5')
     """
-    config = resolve_config(config_or_class, what="show_config")
-    if validate:
-        _validate(config)
-    globs = _globs(fields)
-    rows = flatten_config(config, with_defaults=True, depth=depth)
+    globs = _globs(fields, "show_config")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)):
+        raise ArgumentTypeError(
+            "show_config", "depth", depth, "an int >= 0 (how many levels of nested configs), or None for all"
+        )
+    config, label, origins = _config_and_origins(config_or_class, pipeline, label)
+    problem = validation_problem(config) if validate else None
+    rows = flatten_config(config, with_defaults=True, depth=depth, origins=origins, label=label)
     # A field matches a glob when it or an enclosing config does ("overscan" shows its fields).
     selected: dict[str, bool] = {}
     for row in rows:  # parents come before their children
@@ -274,12 +340,38 @@ def show_config(
             keep.add(parent)
             parent = parents[parent]
     shown = [row for row in rows if row.path in keep]
+    title = _title(config) if label is None else f"{label}: {_title(config)}"
     return ConfigView(
-        title=_title(config),
+        title=title,
         rows=shown,
         changed_only=changed_only,
         filtered=bool(globs) or changed_only,
+        problem=problem,
     )
+
+
+def _config_and_origins(
+    obj: Any, pipeline: Any, label: str | None
+) -> tuple[Config, str | None, PipelineOrigins | None]:
+    """Resolve what `show_config` was given to a config, its pipeline label and the pipeline's overrides."""
+    if label is not None and not isinstance(label, str):
+        raise ArgumentTypeError("show_config", "label", label, "a task label such as 'isr', or None")
+    if pipeline is None:
+        if label is not None:
+            raise PipelineLoadError("(none given)", f"label={label!r} needs pipeline= as well")
+        if obj is None:
+            raise NotAConfigError(None, "show_config", expected="a config or task, or pipeline= and label=")
+        config = resolve_config(obj, what="show_config")
+        node_label = getattr(obj, "label", None) if hasattr(obj, "task_class") else None
+        return config, node_label if isinstance(node_label, str) else None, None
+    config, title = pipeline_task_config(obj, pipeline, label)
+    label = label or title.split(" ", 1)[0]
+    try:
+        origins = PipelineOrigins.read(pipeline, label)
+    except Exception as err:  # "set at" then says less; the config itself is right
+        _LOG.debug("could not read the overrides of %r in %r: %s", label, pipeline, err)
+        origins = None
+    return config, label, origins
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,7 +383,7 @@ def show_config(
 class ConfigDiff:
     """The fields whose values differ between two configs (see `diff_configs`).
 
-    Parameters
+    Attributes
     ----------
     labels
         Headings of the two value columns.
@@ -299,6 +391,9 @@ class ConfigDiff:
         What each side is (config class names).
     rows
         ``(path, type, a, b, doc)`` tuples; ``a`` or ``b`` is empty where that side lacks the field.
+    set_at
+        For each row, where ``b``'s value was set (see `show_config`'s "set at"); empty when
+        pex_config kept no history of it.
 
     Examples
     --------
@@ -307,16 +402,17 @@ class ConfigDiff:
     ...     doBias = pexConfig.Field[bool](doc="Subtract the bias.", default=True)
     >>> b = DemoConfig()
     >>> b.doBias = False
-    >>> print(diff_configs(DemoConfig(), b))
+    >>> print(diff_configs(DemoConfig(), b))  # doctest: +ELLIPSIS
     1 field differs: a = DemoConfig, b = DemoConfig
-    field  type        a    b     doc
-    ------ ----------- ---- ----- ------------------
-    doBias Field[bool] True False Subtract the bias.
+    field  type        a    b     doc                b set at
+    ------ ----------- ---- ----- ------------------ --------...
+    doBias Field[bool] True False Subtract the bias. ...
     """
 
     labels: tuple[str, str]
     titles: tuple[str, str]
     rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    set_at: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -339,11 +435,13 @@ class ConfigDiff:
         return f"<ConfigDiff: {len(self.rows)} differing fields>"
 
     def to_table(self) -> Table:
-        """The differences as a `Table`."""
+        """Return the differences as a `Table`."""
         a, b = self.labels
         verb = "differs" if len(self.rows) == 1 else "differ"
         title = f"{_count(len(self.rows), 'field')} {verb}: {a} = {self.titles[0]}, {b} = {self.titles[1]}"
-        return Table(["field", "type", a, b, "doc"], [list(r) for r in self.rows], title=title)
+        set_at = self.set_at if len(self.set_at) == len(self.rows) else [""] * len(self.rows)
+        rows: list[Sequence[Any]] = [[*row, where] for row, where in zip(self.rows, set_at, strict=True)]
+        return Table(["field", "type", a, b, "doc", f"{b} set at"], rows, title=title)
 
     def __str__(self) -> str:
         return self.to_table().to_text(max_width=60)
@@ -372,6 +470,8 @@ def diff_configs(a: Any, b: Any, *, labels: tuple[str, str] = ("a", "b")) -> Con
     ------
     stackclub._exceptions.NotAConfigError
         ``a`` or ``b`` is not a config.
+    stackclub._exceptions.ArgumentTypeError
+        ``labels`` is not two strings.
 
     Notes
     -----
@@ -389,12 +489,22 @@ def diff_configs(a: Any, b: Any, *, labels: tuple[str, str] = ("a", "b")) -> Con
     >>> diff_configs(DemoConfig(), b, labels=("default", "mine"))["planes"]
     ("['SAT']", "['SAT', 'CR']")
     """
+    if (
+        isinstance(labels, str)
+        or not isinstance(labels, Sequence)
+        or len(labels) != 2
+        or not all(isinstance(x, str) for x in labels)
+    ):
+        raise ArgumentTypeError(
+            "diff_configs", "labels", labels, "two column headings, e.g. labels=('default', 'mine')"
+        )
     config_a = resolve_config(a, what="diff_configs")
     config_b = resolve_config(b, what="diff_configs")
     rows_a = {row.path: row for row in flatten_config(config_a, with_defaults=False)}
-    rows_b = {row.path: row for row in flatten_config(config_b, with_defaults=False)}
+    rows_b = {row.path: row for row in flatten_config(config_b, with_defaults=False, where_all=True)}
     order = list(rows_a) + [p for p in rows_b if p not in rows_a]
     out = []
+    set_at = []
     for path in order:
         ra, rb = rows_a.get(path), rows_b.get(path)
         if ra is not None and rb is not None and same_value(ra.raw, rb.raw):
@@ -410,238 +520,18 @@ def diff_configs(a: Any, b: Any, *, labels: tuple[str, str] = ("a", "b")) -> Con
                 ref.doc,
             )
         )
+        set_at.append(rb.where if rb is not None else "")
     return ConfigDiff(
         labels=(labels[0], labels[1]),
         titles=(_title(config_a, short=True), _title(config_b, short=True)),
         rows=out,
+        set_at=set_at,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# show_task_tree
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaskTreeRow:
-    """One task in a `TaskTree`.
-
-    Parameters
-    ----------
-    name
-        Full dotted task name, e.g. ``"isr.overscan"`` (the top-level task has its default name).
-    level
-        Nesting depth (0 for the top-level task).
-    task_class
-        The task (or configurable) class.
-    config_path
-        The config field that configures and selects it, e.g. ``"config.overscan"``.
-    how_to_change
-        The statement that selects another implementation, e.g.
-        ``"config.overscan.retarget(OtherTask)"``.
-    doc
-        The selecting field's doc string.
-    """
-
-    name: str
-    level: int
-    task_class: type
-    config_path: str
-    how_to_change: str
-    doc: str
-
-    @property
-    def class_name(self) -> str:
-        """``module.Class`` of the task."""
-        return f"{self.task_class.__module__}.{self.task_class.__qualname__}"
-
-
-@dataclass
-class TaskTree:
-    """A task's subtask hierarchy (see `show_task_tree`).
-
-    Examples
-    --------
-    >>> import lsst.pex.config as pexConfig
-    >>> import lsst.pipe.base as pipeBase
-    >>> class LeafTask(pipeBase.Task):
-    ...     ConfigClass = pexConfig.Config
-    ...     _DefaultName = "leaf"
-    >>> tree = show_task_tree(LeafTask)
-    >>> tree.names
-    ['leaf']
-    """
-
-    title: str
-    rows: list[TaskTreeRow] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[TaskTreeRow]:
-        return iter(self.rows)
-
-    @property
-    def names(self) -> list[str]:
-        """Full dotted names of the tasks, parents first."""
-        return [row.name for row in self.rows]
-
-    def __getitem__(self, name: str) -> TaskTreeRow:
-        for row in self.rows:
-            if row.name == name:
-                return row
-        raise KeyError(f"no subtask {name!r}; the tree has: {', '.join(self.names)}")
-
-    def __repr__(self) -> str:
-        return f"<TaskTree: {self.title}, {len(self.rows)} tasks>"
-
-    def to_table(self, *, html: bool = False) -> Table:
-        """The tree as a `Table`; names are indented by level."""
-        indent = "\u00a0\u00a0" if html else "  "
-        rows: list[Sequence[Any]] = [
-            [
-                indent * r.level + r.name,
-                link_for(r.task_class),
-                r.config_path,
-                r.how_to_change,
-                r.doc,
-            ]
-            for r in self.rows
-        ]
-        return Table(["task", "class", "config", "to change it", "doc"], rows, title=self.title)
-
-    def __str__(self) -> str:
-        return self.to_table().to_text(max_width=70)
-
-    def _repr_html_(self) -> str:
-        return self.to_table(html=True).to_html()
-
-
-def show_task_tree(task_or_class: Any) -> TaskTree:
-    """Show a task's subtasks, nested, with the config path that selects each one.
-
-    This is the modern answer to poking at ``isr_task.fringe``: it reads the configuration
-    (no task is constructed for a class), so it works for tasks that need a schema or a
-    Butler to be built.
-
-    Parameters
-    ----------
-    task_or_class
-        A `~lsst.pipe.base.Task` subclass or instance, its config (class or instance), or a
-        dotted class path.  For an instance the tree is read from the task's own
-        ``getTaskDict()`` (the subtasks it really made).
-
-    Returns
-    -------
-    tree : `TaskTree`
-        One row per task, parents before their subtasks.
-
-    Raises
-    ------
-    stackclub._exceptions.NotAConfigError
-        The argument does not lead to a task config.
-    stackclub._exceptions.UnloadableClassError
-        A dotted class path that cannot be imported.
-
-    Notes
-    -----
-    From a config, a subtask is any `~lsst.pex.config.ConfigurableField` (its current
-    target) or `~lsst.pex.config.RegistryField` (its selected entry), as ``makeSubtask``
-    builds them.  Targets that are not tasks (plain configurables) are listed too.
-
-    Examples
-    --------
-    >>> import lsst.pex.config as pexConfig
-    >>> import lsst.pipe.base as pipeBase
-    >>> class LeafTask(pipeBase.Task):
-    ...     ConfigClass = pexConfig.Config
-    ...     _DefaultName = "leaf"
-    >>> class TopConfig(pexConfig.Config):
-    ...     leaf = pexConfig.ConfigurableField(target=LeafTask, doc="A subtask.")
-    >>> class TopTask(pipeBase.Task):
-    ...     ConfigClass = TopConfig
-    ...     _DefaultName = "top"
-    >>> tree = show_task_tree(TopTask)
-    >>> tree.names
-    ['top', 'top.leaf']
-    >>> tree["top.leaf"].how_to_change
-    'config.leaf.retarget(NewTask)'
-    """
-    task_class, task, config = resolve_task(task_or_class, what="show_task_tree")
-    top_name = getattr(task, "getFullName", lambda: None)() or getattr(task_class, "_DefaultName", None)
-    top_name = top_name or task_class.__name__
-    rows = [TaskTreeRow(top_name, 0, task_class, "config", "", _first_line(task_class.__doc__))]
-    _walk_subtasks(config, top_name, "config", 1, rows)
-    if task is not None:
-        rows = _only_made(task, rows)
-    return TaskTree(title=f"{task_class.__name__} subtasks", rows=rows)
-
-
-def _walk_subtasks(config: Config, name: str, path: str, level: int, rows: list[TaskTreeRow]) -> None:
-    import lsst.pex.config as pex_config
-
-    for fname, fld in config._fields.items():
-        value = getattr(config, fname)
-        fpath = f"{path}.{fname}"
-        if isinstance(fld, pex_config.ConfigurableField):
-            target = value.target
-            rows.append(
-                TaskTreeRow(
-                    f"{name}.{fname}",
-                    level,
-                    target,
-                    fpath,
-                    f"{fpath}.retarget(NewTask)",
-                    fld.doc,
-                )
-            )
-            _walk_subtasks(value.value, f"{name}.{fname}", fpath, level + 1, rows)
-        elif isinstance(fld, pex_config.RegistryField) and not fld.multi and value.name is not None:
-            target = value.registry[value.name]
-            target = getattr(target, "_target", target)
-            choices = ", ".join(repr(k) for k in value.registry)
-            rows.append(
-                TaskTreeRow(
-                    f"{name}.{fname}",
-                    level,
-                    target,
-                    f"{fpath}[{value.name!r}]",
-                    f"{fpath}.name = one of {choices}",
-                    fld.doc,
-                )
-            )
-            _walk_subtasks(value.active, f"{name}.{fname}", f"{fpath}[{value.name!r}]", level + 1, rows)
-
-
-def _only_made(task: Any, rows: list[TaskTreeRow]) -> list[TaskTreeRow]:
-    """Keep the subtasks a task instance really made, adding any its config does not describe."""
-    made = {name: ref() for name, ref in task.getTaskDict().items()}
-    kept = [row for row in rows if row.name in made]
-    known = {row.name for row in kept}
-    for full_name in sorted(made):
-        sub = made[full_name]
-        if sub is None or full_name in known:
-            continue
-        kept.append(
-            TaskTreeRow(
-                full_name, full_name.count("."), type(sub), "", "(made in __init__, not by config)", ""
-            )
-        )
-    return kept
 
 
 # --------------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def _validate(config: Config) -> None:
-    try:
-        config.validate()
-    except Exception as err:
-        # pex_config appends where the field and config were defined; the first line says what is wrong.
-        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigValidationError(_title(config, short=True), message) from err
 
 
 def _title(config: Config, *, short: bool = False) -> str:
@@ -655,11 +545,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _globs(fields: str | Sequence[str] | None) -> list[str]:
+def _globs(fields: str | Sequence[str] | None, function: str) -> list[str]:
+    expected = "a glob such as 'do*', a list of globs, or None for every field"
     if fields is None:
         return []
     if isinstance(fields, str):
         return [fields]
+    if not isinstance(fields, Sequence | set | frozenset) or not all(isinstance(f, str) for f in fields):
+        raise ArgumentTypeError(function, "fields", fields, expected)
     return list(fields)
 
 
@@ -676,12 +569,3 @@ def _styled(text: str) -> Any:
     from ._render import Styled
 
     return Styled(text, _CHANGED_STYLE)
-
-
-def _first_line(doc: str | None) -> str:
-    if not doc:
-        return ""
-    for line in doc.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""

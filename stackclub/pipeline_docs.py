@@ -16,6 +16,7 @@ __all__ = (
     "MermaidDiagram",
     "PipelineView",
     "load_pipeline_graph",
+    "pipeline_task_config",
     "show_connections",
     "show_pipeline",
     "task_config",
@@ -211,7 +212,7 @@ def show_connections(
     ('calexp', 'VisitImage', 'instrument, visit')
     """
     if pipeline is not None:
-        config, title = _config_from_pipeline(pipeline_task_class_or_config, pipeline, label)
+        config, title = pipeline_task_config(pipeline_task_class_or_config, pipeline, label)
     elif label is not None:
         raise PipelineLoadError("(none given)", f"label={label!r} needs pipeline= as well")
     elif pipeline_task_class_or_config is None:
@@ -325,7 +326,7 @@ def task_config(
     True
     """
     if pipeline is not None:
-        config, _ = _config_from_pipeline(task_or_config, pipeline, label)
+        config, _ = pipeline_task_config(task_or_config, pipeline, label)
         config = config.copy() if config_files else config  # a pipeline's configs are frozen
     elif task_or_config is None:
         raise NotAConfigError(None, "task_config", expected="a task or config, or pipeline= and label=")
@@ -339,7 +340,31 @@ def task_config(
     return config
 
 
-def _config_from_pipeline(task: Any, pipeline: Any, label: str | None) -> tuple[Config, str]:
+def pipeline_task_config(task: Any, pipeline: Any, label: str | None) -> tuple[Config, str]:
+    """Find a task in a pipeline and return the config the pipeline gives it.
+
+    Parameters
+    ----------
+    task
+        The task class or config (or dotted path) to look for, or `None` to go by ``label`` alone.
+    pipeline
+        A pipeline YAML path, `~lsst.pipe.base.Pipeline` or
+        `~lsst.pipe.base.pipeline_graph.PipelineGraph`.
+    label
+        The task's label; may be `None` when exactly one task of ``task``'s kind is in the pipeline.
+
+    Returns
+    -------
+    config : `lsst.pex.config.Config`
+        The (frozen) config of the task in the pipeline.
+    title : `str`
+        ``"label (TaskClass) in source"``, for headings.
+
+    Raises
+    ------
+    stackclub._exceptions.PipelineLoadError
+        The pipeline cannot be read, has no such task, or several and no ``label``.
+    """
     graph, source = load_pipeline_graph(pipeline)
     wanted: type | None = None
     if task is not None:

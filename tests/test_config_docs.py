@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import stackclub
 from stackclub._config_model import link_for
 from stackclub._exceptions import (
-    ConfigValidationError,
+    ArgumentTypeError,
     NotAConfigError,
     PipelineLoadError,
     UnloadableClassError,
@@ -281,13 +281,45 @@ def _line_of(text: str) -> int:
     return next(i for i, line in enumerate(lines, start=1) if text in line and "_line_of" not in line)
 
 
-def test_where_names_notebook_cells() -> None:
+def test_where_names_notebook_cells_without_a_kernel() -> None:
     config = TopConfig()
     cell = compile("config.doBias = False\nconfig.gain = 0.75\n", "/tmp/ipykernel_4242/123456789.py", "exec")
     exec(cell, {"config": config})
     view = show_config(config, changed_only=True)
-    assert view["doBias"].where == "notebook cell, line 1"
-    assert view["gain"].where == "notebook cell, line 2"
+    assert view["doBias"].where == "a notebook cell, line 1"
+    assert view["gain"].where == "a notebook cell, line 2"
+
+
+def test_where_names_the_cell_in_a_real_kernel(tmp_path: Path) -> None:
+    """In a kernel, a ``config.x = ...`` line is named as IPython names it: ``cell In[2], line 2``."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    outputs: list[str] = []
+
+    def run(code: str) -> None:
+        def hook(msg: dict[str, object]) -> None:
+            content = msg["content"]
+            assert isinstance(content, dict)
+            if msg["msg_type"] == "stream":
+                outputs.append(str(content["text"]))
+            elif msg["msg_type"] == "error":
+                outputs.append(f"ERROR {content['ename']}: {content['evalue']}")
+
+        kc.execute_interactive(code, output_hook=hook, timeout=120)
+
+    try:
+        run("import lsst.pex.config as pexConfig\nfrom stackclub import show_config\n"
+            "class C(pexConfig.Config):\n"
+            "    a = pexConfig.Field[int](doc='A.', default=1)\n"
+            "    b = pexConfig.Field[int](doc='B.', default=2)\n"
+            "config = C()")  # fmt: skip
+        run("# a comment line first\nconfig.a = 10\nconfig.loadFromString('\\nconfig.b = 20')")
+        run("view = show_config(config, changed_only=True)\nprint(view['a'].where, '|', view['b'].where)")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert outputs == ["cell In[2], line 2 | a string loaded at cell In[2], line 3, line 2 of it\n"]
 
 
 def test_config_dict_entries() -> None:
@@ -526,10 +558,6 @@ def test_bad_inputs() -> None:
         show_config("lsst.pipe.base.NoSuchConfig")
     with pytest.raises(UnloadableClassError, match="expected a dotted path"):
         show_config("Config")
-    with pytest.raises(
-        ConfigValidationError, match=r"StrictConfig does not validate: .*required.*validate=False"
-    ):
-        show_config(StrictConfig)
     assert show_config(StrictConfig, validate=False)["required"].value == "None"
     with pytest.raises(NotAConfigError, match="diff_configs needs"):
         diff_configs(TopConfig(), object())
@@ -726,7 +754,8 @@ def test_show_config_of_a_pipeline_task_node(toy: tuple[object, Path]) -> None:
     assert view["doBias"].value == "False"
     assert view["connections.outputExposure"].value == "'post_isr_image'"
     assert view["connections.outputExposure"].default == "'postISRCCD'"
-    assert view["doBias"].where == "pipeline config override"
+    assert view["doBias"].where == "a pipeline config: entry or -c isr:doBias=False"
+    assert view.title.startswith("isr: ToyIsrConfig")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -764,7 +793,7 @@ def test_cli_config_with_a_pipeline(toy: tuple[object, Path], tmp_path: Path) ->
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[3:]}
     assert rows["doBias"][2:4] == ["True", "False"]
     assert rows["connections.outputExposure"][2:4] == ["'postISRCCD'", "'post_isr_image'"]
-    assert "pipeline config override" in result.output
+    assert f"toy.yaml, line {_yaml_line(TOY_PIPELINE, 'doBias:')} (config: of isr)" in result.output
     override = tmp_path / "more.py"
     override.write_text("config.doBias = True\n")
     result = runner.invoke(
@@ -881,9 +910,191 @@ def test_connection_and_pipeline_rows_do_not_depend_on_the_hash_seed() -> None:
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
     assert "post_isr_image" in outputs.pop()
+
+
+# --------------------------------------------------------------------------------------------------
+# "set at": every origin a learner meets, named so a reader can go and look
+# --------------------------------------------------------------------------------------------------
+
+ORIGINS_PIPELINE = """\
+description: Every way a pipeline overrides a config
+tasks:
+  isr:
+    class: cfgdocs_toy_tasks.ToyIsrTask
+    config:
+      connections.outputExposure: post_isr_image
+      file: override_file.py
+      python: |
+        # a python: block
+        config.connections.ccdExposure = "raw_from_python"
+  detect:
+    class: cfgdocs_toy_tasks.ToyDetectTask
+"""
+
+
+def _yaml_line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+@pytest.fixture
+def origins_pipeline(toy: tuple[object, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # pipe_base reads a file: entry relative to the working directory
+    (tmp_path / "override_file.py").write_text("# from file:\n\nconfig.doBias = False\n")
+    (tmp_path / "minus_C.py").write_text("config.connections.bias = 'bias_from_C'\n")
+    path = tmp_path / "origins.yaml"
+    path.write_text(ORIGINS_PIPELINE)
+    return path
+
+
+def test_set_at_names_the_pipeline_yaml_lines(origins_pipeline: Path) -> None:
+    view = show_config(pipeline=origins_pipeline, label="isr", changed_only=True)
+    where = {row.path: row.where for row in view if row.where}
+    value_line = _yaml_line(ORIGINS_PIPELINE, "connections.outputExposure:")
+    python_line = _yaml_line(ORIGINS_PIPELINE, "raw_from_python")
+    assert where == {
+        "connections.outputExposure": f"origins.yaml, line {value_line} (config: of isr)",
+        "doBias": "override_file.py, line 3 (file: of isr in origins.yaml)",
+        "connections.ccdExposure": f"origins.yaml, line {python_line} (python: of isr)",
+    }
+    assert view.title == "isr: ToyIsrConfig (cfgdocs_toy_tasks.ToyIsrConfig)"
+    # The class alone finds its label when the pipeline has one task of it.
+    assert show_config(
+        "cfgdocs_toy_tasks.ToyIsrTask", pipeline=origins_pipeline, changed_only=True
+    ).paths == (view.paths)
+
+
+def test_set_at_names_the_minus_c_and_minus_C_that_set_a_value(origins_pipeline: Path) -> None:
+    """``pipetask -c isr:doBias=False -C isr:minus_C.py`` adds these overrides to the pipeline."""
+    pipeline = pipeBase.Pipeline.from_uri(str(origins_pipeline))
+    pipeline.addConfigOverride("isr", "doBias", True)
+    pipeline.addConfigOverride("detect", "threshold", 2.5)
+    pipeline.addConfigFile("isr", "minus_C.py")
+    graph = pipeline.to_graph()
+    # Given the graph's task node alone, the pipeline's YAML is unknown: both readings are said.
+    detect = show_config(graph.tasks["detect"], changed_only=True)
+    assert detect["threshold"].where == "a pipeline config: entry or -c detect:threshold=2.5"
+    isr = show_config(graph.tasks["isr"], changed_only=True)
+    assert isr["connections.bias"].where == "a config file of isr (pipeline file: or pipetask -C), line 1"
+    assert isr["connections.ccdExposure"].where == "the pipeline's python: block of isr, line 2"
+    # Given the pipeline object, the -C file is named (it is not in the YAML's file: entries).
+    view = show_config(pipeline=pipeline, label="isr", changed_only=True)
+    assert view["connections.bias"].where == "minus_C.py, line 1 (-C isr:minus_C.py)"
+    assert "doBias" not in view  # -c isr:doBias=True put the default back
+
+
+def test_set_at_for_a_config_read_back_from_the_butler(tmp_path: Path) -> None:
+    """What ``butler.get("isr_config")`` returns: every value comes from the run's stored config."""
+    from lsst.daf.butler import Butler, DatasetType
+
+    Butler.makeRepo(str(tmp_path / "repo"))
+    butler = Butler.from_config(str(tmp_path / "repo"), writeable=True, run="u/test/run")
+    butler.registry.registerDatasetType(DatasetType("top_config", (), "Config", universe=butler.dimensions))
+    config = TopConfig()
+    config.gain = 0.125
+    butler.put(config, "top_config")
+    stored = butler.get("top_config")
+    view = show_config(stored, changed_only=True)
+    saved = config.saveToString().splitlines()
+    line = next(i for i, text in enumerate(saved, start=1) if text.startswith("config.gain="))
+    assert view["gain"].where == f"the run's stored config (read from the Butler), line {line}"
+    diff = diff_configs(TopConfig(), stored, labels=("default", "in the run"))
+    assert diff.set_at == [f"the run's stored config (read from the Butler), line {line}"]
+    assert "in the run set at" in str(diff)
+    # A saved config read back some other way (a pickle, Config._fromPython) says so too.
+    again = pexConfig.Config._fromPython(config.saveToString())
+    assert show_config(again, changed_only=True)["gain"].where == f"a saved config read back, line {line}"
+
+
+def test_set_at_shows_no_machine_paths(tmp_path: Path) -> None:
+    override = tmp_path / "deep" / "override.py"
+    override.parent.mkdir()
+    override.write_text("config.gain = 0.25\n")
+    config = TopConfig()
+    config.load(str(override))
+    assert show_config(config, changed_only=True)["gain"].where == "override.py:1"
+    b = TopConfig()
+    a = TopConfig()
+    a.gain = 0.75
+    assert diff_configs(a, b).set_at == ["its default"]
+
+
+# --------------------------------------------------------------------------------------------------
+# A config that does not validate is shown, with the reason at the top
+# --------------------------------------------------------------------------------------------------
+
+
+class StrictTask(pipeBase.Task):
+    ConfigClass = StrictConfig
+    _DefaultName = "strict"
+
+
+def test_a_config_that_does_not_validate_is_shown_with_the_reason_first() -> None:
+    view = show_config(StrictConfig)
+    assert view["required"].value == "None"
+    assert view.problem is not None and view.problem.startswith("StrictConfig does not validate: ")
+    assert "required" in view.problem
+    text = str(view).splitlines()
+    assert text[0].startswith("⚠ StrictConfig does not validate: ") and text[1].startswith("StrictConfig (")
+    html = view._repr_html_()
+    assert html.index('class="stackclub-problem"') < html.index("<table")
+    assert show_config(StrictConfig, validate=False).problem is None
+    assert show_config(TopConfig).problem is None
+    tree = show_task_tree(StrictTask)
+    assert tree.names == ["strict"] and tree.problem == view.problem
+    assert (
+        str(tree).startswith("⚠ StrictConfig does not validate") and "stackclub-problem" in tree._repr_html_()
+    )
+    assert show_task_tree(MiddleTask).problem is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Wrong argument types name the argument and what to pass
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: show_config(TopConfig, depth="x"),
+            r"show_config\(\): depth must be an int >= 0 \(how many levels of nested configs\), or None "
+            r"for all; got str 'x'\.",
+        ),
+        (lambda: show_config(TopConfig, fields=5), r"show_config\(\): fields must be a glob such as 'do\*'"),
+        (lambda: show_config(TopConfig, fields=["do*", 3]), r"fields must be .*; got list \['do\*', 3\]"),
+        (
+            lambda: diff_configs(TopConfig(), TopConfig(), labels=("one",)),
+            r"diff_configs\(\): labels must be two column headings, e.g. labels=\('default', 'mine'\); "
+            r"got tuple \('one',\)\.",
+        ),
+        (lambda: diff_configs(TopConfig(), TopConfig(), labels="ab"), r"labels must be two column headings"),
+        (lambda: show_config(pipeline="x.yaml", label=3), r"label must be a task label such as 'isr'"),
+    ],
+)
+def test_wrong_argument_types(call: object, match: str) -> None:
+    assert callable(call)
+    with pytest.raises(ArgumentTypeError, match=match):
+        call()
+    with pytest.raises(ValueError, match="depth must be None or >= 0"):
+        show_config(TopConfig, depth=-1)
+
+
+@pytest.mark.parametrize(
+    "module", ["config_docs", "task_tree", "_config_model", "_config_origin", "_config_resolve", "_render"]
+)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(importlib.import_module(f"stackclub.{module}"), optionflags=flags)
+    assert result.failed == 0 and result.attempted >= 1

@@ -36,6 +36,7 @@ from astropy.visualization import (
 )
 
 import stackclub
+from stackclub._exceptions import ArgumentTypeError
 from stackclub.display import MASK_PLANE_COLORS, mask_plane_table
 
 images = pytest.importorskip("lsst.images")
@@ -492,12 +493,30 @@ def test_bad_options_are_clear_errors(rng: np.random.Generator) -> None:
         stackclub.show_image(frame, mask_planes=["BAD"])
     with pytest.raises(TypeError, match="wcs must be"):
         stackclub.show_image(frame, wcs="RA---TAN")
+
     # a mask passed alongside: a boolean array becomes plane MASK, a dict names its planes
     hot = np.zeros((20, 30), bool)
     hot[2, 3] = True
     ax = stackclub.show_image(frame, mask={"HOT": hot, "COLD": ~hot}, mask_colors={"HOT": "red"})
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["HOT", "COLD"]
     assert MASK_PLANE_COLORS["SATURATED"] == "green"
+
+
+def test_a_float_mask_says_which_argument_and_what_to_pass(rng: np.random.Generator) -> None:
+    frame = rng.normal(size=(20, 30))
+    with pytest.raises(
+        ArgumentTypeError,
+        match=r"show_image\(\): mask must be an lsst.images Mask, a dict of plane name -> boolean array, "
+        r"or a boolean array \(True where a pixel is flagged\) of the image's shape; to flag pixels by "
+        r"value, compare: mask=array > 1000 or mask=np.isnan\(array\); got a float64 array of shape "
+        r"\(20, 30\)\.",
+    ):
+        stackclub.show_image(frame, mask=frame)
+    with pytest.raises(ArgumentTypeError, match=r"show_image\(\): mask\['CR'\] must be a boolean array"):
+        stackclub.show_image(frame, mask={"CR": frame})
+    with pytest.raises(ArgumentTypeError, match=r"mask_plane_table\(\): mask must be .*; got str 'BAD'"):
+        mask_plane_table(frame, mask="BAD")
+    assert issubclass(ArgumentTypeError, TypeError)  # what the old errors were: except clauses still work
 
 
 # ----------------------------------------------------------------------------------------------
@@ -796,3 +815,12 @@ def test_a_file_lsst_images_wrote_is_read_back_whole(rng: np.random.Generator, t
     assert hasattr(ax, "coords")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["BAD"]
     assert ax.get_title() == "masked.fits"
+
+
+@pytest.mark.parametrize("module", ["display", "display_sources", "display_camera"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"stackclub.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 1

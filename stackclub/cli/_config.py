@@ -68,6 +68,16 @@ def config(
         elif connections:
             view = show_connections(task_or_config_class, pipeline=pipeline, label=label)
             text = view.to_table().to_text(max_width=width)
+        elif pipeline is not None and not config_files:  # "set at" then names the YAML's lines
+            shown = show_config(
+                task_or_config_class,
+                pipeline=pipeline,
+                label=label,
+                fields=list(fields) or None,
+                changed_only=changed_only,
+                depth=depth,
+            )
+            text = shown.to_text(max_width=width)
         else:
             cfg = task_config(task_or_config_class, pipeline=pipeline, label=label, config_files=config_files)
             shown = show_config(cfg, fields=list(fields) or None, changed_only=changed_only, depth=depth)

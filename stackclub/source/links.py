@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._exceptions import NoRepositoryError, RemovedArgumentError, SourceNotFoundError, WrongArgumentError
+from .._exceptions import ArgumentTypeError, NoRepositoryError, RemovedArgumentError, SourceNotFoundError
 from .._render import escape
 from ._packages import package_of
 from ._resolve import Resolved, public_name, resolve
@@ -207,7 +207,7 @@ def where_is(obj: object, in_the: Target = "source", **removed: object) -> Sourc
         version maps to no known tag or commit; ``"file"`` still works.
     ValueError
         ``in_the`` is not one of the four targets.
-    WrongArgumentError
+    ArgumentTypeError
         ``obj`` is a plain value (a number, a list, ...), which has no definition to link.
     RemovedArgumentError
         An argument of the 2018 Stack Club's ``where_is`` (``in_the="technotes"``,
@@ -294,7 +294,7 @@ def _check_arguments(obj: object, in_the: object, removed: dict[str, object]) ->
     if in_the not in _TARGETS:
         raise ValueError(f"in_the must be one of {', '.join(map(repr, _TARGETS))}; got {in_the!r}")
     if isinstance(obj, _VALUES):  # bool is an int
-        raise WrongArgumentError(
+        raise ArgumentTypeError(
             "where_is",
             "obj",
             obj,

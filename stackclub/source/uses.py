@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .._exceptions import UnknownNameError, WrongArgumentError
+from .._exceptions import ArgumentTypeError, UnknownNameError
 from .._render import Link, Table
 from ._index import find, source_lines, tree
 from ._names import import_dotted
@@ -128,7 +128,7 @@ def uses_of(cls_or_task: object, field_name: str) -> FieldUses:
     UnknownNameError
         The class has a config class and ``field_name`` is not one of its fields (close
         matches are suggested), or a dotted name does not import.
-    WrongArgumentError
+    ArgumentTypeError
         ``cls_or_task`` is not (and does not lead to) a task or config class, or ``field_name`` is
         not a string.
 
@@ -139,13 +139,13 @@ def uses_of(cls_or_task: object, field_name: str) -> FieldUses:
     []
     """
     if not isinstance(field_name, str):
-        raise WrongArgumentError(
+        raise ArgumentTypeError(
             "uses_of", "field_name", field_name, "the name of a config field as a string, e.g. 'doFringe'"
         )
     obj = import_dotted(cls_or_task)[0] if isinstance(cls_or_task, str) else cls_or_task
     cls = obj if inspect.isclass(obj) else type(obj)
     if cls.__module__ == "builtins":
-        raise WrongArgumentError(
+        raise ArgumentTypeError(
             "uses_of",
             "cls_or_task",
             obj,

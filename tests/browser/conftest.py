@@ -66,6 +66,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``notebook`` runs once per notebook under test (select one with ``-k``)."""
+    if "notebook" in metafunc.fixturenames:
+        notebooks = notebooks_under_test()
+        metafunc.parametrize("notebook", notebooks, ids=[p.stem for p in notebooks])
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -80,6 +87,26 @@ def notebook_under_test() -> Path:
         if path.exists():
             return path
     raise FileNotFoundError(f"neither 02_PipelineTasks nor 01_FindingSource is in {NOTEBOOKS}")
+
+
+def notebooks_under_test() -> list[Path]:
+    """The notebooks the lab test runs: `notebook_under_test` and ``07_ScalingUp`` (a few minutes)."""
+    found = [notebook_under_test()]
+    scaling = NOTEBOOKS / "07_ScalingUp.ipynb"
+    return found + [scaling] if scaling.exists() else found
+
+
+def environment_bin_dirs() -> list[str]:
+    """The virtual environment's directories of commands (what activating it puts on PATH)."""
+    import sysconfig
+
+    return list(dict.fromkeys([str(Path(sys.executable).parent), sysconfig.get_path("scripts")]))
+
+
+def path_without_the_venv(path: str) -> str:
+    """``PATH`` as a shell that never activated the virtual environment has it."""
+    venv = {os.path.abspath(d) for d in environment_bin_dirs()}
+    return os.pathsep.join(p for p in path.split(os.pathsep) if p and os.path.abspath(p) not in venv)
 
 
 @pytest.fixture(scope="session")
@@ -139,26 +166,36 @@ def _wait_for_http(url: str, proc: subprocess.Popen[bytes] | None, log: Path, ti
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A JupyterLab server on a free loopback port with a token, serving a copy of one notebook."""
+    """A JupyterLab server on a free loopback port with a token, serving copies of the notebooks.
+
+    Started as ``.venv/bin/jupyter lab`` from a shell that never activated the virtual
+    environment: its directory is *not* on ``PATH`` (nor ``VIRTUAL_ENV`` set), as when a learner
+    runs JupyterLab by its path, from VS Code or on Binder.  Whatever a notebook runs must be
+    found without it (``stackclub.run_command`` does that; a ``!pipetask`` cell would not).
+    """
     notebook = notebook_under_test()
     base = tmp_path_factory.mktemp("lab")
     root_dir = base / "notebooks"
     root_dir.mkdir()
-    # A copy without outputs: the page can only show what this run produced, and the committed
-    # notebook is never written (autosave is off as well).
-    nb = json.loads(notebook.read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    (root_dir / notebook.name).write_text(json.dumps(nb, indent=1))
+    # Copies without outputs: the page can only show what this run produced, and the committed
+    # notebooks are never written (autosave is off as well).
+    for source in notebooks_under_test():
+        nb = json.loads(source.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+        (root_dir / source.name).write_text(json.dumps(nb, indent=1))
     settings = base / "settings"
     for rel, value in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
     port, token = free_port(), secrets.token_hex(16)
     bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"  # `!stackclub`, `!pipetask` cells
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NPY_DISABLE_CPU_FEATURES")}
+    env["PATH"] = path_without_the_venv(env.get("PATH", ""))
+    elsewhere = shutil.which("pipetask", path=env["PATH"])
+    if elsewhere is not None:  # the test then proves less: say so
+        print(f"\nnote: a pipetask outside the virtual environment is on PATH: {elsewhere}")
     env["JUPYTER_RUNTIME_DIR"] = str(base / "runtime")
     env["JUPYTER_CONFIG_DIR"] = str(base / "config")
     env["IPYTHONDIR"] = str(base / "ipython")
@@ -175,7 +212,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
     try:
         _wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log, timeout=120)
-        yield {"url": f"http://127.0.0.1:{port}", "token": token, "notebook": notebook, "log": log}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "token": token,
+            "notebook": notebook,
+            "notebooks": notebooks_under_test(),
+            "log": log,
+            "path": env["PATH"],
+        }
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -188,7 +232,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
