@@ -1,6 +1,7 @@
 # The public API of `stackclub`, one name per line: lazy_loader.attach_stub reads this file to
 # import each name on first use, and type checkers and IDEs read it as the package's interface.
 # Add a name with one line `from .module import name as name`; `ruff check --fix` keeps the order.
+from ._exceptions import StackClubError as StackClubError
 from ._version import __version__ as __version__
 from .clean_start import start_clean as start_clean
 from .commands import run_command as run_command
