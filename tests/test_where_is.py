@@ -769,11 +769,11 @@ def test_isr_task_names_its_counterpart_and_repository() -> None:
 
 
 def test_wrong_argument_types_name_the_argument() -> None:
-    with pytest.raises(ArgumentTypeError, match=r"uses_of\(\): field_name must be the name of a config field"):
+    with pytest.raises(ArgumentTypeError, match=r"uses_of\(\): field_name must be the name of a config"):
         uses_of(SampleTask, 5)  # type: ignore[arg-type]
     with pytest.raises(ArgumentTypeError, match=r"uses_of\(\): cls_or_task must be a task or config class"):
         uses_of(None, "doThing")
-    with pytest.raises(ArgumentTypeError, match=r"where_is\(\): obj must be a module, class, function.*; got int 5"):
+    with pytest.raises(ArgumentTypeError, match=r"where_is\(\): obj must be a module, class.*; got int 5"):
         where_is(5)
     with pytest.raises(ArgumentTypeError, match=r"got list \[1, 2\]"):
         where_is([1, 2])
