@@ -182,6 +182,31 @@ def test_reference_gives_the_residual(ramp: np.ndarray) -> None:
         TaskRunModel(ScaleTask, {"image": ramp}, show="nope").run()
 
 
+class ElectronTask(pipeBase.Task):
+    ConfigClass = ScaleConfig
+    _DefaultName = "electrons"
+
+    def run(self, image: np.ndarray) -> pipeBase.Struct:
+        import astropy.units as u
+        from lsst.images import Image
+
+        return pipeBase.Struct(outputImage=Image(image * np.float32(self.config.gain), unit=u.electron))
+
+
+def test_the_colour_bar_names_the_unit(ramp: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    frame = TaskRunModel(ElectronTask, {"image": ramp}).run()
+    assert frame.unit == "electron"
+    assert frame.plot().images[0].colorbar.ax.get_ylabel() == "electron"
+    residual = TaskRunModel(ElectronTask, {"image": ramp}, reference=ramp).run()
+    np.testing.assert_array_equal(residual.pixels, ramp)
+    assert residual.plot().images[0].colorbar.ax.get_ylabel() == "residual [electron]"
+    # No unit (a bare array): no label.
+    assert TaskRunModel(ScaleTask, {"image": ramp}).run().unit is None
+
+
 def test_explore_task_from_inputs(ramp: np.ndarray) -> None:
     explorer = explore_task(ScaleTask, inputs={"image": ramp}, slider="gain")
     assert [c.path for c in explorer.switches] == ["doScale", "doOffset"]

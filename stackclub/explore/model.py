@@ -99,6 +99,8 @@ class ExplorerFrame:
         Whether ``pixels`` is a residual (image minus reference).
     outputs
         ``(field, description)`` for every field of the result.
+    unit
+        The unit of the image drawn (e.g. ``"electron"``), if it has one: the colour bar's label.
     """
 
     task_name: str
@@ -113,6 +115,7 @@ class ExplorerFrame:
     pixels: np.ndarray | None = field(default=None, repr=False)
     residual: bool = False
     outputs: list[tuple[str, str]] = field(default_factory=list)
+    unit: str | None = None
 
     @property
     def title(self) -> str:
@@ -200,6 +203,9 @@ class ExplorerFrame:
             ax.set_title(self.picture_title(), fontsize=9)
         if limits is not None and ax.images:
             ax.images[0].set_clim(*limits)
+        colorbar = ax.images[0].colorbar if ax.images else None
+        if self.unit and colorbar is not None:
+            colorbar.set_label(f"residual [{self.unit}]" if self.residual else self.unit)
         if caption:
             ax.figure.text(0.5, 0.01, caption, ha="center", va="bottom", fontsize=8, style="italic")
         return ax
@@ -418,6 +424,8 @@ class TaskRunModel:
             if frame.shown is not None:
                 pixels = _pixels_of(values[frame.shown])
                 assert pixels is not None
+                unit = getattr(values[frame.shown], "unit", None)
+                frame.unit = str(unit) if unit is not None and str(unit) else None
                 if self.reference is not None:
                     if self.reference.shape != pixels.shape:
                         frame.error = (
