@@ -211,7 +211,7 @@ class ExplorerFrame:
         return ax
 
     def png(
-        self, *, dpi: int = 72, limits: tuple[float, float] | None = None, caption: str | None = None
+        self, *, dpi: int = 100, limits: tuple[float, float] | None = None, caption: str | None = None
     ) -> bytes:
         """Return the frame's picture as PNG bytes (drawn off-screen: nothing is displayed).
 
@@ -230,7 +230,7 @@ class ExplorerFrame:
         return self._render(dpi=dpi, limits=limits, caption=caption)[0]
 
     def _render(
-        self, *, dpi: int = 72, limits: tuple[float, float] | None = None, caption: str | None = None
+        self, *, dpi: int = 100, limits: tuple[float, float] | None = None, caption: str | None = None
     ) -> tuple[bytes, tuple[float, float] | None]:
         """Return the PNG bytes and the colour limits used."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
