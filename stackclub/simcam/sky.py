@@ -432,7 +432,7 @@ MOFFAT_BETA = 3.5
 
 
 def _moffat(r2: np.ndarray, beta: float = MOFFAT_BETA) -> np.ndarray:
-    """Normalized Moffat profile at squared radius ``r2``, in units of the seeing's Gaussian sigma.
+    """Return the normalized Moffat profile at squared radius ``r2`` (in units of the seeing's sigma).
 
     Its FWHM equals the Gaussian's (``2 sqrt(2 ln 2)`` sigma): half maximum is reached where
     ``r2 / alpha2 = 2**(1/beta) - 1`` and must be at ``r2 = 2 ln 2``, so
