@@ -27,9 +27,20 @@ import numpy as np
 from lsst.pex.config import ChoiceField, Config, Field
 from lsst.pipe.base import AlgorithmError, Struct, Task
 
+from .._exceptions import PipelineError
+from .sourceSelector import ScienceSourceSelectorTask, sourceSelectorRegistry
 
-class AstrometryError(AlgorithmError):
-    """The astrometric fit failed (too few matches)."""
+
+class AstrometryError(PipelineError, AlgorithmError):
+    """The astrometric fit failed (too few matches).
+
+    Parameters
+    ----------
+    nMatches
+        Stars matched to the reference catalog.
+    nNeeded
+        The configured minimum (``minMatches``).
+    """
 
     def __init__(self, nMatches: int, nNeeded: int) -> None:
         self.nMatches = nMatches
@@ -213,6 +224,9 @@ class AstrometryConfig(Config):
         default=3.0,
         check=lambda v: v > 0,
     )
+    sourceSelector = sourceSelectorRegistry.makeField(
+        doc="How to select the sources to match (calibrateImage rejects flagged ones).", default="science"
+    )
     rotation = Field[float](doc="Camera rotation on the sky (degrees) for the initial WCS.", default=0.0)
     wcsFitter = ChoiceField[str](
         doc="How the WCS is fitted.",
@@ -227,6 +241,11 @@ class AstrometryConfig(Config):
 class AstrometryTask(Task):
     """Match a star catalog to a reference catalog and fit the WCS.
 
+    Parameters
+    ----------
+    **kwargs
+        Passed to `lsst.pipe.base.Task` (``config``, ``name``, ``parentTask``...).
+
     Examples
     --------
     >>> task = AstrometryTask()
@@ -237,6 +256,11 @@ class AstrometryTask(Task):
     ConfigClass = AstrometryConfig
     _DefaultName = "astrometry"
     config: AstrometryConfig
+    sourceSelector: ScienceSourceSelectorTask
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.makeSubtask("sourceSelector")
 
     def run(self, stars: Any, refCat: Any, *, initialWcs: Any, bbox: Any) -> Struct:
         """Fit the WCS of an image from its stars.
@@ -276,6 +300,7 @@ class AstrometryTask(Task):
         sx = np.asarray(stars["x"], float) - x0
         sy = np.asarray(stars["y"], float) - y0
         usable = np.isfinite(sx) & np.isfinite(sy) & (np.asarray(stars["snr"]) >= cfg.matchSnrMin)
+        usable &= self.sourceSelector.run(stars).selected
         if "deblend_nChild" in stars.colnames:
             # A deblended parent is its children's sum: match the children, not the parent too.
             usable &= np.asarray(stars["deblend_nChild"]) == 0
