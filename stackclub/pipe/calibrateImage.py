@@ -198,10 +198,12 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
         # 12-pixel compensated top-hat flux to base_CircularApertureFlux_12_0).  SimCam's pixels are
         # 0.2 arcsec and its seeing reaches 1.1 arcsec, where a Moffat star has 1.7 per cent of its
         # light beyond 12 pixels (the zero point would absorb it) and 0.4 per cent beyond 17.
+        # The reference is compensated (its own annulus, detected pixels left out, is its sky): the
+        # first background, measured before anything is masked, is pulled up around bright stars.
         self.psf_source_measurement.apertureRadii = [12.0, 17.0]
-        self.measure_aperture_correction.refFluxName = "apFlux_17_0"
-        # No compensated top-hats: the calibration flux does not use them.
-        self.psf_source_measurement.compensatedApertures = []
+        self.psf_source_measurement.compensatedApertures = [17]
+        self.measure_aperture_correction.refFluxName = "compFlux_17"
+        # The stars' calibration flux is the PSF flux: no compensated top-hats there.
         self.star_measurement.compensatedApertures = []
         # The PSF stars select the aperture corrections (no extendedness exists yet).
         selector = self.measure_aperture_correction.sourceSelector["science"]
@@ -215,6 +217,10 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
         # SimCam's reference catalog states its errors (1 per cent + 50 nJy), and the median of
         # ~60 stars, which weighs a 20-sigma star like a 500-sigma one, scatters by ~5 mmag.
         self.photometry.useMedian = False
+        # Rubin fits an affine correction to a camera model that holds the optics' distortion
+        # (wcsFitter.retarget(FitAffineWcsTask)); SimCam's camera model has none, so ours fits a TAN
+        # with the one radial coefficient of its optics: 7 parameters, not a cubic SIP's 20.
+        self.astrometry.wcsFitter = "radial"
         # Astrometry on the PSF stage's sources: only unflagged ones (not saturated, not at the edge).
         self.astrometry.sourceSelector["science"].doFlags = True
         # Select stars with reliable measurements and no bad flags.
@@ -253,6 +259,8 @@ class CalibrationState:
         Background models subtracted so far, ``(name, SplineField)``.
     background_image
         Their sum, rendered (Rubin's ``background.getImage()``).
+    sky_noise
+        The background-subtracted sky's clipped standard deviation (electrons).
     psf_shape_sigma
         The PSF stars' adaptive-moment size (Rubin measures the PSF model's moments).
     """
@@ -271,6 +279,7 @@ class CalibrationState:
     backgrounds: list[tuple[str, SplineField]] = dataclasses.field(default_factory=list)
     background_image: np.ndarray | None = None
     psf_shape_sigma: float | None = None
+    sky_noise: float = math.nan
 
     def plane(self, *names: str) -> np.ndarray:
         """Return where any of the mask planes ``names`` is set (boolean image).
@@ -491,9 +500,14 @@ class CalibrateImageTask(PipelineTask):
         )
         set_mask_plane(exposure.mask, "COSMIC_RAY", repair.crMask)
         set_mask_plane(exposure.mask, "DETECTED", detections.detected)
-        # Final measurement with the cosmic rays removed, keeping the PSF flags.
+        # Final measurement with the cosmic rays removed (neighbours out of the apertures), keeping
+        # the PSF flags.
         psf_stars = self._measure(
-            self.psf_source_measurement, exposure, detections.sources, crArray=repair.crMask
+            self.psf_source_measurement,
+            exposure,
+            detections.sources,
+            crArray=repair.crMask,
+            footprintLabels=detections.labels,
         )
         for flag in ("calib_psf_candidate", "calib_psf_used", "calib_psf_reserved"):
             psf_stars[flag] = psf_result.catalog[flag]
@@ -516,7 +530,14 @@ class CalibrateImageTask(PipelineTask):
         initialWcs = makeInitialWcs(
             exposure.detector, exposure.obs_info.tracking_radec, self.config.astrometry.rotation
         )
-        result = self.astrometry.run(stars, refCat, initialWcs=initialWcs, bbox=exposure.bbox)
+        axis = exposure.detector.to_field_angle.apply_inverse(x=0.0, y=0.0)  # the camera model's optical axis
+        result = self.astrometry.run(
+            stars,
+            refCat,
+            initialWcs=initialWcs,
+            bbox=exposure.bbox,
+            opticalAxis=(float(axis.x), float(axis.y)),
+        )
         exposure.wcs = result.wcs
         stars["calib_astrometry_used"] = np.isin(np.arange(len(stars)), result.matches["star_index"])
         self._update_coords(exposure, stars)
@@ -535,6 +556,7 @@ class CalibrateImageTask(PipelineTask):
         background = self.star_background.run(exposure.image, bbox=exposure.bbox, mask=exposure.mask)
         exposure.backgrounds = [("star_background", background.background)]
         exposure.background_image = background.backgroundImage
+        exposure.sky_noise = background.skyNoise
 
     def _find_stars(self, exposure: CalibrationState) -> Any:
         """Detect, deblend and measure stars, apply the aperture corrections and select the stars."""
@@ -628,7 +650,6 @@ class CalibrateImageTask(PipelineTask):
         """Compute the summary statistics (in electrons, before the pixels are calibrated)."""
         import astropy.units as u
 
-        (_, background) = exposure.backgrounds[-1]
         readNoise = float(
             np.mean([amp.nominal_calibrations.read_noise for amp in exposure.detector.amplifiers])
         )
@@ -638,8 +659,8 @@ class CalibrateImageTask(PipelineTask):
             wcs=exposure.wcs,
             exposureTime=float(exposure.obs_info.exposure_time.to_value(u.s)),
             calibration=exposure.calibration,
-            skyBg=float(np.median(background.render(exposure.bbox).array[::64, ::64])),
-            skyNoise=float(np.sqrt(np.median(exposure.variance[::4, ::4]))),
+            skyBg=float(np.median(exposure.background_image[::16, ::16])),
+            skyNoise=exposure.sky_noise,
             meanVar=float(np.median(exposure.variance[::4, ::4])),
             readNoise=readNoise,
             nPsfStar=int(np.sum(stars["calib_psf_used"])),

@@ -155,9 +155,12 @@ class MeasureApCorrTask(Task):
                 raise MeasureApCorrError(name, int(good.sum()), 1 + cfg.minDegreesOfFreedom)
             clipped = sigma_clip(ratio[good], sigma=cfg.numSigmaClip, maxiters=cfg.numIter, stdfunc="mad_std")
             keep = ~np.asarray(clipped.mask)
-            weight = 1 / ratioErr[good][keep] ** 2
-            apCorrMap[f"{name}_instFlux"] = float(np.sum(weight * ratio[good][keep]) / np.sum(weight))
-            apCorrMap[f"{name}_instFluxErr"] = float(1 / math.sqrt(np.sum(weight)))
+            # A spatially constant correction: the median of the clipped ratios (Rubin fits a
+            # Chebyshev field, order 2 by default; its normalization of the calibration flux, order 0,
+            # "does median for this").
+            kept = ratio[good][keep]
+            apCorrMap[f"{name}_instFlux"] = float(np.median(kept))
+            apCorrMap[f"{name}_instFluxErr"] = float(1.2533 * np.std(kept) / math.sqrt(kept.size))
             nStars[name] = int(keep.sum())
             self.log.info(
                 "Aperture correction of %s to %s: %.4f from %d stars",

@@ -237,7 +237,7 @@ class MeasurePsfTask(Task):
 
         half = max(int(math.ceil(3 * shapeSigma)), 3)
         xi, yi = np.rint(x).astype(np.int64), np.rint(y).astype(np.int64)
-        stamps = extractStamps(imageArray.astype(np.float64), xi, yi, half)
+        stamps = extractStamps(imageArray, xi, yi, half).astype(np.float64)
         fwhm = np.array([measureFwhm(s, dx, dy) for s, dx, dy in zip(stamps, x - xi, y - yi, strict=True)])
         fwhm = fwhm[np.isfinite(fwhm)]
         return float(np.median(fwhm)) / (2 * math.sqrt(2 * math.log(2))) if fwhm.size else shapeSigma

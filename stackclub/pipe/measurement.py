@@ -333,6 +333,7 @@ class SingleFrameMeasurementTask(Task):
         crArray: np.ndarray | None = None,
         edgeArray: np.ndarray | None = None,
         detectedArray: np.ndarray | None = None,
+        footprintLabels: np.ndarray | None = None,
         x0: int = 0,
         y0: int = 0,
         heavyFootprints: Mapping[int, HeavyFootprint] | None = None,
@@ -363,6 +364,10 @@ class SingleFrameMeasurementTask(Task):
         detectedArray
             Boolean array of detected pixels (``DETECTED``), left out of the compensated fluxes'
             annuli.
+        footprintLabels
+            Detection's footprint labels (each source's pixels hold its ``id``): the aperture fluxes
+            are then measured with every other footprint set to the background, Rubin's
+            ``NoiseReplacer`` without the noise (one cut-out per source: for the few PSF stars).
         x0, y0
             Origin of the image's bounding box: added to the output positions.
         heavyFootprints
@@ -387,8 +392,8 @@ class SingleFrameMeasurementTask(Task):
         yi = np.asarray(sources["y"], dtype=np.int64)
         n = len(xi)
         ny, nx = imageArray.shape
-        stamps = extractStamps(imageArray.astype(np.float64), xi, yi, half)
-        vstamps = extractStamps(varianceArray.astype(np.float64), xi, yi, half, fill=np.inf)
+        stamps = extractStamps(imageArray, xi, yi, half).astype(np.float64)
+        vstamps = extractStamps(varianceArray, xi, yi, half, fill=np.inf).astype(np.float64)
         ids = np.asarray(sources["id"], dtype=np.int64)
         deblended = np.zeros(n, dtype=bool)
         if heavyFootprints:
@@ -448,13 +453,16 @@ class SingleFrameMeasurementTask(Task):
             errorArray = np.sqrt(np.maximum(varianceArray, 0)) if n else varianceArray
             for r in self.config.apertureRadii:
                 flux, fluxErr = self._apertureFlux(
-                    imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints
+                    imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints, footprintLabels
                 )
                 name = apertureFluxName(r)
                 catalog[f"{name}_instFlux"] = flux
                 catalog[f"{name}_instFluxErr"] = fluxErr
             for r in self.config.compensatedApertures:
-                flux, fluxErr = self._compensatedFlux(imageArray, errorArray, xc, yc, r, detectedArray)
+                inner = self._apertureFlux(
+                    imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints, footprintLabels
+                )
+                flux, fluxErr = self._compensatedFlux(imageArray, errorArray, xc, yc, r, detectedArray, inner)
                 catalog[f"compFlux_{r}_instFlux"] = flux
                 catalog[f"compFlux_{r}_instFluxErr"] = fluxErr
         self.log.info("Measured %d sources", n)
@@ -470,8 +478,13 @@ class SingleFrameMeasurementTask(Task):
         ids: np.ndarray,
         deblended: np.ndarray,
         heavyFootprints: Mapping[int, HeavyFootprint] | None,
+        footprintLabels: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Sum circular apertures (``photutils``); a deblended child's on a cut-out of its own pixels."""
+        """Sum circular apertures (``photutils``); a deblended child's on a cut-out of its own pixels.
+
+        With ``footprintLabels``, every source's aperture is summed on a cut-out where the pixels of
+        the other footprints are set to the background (0).
+        """
         from photutils.aperture import CircularAperture, aperture_photometry
 
         if not len(xc):
@@ -483,11 +496,16 @@ class SingleFrameMeasurementTask(Task):
         fluxErr = np.asarray(phot["aperture_sum_err"], dtype=np.float64)
         ny, nx = imageArray.shape
         rr = int(math.ceil(r)) + 1
-        for i in np.flatnonzero(deblended):
+        alone = np.flatnonzero(deblended) if footprintLabels is None else np.arange(len(xc))
+        for i in alone:
             cx, cy = int(round(xc[i])), int(round(yc[i]))
             ya, yb, xa, xb = max(cy - rr, 0), min(cy + rr + 1, ny), max(cx - rr, 0), min(cx + rr + 1, nx)
             cut = np.array(imageArray[ya:yb, xa:xb], dtype=np.float64)
-            heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
+            if footprintLabels is not None:
+                others = footprintLabels[ya:yb, xa:xb]
+                cut[(others > 0) & (others != ids[i])] = 0.0
+            if deblended[i]:
+                heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
             one = aperture_photometry(
                 cut, CircularAperture((xc[i] - xa, yc[i] - ya), r=r), error=errorArray[ya:yb, xa:xb]
             )
@@ -503,8 +521,9 @@ class SingleFrameMeasurementTask(Task):
         yc: np.ndarray,
         r: float,
         detectedArray: np.ndarray | None,
+        inner: tuple[np.ndarray, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Aperture sum less its area times the annulus mean (``photutils``).
+        """Aperture sum (``inner``: flux and error) less its area times the annulus mean (``photutils``).
 
         The annulus mean leaves out detected pixels (Rubin measures with every other source replaced
         by noise, ``NoiseReplacer``), unless they fill nine tenths of it.
@@ -518,7 +537,6 @@ class SingleFrameMeasurementTask(Task):
         annulus = CircularAnnulus(
             positions, r_in=self.config.inner_scale * r, r_out=self.config.outer_scale * r
         )
-        inner = aperture_photometry(imageArray, aperture, error=errorArray)
         ring = aperture_photometry(imageArray, annulus, error=errorArray)
         ringSum = np.asarray(ring["aperture_sum"], float)
         ringArea = np.full(len(xc), annulus.area)
@@ -531,9 +549,9 @@ class SingleFrameMeasurementTask(Task):
             ringSum = np.where(enough, np.asarray(clear["aperture_sum"], float), ringSum)
             ringArea = np.where(enough, clearArea, ringArea)
         scale = aperture.area / ringArea
-        flux = np.asarray(inner["aperture_sum"], float) - scale * ringSum
+        flux = inner[0] - scale * ringSum
         fluxErr = np.hypot(
-            np.asarray(inner["aperture_sum_err"], float),
+            inner[1],
             scale * np.asarray(ring["aperture_sum_err"], float) * np.sqrt(ringArea / annulus.area),
         )
         return flux, fluxErr

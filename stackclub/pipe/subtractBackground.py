@@ -1,7 +1,7 @@
 """Background estimation and subtraction, mirroring ``lsst.meas.algorithms.SubtractBackgroundTask``.
 
 The sky is measured in a grid of ``binSize`` boxes with masked pixels left out
-(``astropy.stats.sigma_clipped_stats`` over all boxes at once, Rubin's ``MEANCLIP`` by default),
+(``astropy.stats.sigma_clip`` over all boxes at once, Rubin's ``MEANCLIP`` by default),
 optionally median-filtered (``doFilterSuperPixels``, ``scipy.ndimage.generic_filter``), and
 interpolated with an Akima spline: the model is an `lsst.images.fields.SplineField`, which
 `lsst.images.BackgroundMap` stores, so the background that is subtracted (``SplineField.render``)
@@ -91,7 +91,7 @@ class SubtractBackgroundTask(Task):
             ``xCenters`` (array coordinates of the box centres) and ``noise`` (median of the boxes'
             clipped standard deviations).
         """
-        from astropy.stats import sigma_clipped_stats
+        from astropy.stats import sigma_clip
         from scipy import ndimage
 
         ny, nx = imageArray.shape
@@ -107,10 +107,14 @@ class SubtractBackgroundTask(Task):
         boxes = data.reshape(nby, by, nbx, bx).transpose(0, 2, 1, 3).reshape(nby, nbx, by * bx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # boxes with no usable pixel give NaN
-            clippedMean, median, std = sigma_clipped_stats(boxes, axis=-1, sigma=3.0, maxiters=3)
+            clipped = sigma_clip(boxes, sigma=3.0, maxiters=3, axis=-1, masked=False)
+            std = np.nanstd(clipped, axis=-1)
             statistic = self.config.statisticsProperty
-            mesh = {"MEANCLIP": clippedMean, "MEDIAN": np.nanmedian(boxes, axis=-1)}.get(statistic)
-            if mesh is None:
+            if statistic == "MEANCLIP":
+                mesh = np.nanmean(clipped, axis=-1)
+            elif statistic == "MEDIAN":
+                mesh = np.nanmedian(boxes, axis=-1)
+            else:
                 mesh = np.nanmean(boxes, axis=-1)
             if self.config.doFilterSuperPixels and np.isfinite(mesh).any():
                 mesh = ndimage.generic_filter(
