@@ -290,7 +290,8 @@ def test_isr_then_calibrate_in_memory_against_truth(simulated):
     # Rubin's zeroPoint: 2.5 log10(instFluxAtZeroMagnitude), per exposure (exposure time included).
     exptime = raw.obs_info.exposure_time.to_value("s")
     assert stats.zeroPoint == pytest.approx(31.4 - 2.5 * math.log10(result.applied_photo_calib))
-    assert stats.zeroPoint == pytest.approx(meta["zero_point"] + 2.5 * math.log10(exptime), abs=0.02)
+    # 0.03 mag: on this 256 x 256 frame the aperture correction rests on a handful of PSF stars.
+    assert stats.zeroPoint == pytest.approx(meta["zero_point"] + 2.5 * math.log10(exptime), abs=0.03)
     assert stats.nPsfStar > 3
     assert visit_image.backgrounds.subtracted is not None
     for column in ("coord_ra", "coord_dec", "psfFlux", "psfFluxErr", "x", "y", "ixx", "visit", "detector"):

@@ -76,3 +76,23 @@ def test_grow_is_manhattan_or_nearly_a_disc():
     assert disc[radius <= 4.5].all() and not disc[radius > 5 * 1.1].any()
     with pytest.raises(ValueError, match="psfSigma"):
         SourceDetectionTask().run(np.zeros((9, 9)), np.ones((9, 9)), psfSigma=0.0)
+
+
+def test_re_estimate_background_masks_the_footprints():
+    from lsst.images import Box
+
+    rng = np.random.default_rng(5)
+    image = (_stars([(60, 40)], [5e4], shape=(256, 256)) + 3.0 + rng.normal(0, 1, (256, 256))).astype(
+        np.float32
+    )
+    variance = np.ones(image.shape, np.float32)
+    task = SourceDetectionTask()
+    assert task.config.reEstimateBackground  # Rubin's default
+    result = task.run(image, variance, psfSigma=SIGMA, bbox=Box.from_shape(image.shape))
+    assert result.background is not None
+    # The 3-electron pedestal is gone, and the star's light was not taken for sky.
+    assert abs(float(np.median(image[~result.detected]))) < 0.1
+    assert image[~result.detected].mean() == pytest.approx(0.0, abs=0.1)
+    task.config.reEstimateBackground = False
+    again = task.run(image.copy(), variance, psfSigma=SIGMA, bbox=Box.from_shape(image.shape))
+    assert again.background is None

@@ -198,18 +198,20 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
         # 12-pixel compensated top-hat flux to base_CircularApertureFlux_12_0).  SimCam's pixels are
         # 0.2 arcsec and its seeing reaches 1.1 arcsec, where a Moffat star has 1.7 per cent of its
         # light beyond 12 pixels (the zero point would absorb it) and 0.4 per cent beyond 17.
-        # The reference is compensated (its own annulus, detected pixels left out, is its sky): the
-        # first background, measured before anything is masked, is pulled up around bright stars.
         self.psf_source_measurement.apertureRadii = [12.0, 17.0]
-        self.psf_source_measurement.compensatedApertures = [17]
-        self.measure_aperture_correction.refFluxName = "compFlux_17"
-        # The stars' calibration flux is the PSF flux: no compensated top-hats there.
+        self.measure_aperture_correction.refFluxName = "apFlux_17_0"
+        # The calibration flux does not use compensated top-hats.
+        self.psf_source_measurement.compensatedApertures = []
         self.star_measurement.compensatedApertures = []
         # The PSF stars select the aperture corrections (no extendedness exists yet).
         selector = self.measure_aperture_correction.sourceSelector["science"]
         selector.doUnresolved = False
         selector.flags.good = ["calib_psf_used"]
         selector.flags.bad = []
+        # Off, as in Rubin's default (adaptive-threshold) configuration: the stars' background is
+        # measured again by _remeasure_star_background.
+        self.psf_detection.reEstimateBackground = False
+        self.star_detection.reEstimateBackground = False
         # Stars: detection mask to S/N >= 5, peaks to S/N >= 10.
         self.star_detection.thresholdValue = 5.0
         self.star_detection.includeThresholdMultiplier = 2.0
@@ -486,7 +488,11 @@ class CalibrateImageTask(PipelineTask):
             exposure.variance,
             psfSigma=exposure.psfSigma,
             badArray=exposure.plane(*_NO_DETECTION_PLANES),
+            bbox=exposure.bbox,
         )
+        if detections.background is not None:  # psf_detection.reEstimateBackground
+            exposure.backgrounds.append(("psf_detection", detections.background))
+            exposure.background_image = exposure.background_image + detections.backgroundImage
         set_mask_plane(exposure.mask, "DETECTION_EDGE", detections.edge)
         sources = self._measure(
             self.psf_source_measurement, exposure, detections.sources, crArray=repair.crMask
@@ -650,6 +656,7 @@ class CalibrateImageTask(PipelineTask):
         """Compute the summary statistics (in electrons, before the pixels are calibrated)."""
         import astropy.units as u
 
+        assert exposure.background_image is not None, "The background is measured before the summary."
         readNoise = float(
             np.mean([amp.nominal_calibrations.read_noise for amp in exposure.detector.amplifiers])
         )

@@ -11,6 +11,7 @@
    A footprint is kept only if its highest peak reaches ``thresholdValue *
    includeThresholdMultiplier`` (so footprints go deep while the catalog holds significant sources).
 4. Footprints are grown by ``nSigmaToGrow`` PSF sigmas into the ``DETECTED`` mask (`growFootprints`).
+5. With ``reEstimateBackground``, the background is measured again with them masked.
 
 Splitting a footprint among its peaks is the next subtask's job
 (`stackclub.pipe.deblend.SourceDeblendTask`, ``star_deblend``).
@@ -24,8 +25,10 @@ import math
 from typing import Any
 
 import numpy as np
-from lsst.pex.config import Config, Field, RangeField
+from lsst.pex.config import Config, ConfigurableField, Field, RangeField
 from lsst.pipe.base import Struct, Task
+
+from .subtractBackground import SubtractBackgroundTask
 
 
 def smoothingRadius(sigma: float, nSigmaForKernel: float = 7.0) -> int:
@@ -126,6 +129,13 @@ class SourceDetectionConfig(Config):
         default=1.0,
         min=0.0,
     )
+    reEstimateBackground = Field[bool](
+        doc="Measure the background again with the new footprints masked, and subtract the change.",
+        default=True,
+    )
+    background: ConfigurableField = ConfigurableField(
+        target=SubtractBackgroundTask, doc="How the background is re-estimated (reEstimateBackground)."
+    )
     nSigmaForKernel = Field[float](
         doc="Full width of the smoothing kernel, in PSF sigmas (rounded up to an odd number of pixels).",
         default=7.0,
@@ -135,6 +145,11 @@ class SourceDetectionConfig(Config):
 
 class SourceDetectionTask(Task):
     """Find footprints and their peaks above a signal-to-noise threshold.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to `lsst.pipe.base.Task` (``config``, ``name``, ``parentTask``...).
 
     Examples
     --------
@@ -149,6 +164,11 @@ class SourceDetectionTask(Task):
     ConfigClass = SourceDetectionConfig
     _DefaultName = "sourceDetection"
     config: SourceDetectionConfig
+    background: SubtractBackgroundTask
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.makeSubtask("background")
 
     def run(
         self,
@@ -158,6 +178,7 @@ class SourceDetectionTask(Task):
         psfSigma: float,
         badArray: np.ndarray | None = None,
         doSmooth: bool = True,
+        bbox: Any = None,
     ) -> Struct:
         """Detect sources on a background-subtracted image.
 
@@ -173,6 +194,10 @@ class SourceDetectionTask(Task):
             Pixels that cannot be detected (bad, no data).
         doSmooth
             Smooth with the PSF (Rubin's ``run(..., doSmooth=True)``).
+        bbox
+            The image's `lsst.images.Box`: with ``reEstimateBackground``, the background is measured
+            again with the footprints (and ``badArray``) masked and subtracted from ``imageArray`` in
+            place.
 
         Returns
         -------
@@ -183,7 +208,8 @@ class SourceDetectionTask(Task):
             ``parent`` (the footprint's ``id``), ``x``, ``y``, ``significance``, brightest first within
             each footprint), ``labels`` (footprint ``id`` of each pixel, 0 outside), ``detected``
             (the grown ``DETECTED`` mask), ``edge`` (the ``DETECTION_EDGE`` border), ``smoothed`` and
-            ``noise`` (median noise of the smoothed image).
+            ``noise`` (median noise of the smoothed image), ``background`` (the re-estimated change,
+            an `lsst.images.fields.SplineField`, or `None`) and ``backgroundImage``.
         """
         from scipy import ndimage
 
@@ -219,6 +245,10 @@ class SourceDetectionTask(Task):
         grow = int(cfg.nSigmaToGrow * psfSigma + 0.5)
         if grow and len(sources):
             detected = growFootprints(detected, grow, isotropic=cfg.isotropicGrow)
+        background = None
+        if cfg.reEstimateBackground and bbox is not None and len(sources):
+            ignore = detected if badArray is None else detected | badArray
+            background = self.background.run(imageArray, bbox=bbox, ignore=ignore)
         noise = math.sqrt(float(np.median(varianceArray[::4, ::4])) * varianceFactor)
         self.log.info(
             "Detected %d footprints (%d peaks) above %.1f sigma with peaks above %.1f sigma",
@@ -235,6 +265,8 @@ class SourceDetectionTask(Task):
             edge=edge,
             smoothed=smoothed,
             noise=noise,
+            background=None if background is None else background.background,
+            backgroundImage=None if background is None else background.backgroundImage,
         )
 
     @staticmethod

@@ -155,12 +155,11 @@ class MeasureApCorrTask(Task):
                 raise MeasureApCorrError(name, int(good.sum()), 1 + cfg.minDegreesOfFreedom)
             clipped = sigma_clip(ratio[good], sigma=cfg.numSigmaClip, maxiters=cfg.numIter, stdfunc="mad_std")
             keep = ~np.asarray(clipped.mask)
-            # A spatially constant correction: the median of the clipped ratios (Rubin fits a
-            # Chebyshev field, order 2 by default; its normalization of the calibration flux, order 0,
-            # "does median for this").
-            kept = ratio[good][keep]
-            apCorrMap[f"{name}_instFlux"] = float(np.median(kept))
-            apCorrMap[f"{name}_instFluxErr"] = float(1.2533 * np.std(kept) / math.sqrt(kept.size))
+            # A spatially constant correction: the clipped ratios' inverse-variance weighted mean
+            # (Rubin fits a Chebyshev field, order 2 by default, by weighted least squares).
+            weight = 1 / ratioErr[good][keep] ** 2
+            apCorrMap[f"{name}_instFlux"] = float(np.sum(weight * ratio[good][keep]) / np.sum(weight))
+            apCorrMap[f"{name}_instFluxErr"] = float(1 / math.sqrt(np.sum(weight)))
             nStars[name] = int(keep.sum())
             self.log.info(
                 "Aperture correction of %s to %s: %.4f from %d stars",
