@@ -99,7 +99,7 @@ class SourceDeblendConfig(Config):
     minPeakProminence = Field[float](
         doc="A peak must rise at least this many noise units (of the smoothed image) above the lowest "
         "point of the straight line to a higher peak; lower ones are noise on a neighbour's wing.",
-        default=1.5,
+        default=0.5,
         check=lambda v: v >= 0,
     )
     maxPeakSharpness = Field[float](
