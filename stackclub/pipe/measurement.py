@@ -503,7 +503,10 @@ class SingleFrameMeasurementTask(Task):
             cut = np.array(imageArray[ya:yb, xa:xb], dtype=np.float64)
             if footprintLabels is not None:
                 others = footprintLabels[ya:yb, xa:xb]
-                cut[(others > 0) & (others != ids[i])] = 0.0
+                neighbours = (others > 0) & (others != ids[i])
+                if not neighbours.any() and not deblended[i]:
+                    continue  # nothing to take out: the whole-image sum stands
+                cut[neighbours] = 0.0
             if deblended[i]:
                 heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
             one = aperture_photometry(

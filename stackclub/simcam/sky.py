@@ -269,7 +269,7 @@ def make_visits(
 def true_wcs(
     visit: Visit, detector_id: int, geometry: DetectorGeometry = DEFAULT_GEOMETRY
 ) -> astropy.wcs.WCS:
-    """The TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + optical distortion.
+    """Return the TAN-SIP WCS of a detector in a visit: camera geometry + true pointing + optical distortion.
 
     Pixel coordinates are those of the assembled detector (0-based in numpy, 1-based in FITS).
 
@@ -557,7 +557,7 @@ def calibrated_truth(
     *,
     margin: int = 0,
 ) -> astropy.table.Table:
-    """The truth sources on one detector in one visit: pixel positions and expected electrons.
+    """Return the truth sources on one detector in one visit: pixel positions and expected electrons.
 
     Returns
     -------
