@@ -118,7 +118,9 @@ def main() -> None:
 
     calibrate = CalibrateImageTask()
     t_cal, result = best_run(
-        lambda: calibrate.run(post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]),
+        lambda: calibrate.run(
+            exposures=post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]
+        ),
         args.repeat,
     )
 
@@ -199,7 +201,7 @@ def main() -> None:
         def plain():
             p = IsrTask().run(raw_s, **calib_kw).outputExposure
             CalibrateImageTask().run(
-                p, detector=raw_s.detector, obs_info=raw_s.obs_info, astrometry_ref_cat=refs
+                exposures=p, detector=raw_s.detector, obs_info=raw_s.obs_info, astrometry_ref_cat=refs
             )
 
         t_plain, _ = best_run(plain, args.repeat)

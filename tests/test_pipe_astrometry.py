@@ -79,15 +79,16 @@ def test_photocal_mag_err_floor_spreads_the_weight():
     ref = 5.0 * inst * (1 + np.random.default_rng(3).normal(0, 0.01, 21))
     ref[0] = 5.0 * inst[0] * 1.05
     stars = Table(
-        {"psfFlux_instFlux": inst, "psfFlux_instFluxErr": np.sqrt(inst), "flag_saturated": [False] * 21}
+        {"calibFlux_instFlux": inst, "calibFlux_instFluxErr": np.sqrt(inst), "flag_saturated": [False] * 21}
     )
     ref_cat = Table({"r_flux": ref})
     idx = np.arange(21)
     config = PhotoCalTask.ConfigClass()
-    config.sigmaMax = 100.0  # keep the bright star, to see its weight
-    plain = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r", exposureTime=1.0)
+    config.nSigma = 100.0  # keep the bright star, to see its weight
+    config.useMedian = False  # the weighted mean (calibrateImage's choice)
+    plain = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r")
     config.magErrFloor = 0.01
-    floored = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r", exposureTime=1.0)
+    floored = PhotoCalTask(config=config).run(stars, ref_cat, idx, idx, band="r")
     # Weighted by measurement errors only, the bright star pulls the calibration ~4% off;
     # with the floor it has a tenth of the weight.
     assert abs(plain.calibration / 5.0 - 1) > 0.03

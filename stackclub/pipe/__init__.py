@@ -11,17 +11,21 @@ from __future__ import annotations
 
 __all__ = (
     "PIPELINES_DIR",
+    "ApplyApCorrTask",
     "AstrometryTask",
     "CalibrateImageConfig",
     "CalibrateImageTask",
     "ComputeExposureSummaryStatsTask",
     "FringeTask",
+    "InstallGaussianPsfTask",
     "IsrTask",
     "IsrTaskConfig",
+    "MeasureApCorrTask",
     "MeasurePsfTask",
     "OverscanCorrectionTask",
     "PhotoCalTask",
     "RepairTask",
+    "ScienceSourceSelectorTask",
     "SingleFrameMeasurementTask",
     "SourceDeblendTask",
     "SourceDetectionTask",
@@ -37,12 +41,15 @@ from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
 from .deblend import SourceDeblendTask
 from .detection import SourceDetectionTask
 from .fringe import FringeTask
+from .installGaussianPsf import InstallGaussianPsfTask
 from .isr import IsrTask, IsrTaskConfig
+from .measureApCorr import ApplyApCorrTask, MeasureApCorrTask
 from .measurement import SingleFrameMeasurementTask
 from .measurePsf import MeasurePsfTask
 from .overscan import OverscanCorrectionTask
 from .photoCal import PhotoCalTask
 from .repair import RepairTask
+from .sourceSelector import ScienceSourceSelectorTask
 from .subtractBackground import SubtractBackgroundTask
 
 #: Folder holding ``ProcessCcd.yaml`` and ``Isr.yaml``.

@@ -18,7 +18,14 @@
 
 from __future__ import annotations
 
-__all__ = ("AstrometryConfig", "AstrometryTask", "fitTanSipWcs", "makeInitialWcs")
+__all__ = (
+    "AstrometryConfig",
+    "AstrometryError",
+    "AstrometryTask",
+    "fitRadialWcs",
+    "fitTanSipWcs",
+    "makeInitialWcs",
+)
 
 import math
 from typing import Any
@@ -27,9 +34,20 @@ import numpy as np
 from lsst.pex.config import ChoiceField, Config, Field
 from lsst.pipe.base import AlgorithmError, Struct, Task
 
+from .._exceptions import PipelineError
+from .sourceSelector import ScienceSourceSelectorTask, sourceSelectorRegistry
 
-class AstrometryError(AlgorithmError):
-    """The astrometric fit failed (too few matches)."""
+
+class AstrometryError(PipelineError, AlgorithmError):
+    """The astrometric fit failed (too few matches).
+
+    Parameters
+    ----------
+    nMatches
+        Stars matched to the reference catalog.
+    nNeeded
+        The configured minimum (``minMatches``).
+    """
 
     def __init__(self, nMatches: int, nNeeded: int) -> None:
         self.nMatches = nMatches
@@ -42,6 +60,74 @@ class AstrometryError(AlgorithmError):
     @property
     def metadata(self) -> dict:
         return {"nMatches": self.nMatches, "nNeeded": self.nNeeded}
+
+
+def fitRadialWcs(
+    x: np.ndarray,
+    y: np.ndarray,
+    ra: np.ndarray,
+    dec: np.ndarray,
+    *,
+    crpix: tuple[float, float],
+    crval: tuple[float, float],
+    opticalAxis: tuple[float, float],
+    shape: tuple[int, int],
+    sipOrder: int = 3,
+) -> Any:
+    """Fit a TAN WCS with one radial distortion coefficient about the optical axis, as TAN-SIP.
+
+    Rubin fits an affine correction to a camera model that already holds the optics' distortion
+    (``FitAffineWcsTask``); SimCam's camera model has none, but its optics distort radially about
+    the optical axis.  Pixels are undistorted as ``p + k (p - axis) |p - axis|**2``, ``k`` chosen
+    (``scipy.optimize.minimize_scalar``) so that a plain TAN fits them best: seven parameters, where
+    a full cubic SIP has twenty, so a few dozen stars suffice.  The result is written as the
+    TAN-SIP of degree ``sipOrder`` that reproduces it on the detector.
+
+    Parameters
+    ----------
+    x, y
+        0-based pixel positions.
+    ra, dec
+        Matched sky positions (degrees).
+    crpix
+        0-based reference pixel.
+    crval
+        Starting tangent point (degrees).
+    opticalAxis
+        0-based pixel position of the optical axis (from the camera model; may be off the detector).
+    shape
+        ``(ny, nx)`` of the detector, where the SIP representation is fitted.
+    sipOrder
+        Degree of that representation (3 holds a cubic radial distortion exactly).
+
+    Returns
+    -------
+    wcs
+        `astropy.wcs.WCS`.
+    """
+    from scipy.optimize import minimize_scalar
+
+    ax, ay = opticalAxis
+    scale = float(np.max(np.hypot(np.asarray(x) - ax, np.asarray(y) - ay))) or 1.0
+
+    def undistort(px: np.ndarray, py: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = np.asarray(px) - ax, np.asarray(py) - ay
+        r2 = (dx * dx + dy * dy) / scale**2
+        return px + k * dx * r2, py + k * dy * r2
+
+    def cost(k: float) -> float:
+        ux, uy = undistort(x, y, k)
+        tan = fitTanSipWcs(ux, uy, ra, dec, crpix=crpix, crval=crval)
+        r2, d2 = tan.wcs_pix2world(ux, uy, 0)
+        return float(np.sum(((r2 - ra) * np.cos(np.radians(dec))) ** 2 + (d2 - dec) ** 2))
+
+    k = float(minimize_scalar(cost, bounds=(-0.01, 0.01), method="bounded", options={"xatol": 1e-9}).x)
+    ux, uy = undistort(x, y, k)
+    tan = fitTanSipWcs(ux, uy, ra, dec, crpix=crpix, crval=crval)
+    ny, nx = shape
+    gx, gy = (g.ravel() for g in np.meshgrid(np.linspace(0, nx - 1, 17), np.linspace(0, ny - 1, 17)))
+    gra, gdec = tan.wcs_pix2world(*undistort(gx, gy, k), 0)
+    return fitTanSipWcs(gx, gy, gra, gdec, crpix=crpix, crval=tuple(tan.wcs.crval), sipOrder=sipOrder)
 
 
 def makeInitialWcs(detector: Any, boresight: Any, rotation_deg: float = 0.0) -> Any:
@@ -213,6 +299,9 @@ class AstrometryConfig(Config):
         default=3.0,
         check=lambda v: v > 0,
     )
+    sourceSelector = sourceSelectorRegistry.makeField(
+        doc="How to select the sources to match (calibrateImage rejects flagged ones).", default="science"
+    )
     rotation = Field[float](doc="Camera rotation on the sky (degrees) for the initial WCS.", default=0.0)
     wcsFitter = ChoiceField[str](
         doc="How the WCS is fitted.",
@@ -220,12 +309,19 @@ class AstrometryConfig(Config):
         allowed={
             "linear": "fitTanSipWcs: linear least squares in the tangent plane (fast)",
             "astropy": "astropy.wcs.utils.fit_wcs_from_points (about 1 s per SIP fit)",
+            "radial": "fitRadialWcs: TAN plus one radial distortion coefficient about the optical axis "
+            "(needs run's opticalAxis; calibrateImage's choice, as Rubin's affine fit on a camera model)",
         },
     )
 
 
 class AstrometryTask(Task):
     """Match a star catalog to a reference catalog and fit the WCS.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to `lsst.pipe.base.Task` (``config``, ``name``, ``parentTask``...).
 
     Examples
     --------
@@ -237,8 +333,21 @@ class AstrometryTask(Task):
     ConfigClass = AstrometryConfig
     _DefaultName = "astrometry"
     config: AstrometryConfig
+    sourceSelector: ScienceSourceSelectorTask
 
-    def run(self, stars: Any, refCat: Any, *, initialWcs: Any, bbox: Any) -> Struct:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.makeSubtask("sourceSelector")
+
+    def run(
+        self,
+        stars: Any,
+        refCat: Any,
+        *,
+        initialWcs: Any,
+        bbox: Any,
+        opticalAxis: tuple[float, float] | None = None,
+    ) -> Struct:
         """Fit the WCS of an image from its stars.
 
         Parameters
@@ -252,6 +361,8 @@ class AstrometryTask(Task):
             Starting `astropy.wcs.WCS` (0-based pixels), e.g. from `makeInitialWcs`.
         bbox
             The image's `lsst.images.Box`.
+        opticalAxis
+            Pixel position (in ``bbox``'s frame) of the optical axis, for ``wcsFitter="radial"``.
 
         Returns
         -------
@@ -276,6 +387,7 @@ class AstrometryTask(Task):
         sx = np.asarray(stars["x"], float) - x0
         sy = np.asarray(stars["y"], float) - y0
         usable = np.isfinite(sx) & np.isfinite(sy) & (np.asarray(stars["snr"]) >= cfg.matchSnrMin)
+        usable &= self.sourceSelector.run(stars).selected
         if "deblend_nChild" in stars.colnames:
             # A deblended parent is its children's sum: match the children, not the parent too.
             usable &= np.asarray(stars["deblend_nChild"]) == 0
@@ -341,9 +453,24 @@ class AstrometryTask(Task):
             s_idx, r_idx = s_idx[keep], r_idx[keep]
             if s_idx.size < cfg.minMatches:
                 raise AstrometryError(int(s_idx.size), cfg.minMatches)
-            sip = cfg.sipOrder if (cfg.sipOrder and s_idx.size >= 3 * (cfg.sipOrder + 1) ** 2) else None
+            # SIP needs (order + 1)(order + 2) / 2 - 3 coefficients per axis, plus the linear six:
+            # fitted only with at least twice that many matches (each gives two equations).
+            nParams = (cfg.sipOrder + 1) * (cfg.sipOrder + 2) - 6 + 6
+            sip = cfg.sipOrder if (cfg.sipOrder and s_idx.size >= nParams) else None
             for _ in range(3):
-                if cfg.wcsFitter == "linear":
+                if cfg.wcsFitter == "radial" and opticalAxis is not None:
+                    wcs = fitRadialWcs(
+                        sx[s_idx],
+                        sy[s_idx],
+                        ref_ra[r_idx],
+                        ref_dec[r_idx],
+                        crpix=crpix,
+                        crval=tuple(wcs.wcs.crval),
+                        opticalAxis=(opticalAxis[0] - x0, opticalAxis[1] - y0),
+                        shape=(ny, nx),
+                        sipOrder=cfg.sipOrder or 3,
+                    )
+                elif cfg.wcsFitter in ("linear", "radial"):
                     wcs = fitTanSipWcs(
                         sx[s_idx],
                         sy[s_idx],

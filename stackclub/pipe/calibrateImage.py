@@ -1,16 +1,31 @@
 """Single-frame calibration: ``post_isr_image`` -> ``preliminary_visit_image`` and star catalogs.
 
-Mirrors ``lsst.pipe.tasks.calibrateImage.CalibrateImageTask`` (which replaced characterizeImage +
-calibrate): the same subtask names (``psf_subtract_background``, ``psf_detection``,
-``psf_source_measurement``, ``psf_measure_psf``, ``psf_repair``, ``star_background``,
-``star_detection``, ``star_deblend``, ``star_measurement``, ``astrometry``, ``photometry``,
-``compute_summary_stats``), the same order of steps and the same output dataset names.
+Mirrors ``lsst.pipe.tasks.calibrateImage.CalibrateImageTask`` (pipe_tasks w.2026.30): the same
+subtask names and defaults, and a ``run()`` that calls the same private steps in the same order:
+
+1. ``_compute_psf``: install a simple Gaussian PSF, subtract a first background, mask cosmic rays,
+   detect bright (S/N >= 50) sources, measure them and fit the PSF to the best; then repair the
+   cosmic rays with the fitted PSF and measure the PSF stars again;
+2. ``_measure_aperture_correction`` on those PSF stars;
+3. ``_fit_astrometry`` on the PSF stars: match to the reference catalog, fit the WCS;
+4. ``_remeasure_star_background`` with the sources masked;
+5. ``_find_stars``: detect to S/N >= 5 (peaks >= 10), deblend, measure, apply the aperture
+   corrections, select the stars;
+6. ``_match_psf_stars``: carry the PSF flags over to the stars;
+7. ``_fit_photometry``: the zero point from the stars' calibration fluxes;
+8. ``_summarize``: the summary statistics;
+9. ``_apply_photometry``: calibrate the pixels to nJy (``do_calibrate_pixels``).
+
+Rubin's task works on an ``lsst.afw.image.Exposure`` that carries its PSF, WCS, aperture
+corrections and photometric calibration; ours carries the pixels and the calibrations fitted so
+far in a small `CalibrationState` and returns an `lsst.images.VisitImage` at the end.
 """
 
 from __future__ import annotations
 
-__all__ = ("CalibrateImageConfig", "CalibrateImageConnections", "CalibrateImageTask")
+__all__ = ("CalibrateImageConfig", "CalibrateImageConnections", "CalibrateImageTask", "CalibrationState")
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +39,30 @@ from .astrometry import AstrometryTask, makeInitialWcs
 from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
 from .deblend import SourceDeblendTask
 from .detection import SourceDetectionTask
+from .installGaussianPsf import InstallGaussianPsfTask
+from .measureApCorr import ApplyApCorrTask, MeasureApCorrTask
 from .measurement import SingleFrameMeasurementTask
 from .measurePsf import MeasurePsfTask
 from .photoCal import AB_NJY_ZERO, PhotoCalTask
 from .repair import RepairTask
+from .sourceSelector import ScienceSourceSelectorTask, sourceSelectorRegistry
 from .subtractBackground import SubtractBackgroundTask
 
 if TYPE_CHECKING:
-    from lsst.images import MaskedImage
+    from lsst.images import Box, Mask, MaskedImage
+    from lsst.images.fields import SplineField
+    from lsst.images.psfs import GaussianPointSpreadFunction
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
+
+#: The flux normalized into the calibration flux (Rubin: base_CompensatedTophatFlux_12; ours is the
+#: PSF flux, which a neighbour disturbs far less than a 12-pixel aperture when every other source is
+#: not replaced by noise, as Rubin's NoiseReplacer does).
+_RAW_CALIB_FLUX = "psfFlux"
+
+#: Pixels that cannot be cosmic rays (findCosmicRays' condition 4: BAD, INTRP, SAT, NO_DATA).
+_BAD_PLANES = ("BAD", "SATURATED", "INTERPOLATED", "NO_DATA")
+#: Pixels detection leaves out (a saturated core is detected: it is the star's peak).
+_NO_DETECTION_PLANES = ("BAD", "NO_DATA")
 
 
 class CalibrateImageConnections(
@@ -96,78 +126,244 @@ class CalibrateImageConnections(
 
 
 class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImageConnections):
-    """Configuration of `CalibrateImageTask` (field names as in ``pipe_tasks``)."""
+    """Configuration of `CalibrateImageTask` (subtask names and defaults as in ``pipe_tasks``)."""
 
-    psf_fwhm_guess = Field[float](
-        doc="FWHM (pixels) of the Gaussian PSF assumed for the first detection, as "
-        "install_simple_psf.fwhm in Rubin's task.",
-        default=4.0,
-        check=lambda v: v > 0,
+    install_simple_psf: ConfigurableField = ConfigurableField(
+        target=InstallGaussianPsfTask,
+        doc="Task to install a simple PSF model to use when detecting bright sources for PSF estimation.",
     )
-    psf_subtract_background = ConfigurableField(target=SubtractBackgroundTask, doc="First background pass.")
-    psf_detection = ConfigurableField(target=SourceDetectionTask, doc="Detect bright sources for the PSF.")
-    psf_source_measurement = ConfigurableField(
-        target=SingleFrameMeasurementTask, doc="Measure PSF candidates."
+    psf_repair: ConfigurableField = ConfigurableField(
+        target=RepairTask, doc="Task to repair cosmic rays on the exposure before PSF determination."
     )
-    psf_measure_psf = ConfigurableField(target=MeasurePsfTask, doc="Select PSF stars and fit the PSF.")
-    psf_repair = ConfigurableField(target=RepairTask, doc="Find and repair cosmic rays with the fitted PSF.")
-    star_background = ConfigurableField(
-        target=SubtractBackgroundTask, doc="Re-measure the background with the detected sources masked."
+    psf_subtract_background: ConfigurableField = ConfigurableField(
+        target=SubtractBackgroundTask,
+        doc="Task to perform initial background subtraction, before first detection pass.",
     )
-    star_detection = ConfigurableField(target=SourceDetectionTask, doc="Detect all stars.")
-    star_deblend = ConfigurableField(
+    psf_detection: ConfigurableField = ConfigurableField(
+        target=SourceDetectionTask, doc="Task to detect sources for PSF determination."
+    )
+    psf_source_measurement: ConfigurableField = ConfigurableField(
+        target=SingleFrameMeasurementTask, doc="Task to measure sources to be used for PSF estimation."
+    )
+    psf_measure_psf: ConfigurableField = ConfigurableField(
+        target=MeasurePsfTask, doc="Task to measure the PSF on bright sources."
+    )
+    measure_aperture_correction: ConfigurableField = ConfigurableField(
+        target=MeasureApCorrTask, doc="Task to compute the aperture correction from the bright stars."
+    )
+    astrometry: ConfigurableField = ConfigurableField(
+        target=AstrometryTask, doc="Task to perform astrometric calibration to fit a WCS."
+    )
+    star_background: ConfigurableField = ConfigurableField(
+        target=SubtractBackgroundTask,
+        doc="Task to perform final background subtraction, just before photoCal.",
+    )
+    star_detection: ConfigurableField = ConfigurableField(
+        target=SourceDetectionTask, doc="Task to detect stars to return in the output catalog."
+    )
+    star_deblend: ConfigurableField = ConfigurableField(
         target=SourceDeblendTask, doc="Split blended sources into their components."
     )
-    star_measurement = ConfigurableField(target=SingleFrameMeasurementTask, doc="Measure all stars.")
-    astrometry = ConfigurableField(
-        target=AstrometryTask, doc="Match to the reference catalog and fit the WCS."
+    star_measurement: ConfigurableField = ConfigurableField(
+        target=SingleFrameMeasurementTask, doc="Task to measure stars to return in the output catalog."
     )
-    photometry = ConfigurableField(target=PhotoCalTask, doc="Fit the photometric zero point.")
-    compute_summary_stats = ConfigurableField(
-        target=ComputeExposureSummaryStatsTask, doc="Summary statistics."
+    star_apply_aperture_correction: ConfigurableField = ConfigurableField(
+        target=ApplyApCorrTask, doc="Task to apply aperture corrections to the selected stars."
+    )
+    star_selector = sourceSelectorRegistry.makeField(
+        default="science", doc="Task to select reliable stars to use for calibration."
+    )
+    photometry: ConfigurableField = ConfigurableField(
+        target=PhotoCalTask, doc="Task to perform photometric calibration to fit a PhotoCalib."
+    )
+    compute_summary_stats: ConfigurableField = ConfigurableField(
+        target=ComputeExposureSummaryStatsTask,
+        doc="Task to compute summary statistics on the calibrated exposure.",
     )
     do_calibrate_pixels = Field[bool](
-        doc="Scale the image (and variance, background) to nJy with the photometric calibration, as "
-        "Rubin's preliminary_visit_image is; otherwise it stays in electrons.",
+        doc="If True, apply the photometric calibration to the image pixels and background model, and "
+        "attach an identity PhotoCalib to the output image to reflect this.  If False, leave the image "
+        "and background uncalibrated.",
         default=True,
     )
 
     def setDefaults(self) -> None:
         super().setDefaults()
-        self.psf_detection.thresholdValue = 50.0
-        # PSF candidates need peaks, not grown footprints (the star stage sets DETECTED).
-        self.psf_detection.nSigmaToGrow = 0.0
+        # A broad first PSF, to thoroughly reject cosmic rays (Rubin's comment).
+        self.install_simple_psf.fwhm = 4
+        # S/N >= 50 sources for the PSF, footprints down to S/N 10.
+        self.psf_detection.thresholdValue = 10.0
+        self.psf_detection.includeThresholdMultiplier = 5.0
+        # The calibration flux: the PSF flux normalized to a circular aperture (Rubin normalizes the
+        # 12-pixel compensated top-hat flux to base_CircularApertureFlux_12_0).  SimCam's pixels are
+        # 0.2 arcsec and its seeing reaches 1.1 arcsec, where a Moffat star has 1.7 per cent of its
+        # light beyond 12 pixels (the zero point would absorb it) and 0.4 per cent beyond 17.
+        self.psf_source_measurement.apertureRadii = [12.0, 17.0]
+        self.measure_aperture_correction.refFluxName = "apFlux_17_0"
+        # The calibration flux does not use compensated top-hats.
+        self.psf_source_measurement.compensatedApertures = []
+        self.star_measurement.compensatedApertures = []
+        # The PSF stars select the aperture corrections (no extendedness exists yet).
+        selector = self.measure_aperture_correction.sourceSelector["science"]
+        selector.doUnresolved = False
+        selector.flags.good = ["calib_psf_used"]
+        selector.flags.bad = []
+        # Off, as in Rubin's default (adaptive-threshold) configuration: the stars' background is
+        # measured again by _remeasure_star_background.
+        self.psf_detection.reEstimateBackground = False
+        self.star_detection.reEstimateBackground = False
+        # Stars: detection mask to S/N >= 5, peaks to S/N >= 10.
         self.star_detection.thresholdValue = 5.0
+        self.star_detection.includeThresholdMultiplier = 2.0
+        # The zero point as the inverse-variance weighted mean (Rubin's photometry.useMedian is True):
+        # SimCam's reference catalog states its errors (1 per cent + 50 nJy), and the median of
+        # ~60 stars, which weighs a 20-sigma star like a 500-sigma one, scatters by ~5 mmag.
+        self.photometry.useMedian = False
+        # Rubin fits an affine correction to a camera model that holds the optics' distortion
+        # (wcsFitter.retarget(FitAffineWcsTask)); SimCam's camera model has none, so ours fits a TAN
+        # with the one radial coefficient of its optics: 7 parameters, not a cubic SIP's 20.
+        self.astrometry.wcsFitter = "radial"
+        # Astrometry on the PSF stage's sources: only unflagged ones (not saturated, not at the edge).
+        self.astrometry.sourceSelector["science"].doFlags = True
+        # Select stars with reliable measurements and no bad flags.
+        star_selector = self.star_selector["science"]
+        star_selector.doFlags = True
+        star_selector.doUnresolved = True
+        star_selector.doSignalToNoise = True
+        star_selector.signalToNoise.minimum = 10.0
+        star_selector.signalToNoise.fluxField = "calibFlux_instFlux"
+        star_selector.signalToNoise.errField = "calibFlux_instFluxErr"
+
+
+@dataclasses.dataclass
+class CalibrationState:
+    """What Rubin's ``lsst.afw.image.Exposure`` carries through calibrateImage: pixels and calibrations.
+
+    Attributes
+    ----------
+    image, variance
+        float32 pixel arrays (the image is background-subtracted as the steps go).
+    mask
+        The `lsst.images.Mask` (planes set as the steps go).
+    bbox
+        The image's `lsst.images.Box`.
+    detector, obs_info, band
+        Where and how the exposure was taken.
+    psf
+        The PSF model, once installed or fitted.
+    wcs
+        The `astropy.wcs.WCS`, once fitted.
+    ap_corr_map
+        Aperture corrections (``{name}_instFlux`` -> correction), once measured.
+    calibration
+        Photometric calibration (nJy per electron), once fitted.
+    backgrounds
+        Background models subtracted so far, ``(name, SplineField)``.
+    background_image
+        Their sum, rendered (Rubin's ``background.getImage()``).
+    sky_noise
+        The background-subtracted sky's clipped standard deviation (electrons).
+    psf_shape_sigma
+        The PSF stars' adaptive-moment size (Rubin measures the PSF model's moments).
+    """
+
+    image: np.ndarray
+    variance: np.ndarray
+    mask: Mask
+    bbox: Box
+    detector: Any
+    obs_info: Any
+    band: str
+    psf: GaussianPointSpreadFunction | None = None
+    wcs: Any = None
+    ap_corr_map: dict[str, float] = dataclasses.field(default_factory=dict)
+    calibration: float = math.nan
+    backgrounds: list[tuple[str, SplineField]] = dataclasses.field(default_factory=list)
+    background_image: np.ndarray | None = None
+    psf_shape_sigma: float | None = None
+    sky_noise: float = math.nan
+
+    def plane(self, *names: str) -> np.ndarray:
+        """Return where any of the mask planes ``names`` is set (boolean image).
+
+        Parameters
+        ----------
+        *names
+            Mask plane names.
+
+        Returns
+        -------
+        flagged
+            Boolean array of the image's shape.
+        """
+        flagged = np.zeros(self.image.shape, dtype=bool)
+        for name in names:
+            flagged |= self.mask.get(name)
+        return flagged
+
+    @property
+    def psfSigma(self) -> float:
+        """The PSF model's Gaussian sigma (pixels)."""
+        assert self.psf is not None, "No PSF installed yet."
+        return float(self.psf.sigma)
 
 
 class CalibrateImageTask(PipelineTask):
-    """Characterize and calibrate one post-ISR exposure: background, PSF, cosmic rays, stars, WCS, zero point.
+    """Compute the PSF, aperture corrections, astrometric and photometric calibrations and summary
+    statistics of one post-ISR exposure, and catalog the stars that calibrated it.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to `lsst.pipe.base.Task` (``config``, ``name``, ``parentTask``...).
 
     Examples
     --------
     >>> from stackclub.pipe import CalibrateImageTask
     >>> task = CalibrateImageTask()
-    >>> [name for name in ("psf_detection", "astrometry", "photometry") if hasattr(task, name)]
-    ['psf_detection', 'astrometry', 'photometry']
+    >>> task.config.install_simple_psf.fwhm, task.config.psf_repair.cosmicray.cond3_fac
+    (4.0, 2.0)
+    >>> task.config.star_detection.thresholdValue * task.config.star_detection.includeThresholdMultiplier
+    10.0
     """
 
     ConfigClass = CalibrateImageConfig
     _DefaultName = "calibrateImage"
     config: CalibrateImageConfig
+    install_simple_psf: InstallGaussianPsfTask
+    psf_repair: RepairTask
+    psf_subtract_background: SubtractBackgroundTask
+    psf_detection: SourceDetectionTask
+    psf_source_measurement: SingleFrameMeasurementTask
+    psf_measure_psf: MeasurePsfTask
+    measure_aperture_correction: MeasureApCorrTask
+    astrometry: AstrometryTask
+    star_background: SubtractBackgroundTask
+    star_detection: SourceDetectionTask
+    star_deblend: SourceDeblendTask
+    star_measurement: SingleFrameMeasurementTask
+    star_apply_aperture_correction: ApplyApCorrTask
+    star_selector: ScienceSourceSelectorTask
+    photometry: PhotoCalTask
+    compute_summary_stats: ComputeExposureSummaryStatsTask
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for name in (
+            "install_simple_psf",
+            "psf_repair",
             "psf_subtract_background",
             "psf_detection",
             "psf_source_measurement",
             "psf_measure_psf",
-            "psf_repair",
+            "measure_aperture_correction",
+            "astrometry",
             "star_background",
             "star_detection",
             "star_deblend",
             "star_measurement",
-            "astrometry",
+            "star_apply_aperture_correction",
+            "star_selector",
             "photometry",
             "compute_summary_stats",
         ):
@@ -187,33 +383,21 @@ class CalibrateImageTask(PipelineTask):
             info = handle.get(parameters={"bbox": Box.factory[0:1, 0:1]})  # detector + obs_info only
         except Exception:  # a formatter without cut-outs: read it whole
             info = handle.get()
-        band = butlerQC.quantum.dataId["band"] if "band" in butlerQC.quantum.dataId else None
+        dataId = butlerQC.quantum.dataId
+        assert dataId is not None, "A calibrateImage quantum has a (visit, detector) data ID."
         outputs = self.run(
             **inputs,
             detector=info.detector,
             obs_info=info.obs_info,
-            band=band,
-            visit=int(butlerQC.quantum.dataId["visit"]),
+            band=str(dataId["band"]) if "band" in dataId else None,
+            visit=int(dataId["visit"]),
         )
         butlerQC.put(outputs, outputRefs)
 
-    @staticmethod
-    def _concat(refCat: Any) -> Any:
-        from astropy.table import Table, vstack
-
-        if refCat is None:
-            return None
-        if isinstance(refCat, Table):
-            return refCat
-        tables = list(refCat)
-        if not tables:
-            raise ValueError("The reference catalog is empty: no shard overlaps this detector.")
-        return tables[0] if len(tables) == 1 else vstack(tables, metadata_conflicts="silent")
-
     def run(
         self,
-        exposures: MaskedImage,
         *,
+        exposures: MaskedImage | list[MaskedImage],
         detector: Any,
         obs_info: Any,
         astrometry_ref_cat: Any,
@@ -221,192 +405,400 @@ class CalibrateImageTask(PipelineTask):
         band: str | None = None,
         visit: int | None = None,
     ) -> Struct:
-        """Calibrate one post-ISR exposure.  No I/O.
+        """Find stars and measure the PSF, then detect and measure deeper and calibrate.  No I/O.
 
         Parameters
         ----------
         exposures
-            The post-ISR `lsst.images.MaskedImage` (electrons).
+            The post-ISR `lsst.images.MaskedImage` in electrons (or a list of one: SimCam takes no snaps).
         detector
-            Its `lsst.images.cameras.Detector`.
+            Its `lsst.images.cameras.Detector` (Rubin's exposure carries it).
         obs_info
-            Its `astro_metadata_translator.ObservationInfo` (pointing, filter, exposure time).
+            Its `astro_metadata_translator.ObservationInfo` (Rubin's exposure carries a VisitInfo).
         astrometry_ref_cat, photometry_ref_cat
-            Reference catalog (a table or a list of shard tables); the photometric one
-            defaults to the astrometric one.
+            Reference catalog (a table or a list of shard tables); the photometric one defaults to
+            the astrometric one.
         band
-            Band name; derived from ``obs_info.physical_filter`` (``SimCam-R`` -> ``r``) if `None`.
+            Band name; from ``obs_info.physical_filter`` (``SimCam-R`` -> ``r``) if `None`.
         visit
             Visit ID written into the catalogs (defaults to ``obs_info.visit_id``).
 
         Returns
         -------
         result
-            ``exposure`` (`lsst.images.VisitImage`), ``background`` (`lsst.images.BackgroundMap`),
-            ``psf_stars`` and ``stars`` (`astropy.table.Table`), plus ``astrometry`` and
-            ``photometry`` result structs and ``psfSigma``.  ``stars`` holds deblended parents
-            (``deblend_nChild > 0``) and their children (``parent`` = the parent's ``id``) as
-            Rubin's catalogs do; select ``deblend_nChild == 0`` for one row per object.
+            ``exposure`` (`lsst.images.VisitImage`, in nJy if ``do_calibrate_pixels``),
+            ``background`` (`lsst.images.BackgroundMap`), ``psf_stars`` (the PSF-stage sources,
+            with ``calib_psf_*`` flags) and ``stars`` (the selected stars, with sky coordinates and
+            calibrated fluxes; `astropy.table.Table`), ``applied_photo_calib`` (nJy per electron, or
+            `None`), ``astrometry_matches`` and ``photometry_matches`` (tables of matched rows).
         """
-        import astropy.units as u
-        from lsst.images import BackgroundMap, Image, SkyProjection, VisitImage
-        from lsst.images.fields import ChebyshevField
+        exposure = self._make_state(exposures, detector, obs_info, band)
+        astrometryRefCat = self._concat(astrometry_ref_cat)
+        photometryRefCat = self._concat(photometry_ref_cat) if photometry_ref_cat is not None else None
+        psf_stars = self._compute_psf(exposure)
+        self._measure_aperture_correction(exposure, psf_stars)
+        astrometry_matches = self._fit_astrometry(exposure, psf_stars, astrometryRefCat)
+        self._remeasure_star_background(exposure)
+        stars = self._find_stars(exposure)
+        self._match_psf_stars(psf_stars, stars, psfSigma=exposure.psfSigma)
+        self._update_coords(exposure, stars)
+        stars, photometry_matches = self._fit_photometry(
+            exposure, stars, photometryRefCat or astrometryRefCat
+        )
+        summary = self._summarize(exposure, stars, astrometry_matches)
+        if self.config.do_calibrate_pixels:
+            self._apply_photometry(exposure)
+        visitId = visit if visit is not None else (obs_info.visit_id or obs_info.exposure_id or 0)
+        for catalog in (psf_stars, stars):
+            catalog["visit"] = np.full(len(catalog), int(visitId), dtype=np.int64)
+            catalog["detector"] = np.full(len(catalog), int(detector.id), dtype=np.int64)
+        visit_image, background = self._make_visit_image(exposure, summary)
+        return Struct(
+            exposure=visit_image,
+            background=background,
+            psf_stars=psf_stars,
+            stars=stars,
+            applied_photo_calib=exposure.calibration if self.config.do_calibrate_pixels else None,
+            astrometry_matches=astrometry_matches,
+            photometry_matches=photometry_matches,
+        )
 
+    def _compute_psf(self, exposure: CalibrationState) -> Any:
+        """Detect bright sources, fit the PSF to the best, and repair cosmic rays with it.
+
+        Returns
+        -------
+        psf_stars
+            The bright sources, measured after the repair, with ``calib_psf_candidate``,
+            ``calib_psf_used`` and ``calib_psf_reserved`` flags.
+        """
+        self.log.info(
+            "First pass detection with Gaussian PSF FWHM=%s pixels", self.config.install_simple_psf.fwhm
+        )
+        exposure.psf = self.install_simple_psf.run(bbox=exposure.bbox).psf
+        background = self.psf_subtract_background.run(exposure.image, bbox=exposure.bbox, mask=exposure.mask)
+        exposure.backgrounds.append(("psf_subtract_background", background.background))
+        exposure.background_image = background.backgroundImage
+        bad = exposure.plane(*_BAD_PLANES)
+        repair = self.psf_repair.run(
+            exposure.image, exposure.variance, psfSigma=exposure.psfSigma, badArray=bad, keepCRs=True
+        )
+        detections = self.psf_detection.run(
+            exposure.image,
+            exposure.variance,
+            psfSigma=exposure.psfSigma,
+            badArray=exposure.plane(*_NO_DETECTION_PLANES),
+            bbox=exposure.bbox,
+        )
+        if detections.background is not None:  # psf_detection.reEstimateBackground
+            exposure.backgrounds.append(("psf_detection", detections.background))
+            exposure.background_image = exposure.background_image + detections.backgroundImage
+        set_mask_plane(exposure.mask, "DETECTION_EDGE", detections.edge)
+        sources = self._measure(
+            self.psf_source_measurement, exposure, detections.sources, crArray=repair.crMask
+        )
+        psf_result = self.psf_measure_psf.run(sources, bbox=exposure.bbox, imageArray=exposure.image)
+        exposure.psf = psf_result.psf
+        exposure.psf_shape_sigma = psf_result.psfShapeSigma
+        # Final repair with the fitted PSF, interpolating over the cosmic rays this time.
+        repair = self.psf_repair.run(
+            exposure.image, exposure.variance, psfSigma=exposure.psfSigma, badArray=bad
+        )
+        set_mask_plane(exposure.mask, "COSMIC_RAY", repair.crMask)
+        set_mask_plane(exposure.mask, "DETECTED", detections.detected)
+        # Final measurement with the cosmic rays removed (neighbours out of the apertures), keeping
+        # the PSF flags.
+        psf_stars = self._measure(
+            self.psf_source_measurement,
+            exposure,
+            detections.sources,
+            crArray=repair.crMask,
+            footprintLabels=detections.labels,
+        )
+        for flag in ("calib_psf_candidate", "calib_psf_used", "calib_psf_reserved"):
+            psf_stars[flag] = psf_result.catalog[flag]
+        return psf_stars
+
+    def _measure_aperture_correction(self, exposure: CalibrationState, bright_sources: Any) -> None:
+        """Measure the aperture corrections on the PSF stars and keep them in ``exposure.ap_corr_map``.
+
+        Rubin's ``psf_normalized_calibration_flux`` + ``measure_aperture_correction`` in one: the
+        PSF flux, which the calibration flux is made of, is corrected to the reference aperture
+        (``measure_aperture_correction.refFluxName``).
+        """
+        result = self.measure_aperture_correction.run(
+            bright_sources, namesToCorrect=sorted({"psfFlux", _RAW_CALIB_FLUX})
+        )
+        exposure.ap_corr_map = result.apCorrMap
+
+    def _fit_astrometry(self, exposure: CalibrationState, stars: Any, refCat: Any) -> Any:
+        """Fit the WCS to the PSF stars and return the reference matches used in the fit."""
+        initialWcs = makeInitialWcs(
+            exposure.detector, exposure.obs_info.tracking_radec, self.config.astrometry.rotation
+        )
+        axis = exposure.detector.to_field_angle.apply_inverse(x=0.0, y=0.0)  # the camera model's optical axis
+        result = self.astrometry.run(
+            stars,
+            refCat,
+            initialWcs=initialWcs,
+            bbox=exposure.bbox,
+            opticalAxis=(float(axis.x), float(axis.y)),
+        )
+        exposure.wcs = result.wcs
+        stars["calib_astrometry_used"] = np.isin(np.arange(len(stars)), result.matches["star_index"])
+        self._update_coords(exposure, stars)
+        return result.matches
+
+    def _remeasure_star_background(self, exposure: CalibrationState) -> None:
+        """Restore the first background and measure it again with the PSF stage's sources masked.
+
+        Rubin's iterates a masking detection until a "Goldilocks" fraction of the pixels is
+        masked, and fits a pedestal after; ours masks the PSF stage's footprints (every source
+        above its 10-sigma pixel threshold, grown).  The calibration flux is compensated (its
+        own annulus is its sky), so what fainter sources leave in the sky does not reach the
+        zero point.
+        """
+        exposure.image += exposure.background_image
+        background = self.star_background.run(exposure.image, bbox=exposure.bbox, mask=exposure.mask)
+        exposure.backgrounds = [("star_background", background.background)]
+        exposure.background_image = background.backgroundImage
+        exposure.sky_noise = background.skyNoise
+
+    def _find_stars(self, exposure: CalibrationState) -> Any:
+        """Detect, deblend and measure stars, apply the aperture corrections and select the stars."""
+        detections = self.star_detection.run(
+            exposure.image,
+            exposure.variance,
+            psfSigma=exposure.psfSigma,
+            badArray=exposure.plane(*_NO_DETECTION_PLANES),
+        )
+        set_mask_plane(exposure.mask, "DETECTED", detections.detected)
+        set_mask_plane(exposure.mask, "DETECTION_EDGE", detections.edge)
+        deblended = self.star_deblend.run(
+            exposure.image,
+            detections.sources,
+            detections.peaks,
+            detections.labels,
+            psfSigma=exposure.psfSigma,
+            smoothed=detections.smoothed,
+            noise=detections.noise,
+        )
+        sources = self._measure(
+            self.star_measurement,
+            exposure,
+            deblended.sources,
+            crArray=exposure.plane("COSMIC_RAY"),
+            heavyFootprints=deblended.heavyFootprints,
+        )
+        for column in ("parent", "deblend_nChild", "deblend_nPeaks", "deblend_skipped"):
+            sources[column] = deblended.sources[column]
+        raw = _RAW_CALIB_FLUX
+        sources["calibFlux_instFlux"] = sources[f"{raw}_instFlux"]
+        sources["calibFlux_instFluxErr"] = sources[f"{raw}_instFluxErr"]
+        ap_corr = {
+            k.replace(raw, "calibFlux"): v for k, v in exposure.ap_corr_map.items() if k.startswith(raw)
+        }
+        self.star_apply_aperture_correction.run(sources, {**exposure.ap_corr_map, **ap_corr})
+        return self.star_selector.run(sources).sourceCat
+
+    def _match_psf_stars(self, psf_stars: Any, stars: Any, psfSigma: float | None = None) -> None:
+        """Copy the PSF and astrometry flags of the PSF stars to the stars they match (in pixels)."""
+        from scipy.spatial import cKDTree
+
+        matchRadius = 3.0 if psfSigma is None else max(3.0, psfSigma)
+        flags = ("calib_psf_candidate", "calib_psf_used", "calib_psf_reserved", "calib_astrometry_used")
+        for flag in flags:
+            stars[flag] = np.zeros(len(stars), dtype=bool)
+        stars["psf_id"] = np.zeros(len(stars), dtype=np.int64)
+        leaves = np.flatnonzero(np.asarray(stars["deblend_nChild"]) == 0)
+        if not len(psf_stars) or not len(leaves):
+            return
+        tree = cKDTree(np.column_stack([stars["x"], stars["y"]])[leaves])
+        distance, nearest = tree.query(
+            np.column_stack([psf_stars["x"], psf_stars["y"]]), distance_upper_bound=matchRadius
+        )
+        matched = np.isfinite(distance)
+        rows = leaves[nearest[matched]]
+        for flag in flags:
+            stars[flag][rows] = np.asarray(psf_stars[flag])[matched]
+        stars["psf_id"][rows] = np.asarray(psf_stars["id"])[matched]
+        self.log.info(
+            "%d psf/astrometry stars out of %d matched %d calib stars",
+            int(matched.sum()),
+            len(psf_stars),
+            len(stars),
+        )
+
+    def _fit_photometry(self, exposure: CalibrationState, stars: Any, refCat: Any) -> tuple[Any, Any]:
+        """Fit the zero point to the stars; return them with calibrated fluxes, and the matches used."""
+        import astropy.units as u
+        from astropy.table import Table
+
+        starIndex, refIndex = self._match_sky(stars, refCat)
+        result = self.photometry.run(stars, refCat, starIndex, refIndex, band=exposure.band)
+        exposure.calibration = result.calibration
+        calibrated = stars.copy(copy_data=False)
+        for column in [c for c in stars.colnames if c.endswith("_instFlux") or c.endswith("_instFluxErr")]:
+            calibrated[column.replace("_instFlux", "")] = (
+                np.asarray(stars[column]) * result.calibration * u.nJy
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            calibrated["psfMag"] = (
+                -2.5 * np.log10(np.asarray(calibrated["psfFlux"])) + AB_NJY_ZERO
+            ) * u.ABmag
+        calibrated["calib_photometry_used"] = np.zeros(len(stars), dtype=bool)
+        calibrated["calib_photometry_used"][starIndex[result.used]] = True
+        calibrated.meta.update({"BAND": exposure.band, "PSFSIGMA": exposure.psfSigma, "ZEROPOINT": result.zp})
+        matches = Table({"star_index": starIndex[result.used], "ref_index": refIndex[result.used]})
+        return calibrated, matches
+
+    def _summarize(self, exposure: CalibrationState, stars: Any, astrometry_matches: Any) -> Any:
+        """Compute the summary statistics (in electrons, before the pixels are calibrated)."""
+        import astropy.units as u
+
+        assert exposure.background_image is not None, "The background is measured before the summary."
+        readNoise = float(
+            np.mean([amp.nominal_calibrations.read_noise for amp in exposure.detector.amplifiers])
+        )
+        return self.compute_summary_stats.run(
+            bbox=exposure.bbox,
+            psfSigma=exposure.psfSigma,
+            wcs=exposure.wcs,
+            exposureTime=float(exposure.obs_info.exposure_time.to_value(u.s)),
+            calibration=exposure.calibration,
+            skyBg=float(np.median(exposure.background_image[::16, ::16])),
+            skyNoise=exposure.sky_noise,
+            meanVar=float(np.median(exposure.variance[::4, ::4])),
+            readNoise=readNoise,
+            nPsfStar=int(np.sum(stars["calib_psf_used"])),
+            astromOffsets=np.asarray(astrometry_matches["separation"]),
+            stars=stars,
+        ).summary
+
+    def _apply_photometry(self, exposure: CalibrationState) -> None:
+        """Scale the pixels, the variance and the background models to nJy."""
+        scale = np.float32(exposure.calibration)
+        exposure.image *= scale
+        exposure.variance = exposure.variance * scale**2
+        exposure.backgrounds = [(name, field * exposure.calibration) for name, field in exposure.backgrounds]
+
+    # --- Stack Club's helpers: what Rubin's Exposure, Butler loaders and afw tables do for it.
+
+    @staticmethod
+    def _make_state(exposures: Any, detector: Any, obs_info: Any, band: str | None) -> CalibrationState:
+        """Make the working copy of the exposure (Rubin's ``snap_combine`` step: one snap, SimCam)."""
         if isinstance(exposures, (list, tuple)):
             if len(exposures) != 1:
                 raise ValueError(
                     f"Expected one exposure per visit (no snaps in SimCam); got {len(exposures)}."
                 )
             exposures = exposures[0]
-        astromRef = self._concat(astrometry_ref_cat)
-        photoRef = self._concat(photometry_ref_cat) if photometry_ref_cat is not None else astromRef
         if band is None:
             band = str(obs_info.physical_filter).split("-")[-1].lower()
-        if visit is None:
-            visit = getattr(obs_info, "visit_id", None) or getattr(obs_info, "exposure_id", 0)
-        exptime = float(obs_info.exposure_time.to_value(u.s))
-        bbox = exposures.bbox
-        x0, y0 = bbox.x.start, bbox.y.start
-        image = exposures.image.array.astype(np.float32, copy=True)
-        variance = exposures.variance.array  # read only until the final scaling, which copies
-        mask = exposures.mask.copy()
-        bad = mask.get("BAD") | mask.get("NO_DATA")
-        sat = mask.get("SATURATED")
-        original = image.copy()
-
-        # --- PSF stage: background, bright detections, measurement, PSF, cosmic rays.
-        bg1 = self.psf_subtract_background.run(image, bbox=bbox, ignore=bad | sat)
-        sigma_guess = self.config.psf_fwhm_guess / (2 * math.sqrt(2 * math.log(2)))
-        psfDet = self.psf_detection.run(image, variance, psfSigma=sigma_guess, badArray=bad)
-        psfCat = self.psf_source_measurement.run(
-            image, variance, psfDet.sources, psfSigma=sigma_guess, saturatedArray=sat, x0=x0, y0=y0
-        ).catalog
-        psfResult = self.psf_measure_psf.run(psfCat, bbox=bbox)
-        psfSigma = psfResult.psfSigma
-        repair = self.psf_repair.run(image, variance, psfSigma=psfSigma, badArray=bad | sat)
-        original[repair.crMask] = image[repair.crMask] + bg1.backgroundImage[repair.crMask]
-        set_mask_plane(mask, "COSMIC_RAY", repair.crMask)
-
-        # --- Star stage: detect everything, re-measure the background without sources, measure.
-        starDet = self.star_detection.run(image, variance, psfSigma=psfSigma, badArray=bad)
-        image = original
-        bg2 = self.star_background.run(image, bbox=bbox, ignore=bad | sat | starDet.detected)
-        set_mask_plane(mask, "DETECTED", starDet.detected)
-        set_mask_plane(mask, "DETECTION_EDGE", starDet.edge)
-        deblend = self.star_deblend.run(
-            image, starDet.sources, starDet.labels, psfSigma=psfSigma, noise=starDet.noise, badArray=bad | sat
-        )
-        sources = deblend.sources
-        good = ~np.asarray(sources["footprint_too_big"], bool)
-        sources = sources[good]
-        stars = self.star_measurement.run(
-            image,
-            variance,
-            sources,
-            psfSigma=psfSigma,
-            saturatedArray=sat,
-            x0=x0,
-            y0=y0,
-            heavyFootprints=deblend.heavyFootprints,
-        ).catalog
-        for col in ("parent", "deblend_nChild"):
-            stars[col] = sources[col]
-
-        # --- Astrometry and photometry.
-        initialWcs = makeInitialWcs(detector, obs_info.tracking_radec, self.config.astrometry.rotation)
-        astrom = self.astrometry.run(stars, astromRef, initialWcs=initialWcs, bbox=bbox)
-        wcs = astrom.wcs
-        ra, dec = wcs.pixel_to_world_values(np.asarray(stars["x"]), np.asarray(stars["y"]))
-        stars["coord_ra"] = ra * u.deg
-        stars["coord_dec"] = dec * u.deg
-        if photoRef is astromRef:
-            starIndex, refIndex = astrom.matches["star_index"], astrom.matches["ref_index"]
-        else:
-            starIndex, refIndex = self._matchSky(stars, photoRef)
-        photo = self.photometry.run(stars, photoRef, starIndex, refIndex, band=band, exposureTime=exptime)
-        cal = photo.calibration
-        for col in [c for c in stars.colnames if c.endswith("_instFlux") or c.endswith("_instFluxErr")]:
-            stars[col.replace("_instFlux", "")] = np.asarray(stars[col]) * cal * u.nJy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stars["psfMag"] = (-2.5 * np.log10(np.asarray(stars["psfFlux"])) + AB_NJY_ZERO) * u.ABmag
-        stars["calib_astrometry_used"] = np.isin(np.arange(len(stars)), astrom.matches["star_index"])
-        stars["calib_photometry_used"] = np.zeros(len(stars), dtype=bool)
-        stars["calib_photometry_used"][np.asarray(starIndex)[photo.used]] = True
-        stars["visit"] = np.full(len(stars), int(visit), dtype=np.int64)
-        stars["detector"] = np.full(len(stars), int(detector.id), dtype=np.int64)
-        stars.meta.update({"BAND": band, "PSFSIGMA": psfSigma, "ZEROPOINT": photo.zeroPoint})
-        psfStars = psfResult.catalog
-        psfStars["visit"] = np.full(len(psfStars), int(visit), dtype=np.int64)
-        psfStars["detector"] = np.full(len(psfStars), int(detector.id), dtype=np.int64)
-
-        summary = self.compute_summary_stats.run(
-            bbox=bbox,
-            psfSigma=psfSigma,
-            wcs=wcs,
-            exposureTime=exptime,
-            zeroPoint=photo.zeroPoint,
-            skyBg=bg2.skyLevel,
-            skyNoise=bg2.skyNoise,
-            meanVar=float(np.median(variance[::4, ::4])),
-            nPsfStar=int(np.sum(psfStars["calib_psf_used"])),
-            astromScatter=astrom.scatter,
-            astromOffsets=np.asarray(astrom.matches["separation"]),
-            stars=stars,
-        ).summary
-
-        # --- Assemble the VisitImage.
-        unit = exposures.unit or u.electron
-        field = bg2.background
-        scale = 1.0
-        if self.config.do_calibrate_pixels:
-            scale = cal
-            image *= np.float32(cal)
-            variance = variance * np.float32(cal * cal)
-            field = field * cal
-            unit = u.nJy
-        else:
-            variance = variance.copy()
-            field = field * unit if field.unit is None else field
-        backgrounds = BackgroundMap()
-        backgrounds.add(
-            "star_background",
-            field if field.unit is not None else field * unit,
-            "Akima spline over the sigma-clipped box medians, sources masked; subtracted.",
-            is_subtracted=True,
-        )
-        projection = SkyProjection.from_fits_wcs(wcs, detector.frame, pixel_bounds=bbox)
-        scaling = ChebyshevField(bbox, np.array([[cal]]), unit=u.nJy / u.electron)
-        visitImage = VisitImage(
-            Image(image, bbox=bbox, unit=unit),
-            mask=mask,
-            variance=Image(variance, bbox=bbox, unit=unit**2),
-            sky_projection=projection,
-            obs_info=obs_info,
-            psf=psfResult.psf,
+        return CalibrationState(
+            image=exposures.image.array.astype(np.float32, copy=True),
+            variance=exposures.variance.array.astype(np.float32, copy=True),
+            mask=exposures.mask.copy(),
+            bbox=exposures.bbox,
             detector=detector,
+            obs_info=obs_info,
             band=band,
-            summary_stats=summary,
-            photometric_scaling=scaling,
-            backgrounds=backgrounds,
-            metadata={"CALIBRATED": bool(self.config.do_calibrate_pixels), "FLUXSCALE": float(scale)},
-        )
-        return Struct(
-            exposure=visitImage,
-            background=backgrounds,
-            psf_stars=psfStars,
-            stars=stars,
-            astrometry=astrom,
-            photometry=photo,
-            psfSigma=psfSigma,
         )
 
-    def _matchSky(self, stars: Any, refCat: Any) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _concat(refCat: Any) -> Any:
+        """One table from the reference catalog shards (Rubin's loader does this)."""
+        from astropy.table import Table, vstack
+
+        if isinstance(refCat, Table):
+            return refCat
+        tables = list(refCat)
+        if not tables:
+            raise ValueError("The reference catalog is empty: no shard overlaps this detector.")
+        return tables[0] if len(tables) == 1 else vstack(tables, metadata_conflicts="silent")
+
+    @staticmethod
+    def _measure(
+        task: SingleFrameMeasurementTask, exposure: CalibrationState, sources: Any, **kwargs: Any
+    ) -> Any:
+        """Run a measurement subtask on the exposure's pixels."""
+        return task.run(
+            exposure.image,
+            exposure.variance,
+            sources,
+            psfSigma=exposure.psfSigma,
+            psfShapeSigma=exposure.psf_shape_sigma,
+            saturatedArray=exposure.mask.get("SATURATED"),
+            edgeArray=exposure.mask.get("DETECTION_EDGE"),
+            detectedArray=exposure.mask.get("DETECTED"),
+            x0=exposure.bbox.x.start,
+            y0=exposure.bbox.y.start,
+            **kwargs,
+        ).catalog
+
+    @staticmethod
+    def _update_coords(exposure: CalibrationState, catalog: Any) -> None:
+        """Sky coordinates from the fitted WCS (Rubin's ``afwTable.updateSourceCoords``)."""
+        import astropy.units as u
+
+        ra, dec = exposure.wcs.pixel_to_world_values(np.asarray(catalog["x"]), np.asarray(catalog["y"]))
+        catalog["coord_ra"] = ra * u.deg
+        catalog["coord_dec"] = dec * u.deg
+
+    def _match_sky(self, stars: Any, refCat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Match stars (leaves of the deblend tree) to the reference catalog on the sky."""
         import astropy.units as u
         from astropy.coordinates import SkyCoord
 
         s = SkyCoord(np.asarray(stars["coord_ra"]) * u.deg, np.asarray(stars["coord_dec"]) * u.deg)
         r = SkyCoord(np.asarray(refCat["coord_ra"]) * u.deg, np.asarray(refCat["coord_dec"]) * u.deg)
         idx, sep, _ = s.match_to_catalog_sky(r)
-        ok = sep.arcsec < self.config.astrometry.matchRadius
-        ok &= np.asarray(stars["deblend_nChild"]) == 0 if "deblend_nChild" in stars.colnames else True
+        ok = (sep.arcsec < self.config.astrometry.matchRadius) & (np.asarray(stars["deblend_nChild"]) == 0)
         return np.flatnonzero(ok), idx[ok]
+
+    def _make_visit_image(self, exposure: CalibrationState, summary: Any) -> tuple[Any, Any]:
+        """Build the `lsst.images.VisitImage` and `lsst.images.BackgroundMap` outputs."""
+        import astropy.units as u
+        from lsst.images import BackgroundMap, Image, SkyProjection, VisitImage
+        from lsst.images.fields import ChebyshevField
+
+        calibrated = self.config.do_calibrate_pixels
+        unit = u.nJy if calibrated else u.electron
+        backgrounds = BackgroundMap()
+        for name, field in exposure.backgrounds:
+            backgrounds.add(
+                name,
+                field if field.unit is not None else field * unit,
+                "Akima spline over the sigma-clipped box means, sources masked; subtracted.",
+                is_subtracted=True,
+            )
+        bbox = exposure.bbox
+        assert exposure.psf is not None, "The PSF is fitted before the visit image is made."
+        apCorrUnit = u.dimensionless_unscaled
+        apertureCorrections: dict[str, Any] = {
+            key: ChebyshevField(bbox, np.array([[value]]), unit=apCorrUnit)
+            for key, value in exposure.ap_corr_map.items()
+        }
+        visitImage = VisitImage(
+            Image(exposure.image, bbox=bbox, unit=unit),
+            mask=exposure.mask,
+            variance=Image(exposure.variance, bbox=bbox, unit=unit**2),
+            sky_projection=SkyProjection.from_fits_wcs(
+                exposure.wcs, exposure.detector.frame, pixel_bounds=bbox
+            ),
+            obs_info=exposure.obs_info,
+            psf=exposure.psf,
+            detector=exposure.detector,
+            band=exposure.band,
+            summary_stats=summary,
+            photometric_scaling=ChebyshevField(
+                bbox, np.array([[exposure.calibration]]), unit=u.nJy / u.electron
+            ),
+            aperture_corrections=apertureCorrections,
+            backgrounds=backgrounds,
+            metadata={
+                "CALIBRATED": bool(calibrated),
+                "FLUXSCALE": float(exposure.calibration if calibrated else 1.0),
+            },
+        )
+        return visitImage, backgrounds

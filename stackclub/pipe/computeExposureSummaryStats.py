@@ -1,22 +1,39 @@
 """Summary statistics of a calibrated exposure, mirroring
 ``lsst.pipe.tasks.computeExposureSummaryStats.ComputeExposureSummaryStatsTask``; the result is an
 `lsst.images.ObservationSummaryStats` (the same field names as Rubin's ``ExposureSummaryStats``).
+
+The definitions follow Rubin's: ``zeroPoint`` is ``2.5 log10`` of the instrumental flux (electrons)
+of a zeroth-magnitude source *in this exposure* (``photoCalib.getInstFluxAtZeroMagnitude()``, so
+exposure time included); ``psfArea`` is ``sum(psf)**2 / sum(psf**2)`` (``4 pi sigma**2`` for a
+Gaussian); ``magLim`` is the 5-sigma point-source limit of ``compute_magnitude_limit`` (sky plus
+read noise in ``psfArea`` pixels); ``starEMedian`` the median ellipticity of the PSF stars;
+``skyBg`` the median of the background model, in electrons.  Simplifications: ``skyNoise`` is the
+background boxes' clipped sigma (Rubin clips the whole masked image) and ``meanVar`` the median
+of the variance plane (Rubin: its clipped mean).
 """
 
 from __future__ import annotations
 
-__all__ = ("ComputeExposureSummaryStatsConfig", "ComputeExposureSummaryStatsTask")
+__all__ = ("ComputeExposureSummaryStatsConfig", "ComputeExposureSummaryStatsTask", "computeMagnitudeLimit")
 
 import math
 from typing import Any
 
 import numpy as np
-from lsst.pex.config import Config
+from lsst.pex.config import Config, Field
 from lsst.pipe.base import Struct, Task
+
+from .photoCal import AB_NJY_ZERO
 
 
 class ComputeExposureSummaryStatsConfig(Config):
-    """Configuration for `ComputeExposureSummaryStatsTask` (nothing to configure yet)."""
+    """Configuration of `ComputeExposureSummaryStatsTask` (names and defaults as in ``pipe_tasks``)."""
+
+    magLimSnr = Field[float](
+        doc="Signal-to-noise ratio of the point-source magnitude limit magLim.",
+        default=5.0,
+        check=lambda v: v > 0,
+    )
 
 
 class ComputeExposureSummaryStatsTask(Task):
@@ -31,6 +48,7 @@ class ComputeExposureSummaryStatsTask(Task):
 
     ConfigClass = ComputeExposureSummaryStatsConfig
     _DefaultName = "computeSummaryStats"
+    config: ComputeExposureSummaryStatsConfig
 
     def run(
         self,
@@ -39,12 +57,12 @@ class ComputeExposureSummaryStatsTask(Task):
         psfSigma: float,
         wcs: Any,
         exposureTime: float,
-        zeroPoint: float,
+        calibration: float,
         skyBg: float,
         skyNoise: float,
         meanVar: float,
+        readNoise: float,
         nPsfStar: int,
-        astromScatter: float,
         astromOffsets: np.ndarray,
         stars: Any | None = None,
     ) -> Struct:
@@ -58,14 +76,18 @@ class ComputeExposureSummaryStatsTask(Task):
             PSF Gaussian sigma (pixels).
         wcs
             Fitted `astropy.wcs.WCS` (coordinates of ``bbox``).
-        exposureTime, zeroPoint, skyBg, skyNoise, meanVar, nPsfStar
-            As named (zero point: AB magnitude of 1 electron per second; sky in electrons).
-        astromScatter
-            RMS of the astrometric match separations (arcsec).
+        exposureTime
+            Seconds.
+        calibration
+            The photometric calibration, nJy per electron (`math.nan` if not fitted).
+        skyBg, skyNoise, meanVar, readNoise
+            Sky level, sky noise, variance and read noise, in electrons.
+        nPsfStar
+            Number of stars the PSF was fitted to.
         astromOffsets
-            Match separations (arcsec).
+            Separations of the astrometric matches (arcsec).
         stars
-            Optional star catalog (for ``starEMedian``).
+            Star catalog (``starEMedian`` from its ``calib_psf_used`` stars).
 
         Returns
         -------
@@ -76,25 +98,21 @@ class ComputeExposureSummaryStatsTask(Task):
 
         y0, x0 = bbox.y.start, bbox.x.start
         ny, nx = bbox.shape
-        cx, cy = (nx - 1) / 2.0, (ny - 1) / 2.0
-        ra, dec = wcs.pixel_to_world_values(cx + x0, cy + y0)
-        corners_x = np.array([0, nx - 1, nx - 1, 0], float) + x0
-        corners_y = np.array([0, 0, ny - 1, ny - 1], float) + y0
-        cra, cdec = wcs.pixel_to_world_values(corners_x, corners_y)
+        ra, dec = wcs.pixel_to_world_values((nx - 1) / 2.0 + x0, (ny - 1) / 2.0 + y0)
+        cra, cdec = wcs.pixel_to_world_values(
+            np.array([0, nx - 1, nx - 1, 0], float) + x0, np.array([0, 0, ny - 1, ny - 1], float) + y0
+        )
         pixelScale = float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix)))) * 3600.0
+        zeroPoint = AB_NJY_ZERO - 2.5 * math.log10(calibration) if calibration > 0 else math.nan
+        psfArea = 4 * math.pi * psfSigma**2
         starEMedian = math.nan
-        if stars is not None and len(stars):
-            ixx, iyy, ixy = (np.asarray(stars[c], float) for c in ("ixx", "iyy", "ixy"))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                starEMedian = float(np.nanmedian(np.hypot(ixx - iyy, 2 * ixy) / (ixx + iyy)))
-        # A 5-sigma point-source limit: noise in an optimal PSF aperture of area 4 pi sigma^2.
-        magLim = math.nan
-        if skyNoise > 0 and math.isfinite(zeroPoint):
-            noise = skyNoise * math.sqrt(4 * math.pi) * psfSigma
-            magLim = zeroPoint - 2.5 * math.log10(5 * noise / exposureTime)
+        if stars is not None and "calib_psf_used" in stars.colnames and np.any(stars["calib_psf_used"]):
+            psfStars = stars[np.asarray(stars["calib_psf_used"], bool)]
+            ixx, iyy, ixy = (np.asarray(psfStars[c], float) for c in ("ixx", "iyy", "ixy"))
+            starEMedian = float(np.median(np.hypot(ixx - iyy, 2 * ixy) / (ixx + iyy)))
         summary = ObservationSummaryStats(
             psfSigma=psfSigma,
-            psfArea=4 * math.pi * psfSigma**2,
+            psfArea=psfArea,
             psfIxx=psfSigma**2,
             psfIyy=psfSigma**2,
             psfIxy=0.0,
@@ -106,19 +124,57 @@ class ComputeExposureSummaryStatsTask(Task):
             skyBg=skyBg,
             skyNoise=skyNoise,
             meanVar=meanVar,
-            raCorners=tuple(float(v) for v in cra),
-            decCorners=tuple(float(v) for v in cdec),
+            raCorners=(float(cra[0]), float(cra[1]), float(cra[2]), float(cra[3])),
+            decCorners=(float(cdec[0]), float(cdec[1]), float(cdec[2]), float(cdec[3])),
             astromOffsetMean=float(np.mean(astromOffsets)) if len(astromOffsets) else math.nan,
             astromOffsetStd=float(np.std(astromOffsets)) if len(astromOffsets) else math.nan,
             nPsfStar=int(nPsfStar),
             starEMedian=starEMedian,
-            magLim=magLim,
+            magLim=computeMagnitudeLimit(psfArea, skyBg, zeroPoint, readNoise, self.config.magLimSnr),
         )
         self.log.info(
-            'Summary: PSF sigma %.3f px, zero point %.3f, sky %.1f e-, astrometric scatter %.3f"',
+            "Summary: PSF sigma %.3f px, zero point %.3f, sky %.1f e-, magLim %.2f",
             psfSigma,
             zeroPoint,
             skyBg,
-            astromScatter,
+            summary.magLim,
         )
         return Struct(summary=summary)
+
+
+def computeMagnitudeLimit(
+    psfArea: float, skyBg: float, zeroPoint: float, readNoise: float, snr: float
+) -> float:
+    """Point-source magnitude at signal-to-noise ``snr`` on a sky of ``skyBg`` electrons (LSE-40).
+
+    ``snr = C / sqrt(C + (skyBg + readNoise**2) psfArea)`` solved for the source counts ``C``,
+    as ``lsst.pipe.tasks.computeExposureSummaryStats.compute_magnitude_limit`` (gain 1: electrons).
+
+    Parameters
+    ----------
+    psfArea
+        Effective area of the PSF (pixels).
+    skyBg
+        Sky level per pixel (electrons).
+    zeroPoint
+        Magnitude of one electron in this exposure.
+    readNoise
+        Read noise (electrons).
+    snr
+        Signal-to-noise ratio of the limit.
+
+    Returns
+    -------
+    magLim
+        The limiting magnitude (NaN without a zero point).
+
+    Examples
+    --------
+    >>> round(computeMagnitudeLimit(36.0, 1000.0, 31.0, 5.0, 5.0), 2)
+    23.53
+    """
+    if not (math.isfinite(zeroPoint) and psfArea > 0):
+        return math.nan
+    background = (skyBg + readNoise**2) * psfArea
+    source = snr**2 / 2 + math.sqrt(snr**4 / 4 + snr**2 * background)
+    return -2.5 * math.log10(source) + zeroPoint

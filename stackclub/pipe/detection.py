@@ -1,169 +1,155 @@
 """Source detection, mirroring ``lsst.meas.algorithms.SourceDetectionTask``.
 
-Smooth the image with the PSF (a Gaussian of the PSF's sigma), keep pixels whose smoothed
-signal-to-noise exceeds ``thresholdValue``, grow the footprints by ``nSigmaToGrow`` PSF sigmas,
-label connected footprints (``scipy.ndimage.label``) and take each footprint's highest smoothed
-pixel as its peak: one peak per footprint.  Splitting footprints that hold several sources is
-the next subtask's job (`stackclub.pipe.deblend.SourceDeblendTask`, ``star_deblend``).
+1. Smooth the image with a Gaussian of the PSF's sigma (``scipy.ndimage.gaussian_filter``; the
+   kernel is ``nSigmaForKernel`` sigmas wide, as Rubin's); the frame's border, where the kernel
+   does not fit, is ``DETECTION_EDGE`` and finds nothing.
+2. Threshold (``thresholdType="pixel_stdev"``): a pixel is in a footprint when its smoothed value
+   is ``thresholdValue`` times the smoothed image's noise, whose variance is the pixel variance
+   times the sum of the squared kernel.
+3. Footprints are connected groups of such pixels (``scipy.ndimage.label``) of at least
+   ``minPixels``; each carries its *peaks*, the local maxima of the smoothed image inside it.
+   A footprint is kept only if its highest peak reaches ``thresholdValue *
+   includeThresholdMultiplier`` (so footprints go deep while the catalog holds significant sources).
+4. Footprints are grown by ``nSigmaToGrow`` PSF sigmas into the ``DETECTED`` mask (`growFootprints`).
+5. With ``reEstimateBackground``, the background is measured again with them masked.
+
+Splitting a footprint among its peaks is the next subtask's job
+(`stackclub.pipe.deblend.SourceDeblendTask`, ``star_deblend``).
 """
 
 from __future__ import annotations
 
-__all__ = (
-    "SourceDetectionConfig",
-    "SourceDetectionTask",
-    "gaussianKernel1d",
-    "growSquare",
-    "smoothWithGaussian",
-)
+__all__ = ("SourceDetectionConfig", "SourceDetectionTask", "growFootprints", "smoothingRadius")
 
 import math
+from typing import Any
 
 import numpy as np
-from lsst.pex.config import Config, Field
+from lsst.pex.config import Config, ConfigurableField, Field, RangeField
 from lsst.pipe.base import Struct, Task
 
-from ._parallel import for_each_row_block
-
-#: The smoothing kernel reaches this many sigmas (``scipy.ndimage.gaussian_filter``'s ``truncate``).
-SMOOTHING_TRUNCATE = 3.0
+from .subtractBackground import SubtractBackgroundTask
 
 
-def gaussianKernel1d(sigma: float, truncate: float = SMOOTHING_TRUNCATE) -> np.ndarray:
-    """Return the normalized 1-d Gaussian kernel ``scipy.ndimage.gaussian_filter`` uses.
-
-    Examples
-    --------
-    >>> k = gaussianKernel1d(1.0)
-    >>> len(k), round(float(k.sum()), 6)
-    (7, 1.0)
-    """
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    return kernel / kernel.sum()
-
-
-def smoothWithGaussian(imageArray: np.ndarray, sigma: float, *, blockRows: int = 64) -> np.ndarray:
-    """Convolve an image with a normalized circular Gaussian (zero outside the image).
-
-    The same result as ``scipy.ndimage.gaussian_filter(image, sigma, mode="constant",
-    truncate=3)`` to float32 rounding, about three times sooner on one core and six on two.
-    It is hand-written because scipy's pass along the y axis reads each column with a stride
-    of a whole row, which is slow on a large frame; here the frame is cut into blocks of
-    ``blockRows`` rows that fit in the processor's cache, the y pass is a sum of shifted rows
-    (numpy, contiguous), the x pass is ``scipy.ndimage.correlate1d`` and the blocks are spread
-    over threads (`stackclub.pipe._parallel`).
+def smoothingRadius(sigma: float, nSigmaForKernel: float = 7.0) -> int:
+    """Return the half-width of Rubin's smoothing kernel: ``nSigmaForKernel`` sigmas wide, made odd.
 
     Parameters
     ----------
-    imageArray
-        The image (float32 stays float32).
     sigma
-        The Gaussian's sigma in pixels.
-    blockRows
-        Rows per block.
+        The PSF's Gaussian sigma (pixels).
+    nSigmaForKernel
+        The kernel's full width in sigmas.
 
     Returns
     -------
-    smoothed
-        A new array of the image's shape and dtype.
+    radius
+        Pixels on either side of the centre.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> image = np.zeros((9, 9), dtype=np.float32)
-    >>> image[4, 4] = 1.0
-    >>> round(float(smoothWithGaussian(image, 1.0).sum()), 3)
-    1.0
+    >>> smoothingRadius(2.0)
+    7
     """
-    from scipy import ndimage
-
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive; got {sigma}.")
-    dtype = imageArray.dtype if np.issubdtype(imageArray.dtype, np.floating) else np.float64
-    kernel = gaussianKernel1d(sigma).astype(dtype)
-    r = kernel.size // 2
-    ny, nx = imageArray.shape
-    out = np.empty((ny, nx), dtype=dtype)
-
-    def block(rows: slice, padded: slice) -> None:
-        m = rows.stop - rows.start
-        # The block and r rows either side, zero beyond the frame (mode="constant").
-        buffer = np.zeros((m + 2 * r, nx), dtype=dtype)
-        start = rows.start - r
-        buffer[padded.start - start : padded.stop - start] = imageArray[padded]
-        along_y = buffer[r : r + m] * kernel[r]
-        for k in range(1, r + 1):
-            along_y += kernel[r + k] * (buffer[r - k : r - k + m] + buffer[r + k : r + k + m])
-        ndimage.correlate1d(along_y, kernel, axis=1, mode="constant", output=out[rows])
-
-    for_each_row_block(block, ny, halo=r, block_rows=blockRows)
-    return out
+    width = (int(sigma * nSigmaForKernel + 0.5) // 2) * 2 + 1
+    return width // 2
 
 
-def growSquare(mask: np.ndarray, grow: int) -> np.ndarray:
-    """Grow the `True` regions of a boolean image by ``grow`` pixels in x and y (a square).
+def growFootprints(mask: np.ndarray, grow: int, *, isotropic: bool = True) -> np.ndarray:
+    """Grow the `True` regions of a boolean image by ``grow`` pixels.
 
-    The same as ``scipy.ndimage.binary_dilation`` with a ``(2 grow + 1)`` square, written as the
-    OR of shifted copies, first along columns and then along rows: on a full frame that is
-    2-3 times faster than two ``maximum_filter1d`` calls and 10 times faster than a dilation.
+    ``scipy.ndimage.binary_dilation`` with a 3 x 3 element, iterated: the cross alone grows by the
+    Manhattan metric (Rubin's ``isotropicGrow=False``).  The isotropic grow is a cross ``a`` times
+    then a square ``b`` times, ``a = 0.586 grow`` and ``b = grow - a``: an octagon reaching ``grow``
+    along the axes and about ``grow`` along the diagonals, the nearest to Rubin's circular stencil
+    that iterated 3 x 3 steps give (one dilation by a disc is exact, and ten times slower on a full
+    frame).
 
     Parameters
     ----------
     mask
         Boolean image (not modified).
     grow
-        Half-width of the square, in pixels (0 returns a copy).
+        Pixels to grow by.
+    isotropic
+        Octagon (`True`) or Manhattan diamond (`False`).
 
     Returns
     -------
     grown
-        New boolean array.
+        New boolean image.
 
     Examples
     --------
     >>> import numpy as np
-    >>> mask = np.zeros((5, 5), dtype=bool)
-    >>> mask[2, 2] = True
-    >>> growSquare(mask, 1).astype(int).sum()
-    np.int64(9)
+    >>> mask = np.zeros((9, 9), dtype=bool)
+    >>> mask[4, 4] = True
+    >>> int(growFootprints(mask, 2, isotropic=False).sum()), int(growFootprints(mask, 4).sum())
+    (13, 69)
     """
-    if grow < 0:
-        raise ValueError(f"grow must be >= 0; got {grow}.")
-    along_y = mask.copy()
-    for k in range(1, grow + 1):
-        along_y[k:] |= mask[:-k]
-        along_y[:-k] |= mask[k:]
-    grown = along_y.copy()
-    for k in range(1, grow + 1):
-        grown[:, k:] |= along_y[:, :-k]
-        grown[:, :-k] |= along_y[:, k:]
+    from scipy import ndimage
+
+    if grow <= 0:
+        return mask.copy()
+    cross = ndimage.generate_binary_structure(2, 1)
+    if not isotropic:
+        return ndimage.binary_dilation(mask, structure=cross, iterations=grow)
+    along = max(int(round(0.586 * grow)), 1)
+    grown = ndimage.binary_dilation(mask, structure=cross, iterations=along)
+    if grow > along:
+        square = ndimage.generate_binary_structure(2, 2)
+        grown = ndimage.binary_dilation(grown, structure=square, iterations=grow - along)
     return grown
 
 
 class SourceDetectionConfig(Config):
-    """Configuration for `SourceDetectionTask` (names as in ``meas_algorithms``)."""
+    """Configuration of `SourceDetectionTask` (names and defaults as in ``meas_algorithms``)."""
 
-    thresholdValue = Field[float](
-        doc="Detection threshold in units of the smoothed image's noise.", default=5.0, check=lambda v: v > 0
+    minPixels = RangeField(
+        dtype=int, doc="Minimum number of pixels in a footprint (smaller ones are dropped).", default=1, min=0
     )
-    minPixels = Field[int](
-        doc="Minimum number of pixels above threshold in a footprint.", default=3, check=lambda v: v >= 1
+    isotropicGrow = Field[bool](
+        doc="Grow footprints by a disc (otherwise by a square, a Manhattan metric's neighbour).",
+        default=True,
     )
     nSigmaToGrow = Field[float](
-        doc="Grow footprints by this many PSF sigmas (0: no growing).", default=2.0, check=lambda v: v >= 0
+        doc="Grow detections by this many PSF sigmas (0: do not grow).", default=2.4, check=lambda v: v >= 0
     )
-    doSmooth = Field[bool](doc="Smooth with the PSF before thresholding.", default=True)
-    maxFootprintArea = Field[int](
-        doc="Footprints larger than this many pixels are flagged as too big.",
-        default=20000,
+    thresholdValue = RangeField(
+        dtype=float,
+        doc="Detection threshold in units of the smoothed image's per-pixel noise (pixel_stdev).",
+        default=5.0,
+        min=0.0,
+    )
+    includeThresholdMultiplier = RangeField(
+        dtype=float,
+        doc="A footprint is kept only if its highest peak reaches thresholdValue times this: "
+        "thresholdValue=5, includeThresholdMultiplier=10 gives a catalog of sources above 50 sigma "
+        "whose footprints include every pixel above 5 sigma.",
+        default=1.0,
+        min=0.0,
+    )
+    reEstimateBackground = Field[bool](
+        doc="Measure the background again with the new footprints masked, and subtract the change.",
+        default=True,
+    )
+    background: ConfigurableField = ConfigurableField(
+        target=SubtractBackgroundTask, doc="How the background is re-estimated (reEstimateBackground)."
+    )
+    nSigmaForKernel = Field[float](
+        doc="Full width of the smoothing kernel, in PSF sigmas (rounded up to an odd number of pixels).",
+        default=7.0,
         check=lambda v: v > 0,
     )
 
 
 class SourceDetectionTask(Task):
-    """Find footprints and peaks above a signal-to-noise threshold.
+    """Find footprints and their peaks above a signal-to-noise threshold.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to `lsst.pipe.base.Task` (``config``, ``name``, ``parentTask``...).
 
     Examples
     --------
@@ -176,8 +162,13 @@ class SourceDetectionTask(Task):
     """
 
     ConfigClass = SourceDetectionConfig
-    _DefaultName = "detection"
+    _DefaultName = "sourceDetection"
     config: SourceDetectionConfig
+    background: SubtractBackgroundTask
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.makeSubtask("background")
 
     def run(
         self,
@@ -186,6 +177,8 @@ class SourceDetectionTask(Task):
         *,
         psfSigma: float,
         badArray: np.ndarray | None = None,
+        doSmooth: bool = True,
+        bbox: Any = None,
     ) -> Struct:
         """Detect sources on a background-subtracted image.
 
@@ -196,86 +189,158 @@ class SourceDetectionTask(Task):
         varianceArray
             Its variance.
         psfSigma
-            PSF Gaussian sigma (pixels), the smoothing kernel.
+            PSF Gaussian sigma (pixels), the smoothing kernel's.
         badArray
-            Pixels that cannot host a peak (e.g. BAD, NO_DATA).
+            Pixels that cannot be detected (bad, no data).
+        doSmooth
+            Smooth with the PSF (Rubin's ``run(..., doSmooth=True)``).
+        bbox
+            The image's `lsst.images.Box`: with ``reEstimateBackground``, the background is measured
+            again with the footprints (and ``badArray``) masked and subtracted from ``imageArray`` in
+            place.
 
         Returns
         -------
         result
-            ``sources`` (`astropy.table.Table`: id, x, y integer peak, peakSignificance,
-            npix, footprint bbox columns), ``detected`` (boolean footprint mask), ``edge``
-            (boolean: too close to the edge for the smoothing kernel), ``labels``, ``noise``.
+            ``sources`` (`astropy.table.Table`, one row per footprint: ``id``, ``x``, ``y`` (its
+            highest peak), ``peakSignificance``, ``npix``, ``nPeaks`` and the footprint's bounding box
+            ``footprint_x0, footprint_y0, footprint_x1, footprint_y1``), ``peaks`` (one row per peak:
+            ``parent`` (the footprint's ``id``), ``x``, ``y``, ``significance``, brightest first within
+            each footprint), ``labels`` (footprint ``id`` of each pixel, 0 outside), ``detected``
+            (the grown ``DETECTED`` mask), ``edge`` (the ``DETECTION_EDGE`` border), ``smoothed`` and
+            ``noise`` (median noise of the smoothed image), ``background`` (the re-estimated change,
+            an `lsst.images.fields.SplineField`, or `None`) and ``backgroundImage``.
         """
-        from astropy.table import Table
         from scipy import ndimage
 
         if psfSigma <= 0:
             raise ValueError(f"psfSigma must be positive; got {psfSigma}.")
         cfg = self.config
         image = np.asarray(imageArray, dtype=np.float32)
-        if cfg.doSmooth:
-            smoothed = smoothWithGaussian(image, psfSigma)
-            # A normalized Gaussian kernel reduces white noise variance by sum(k**2) = 1 / (4 pi sigma^2).
-            noise = math.sqrt(float(np.median(varianceArray[::4, ::4])) / (4 * math.pi * psfSigma**2))
+        radius = smoothingRadius(psfSigma, cfg.nSigmaForKernel) if doSmooth else 0
+        if doSmooth:
+            smoothed = ndimage.gaussian_filter(image, psfSigma, mode="constant", radius=radius)
+            # Sum of the squared (normalized) kernel: the smoothed noise variance per pixel variance.
+            k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / psfSigma) ** 2)
+            varianceFactor = float((k**2).sum() / k.sum() ** 2) ** 2
         else:
-            smoothed = image
-            noise = math.sqrt(float(np.median(varianceArray[::4, ::4])))
-        edgeWidth = int(math.ceil(3 * psfSigma)) if cfg.doSmooth else 0
+            smoothed, varianceFactor = image, 1.0
+        significance = smoothed / np.sqrt(np.maximum(varianceArray, 1e-30) * varianceFactor, dtype=np.float32)
         edge = np.zeros(image.shape, dtype=bool)
-        if edgeWidth:
-            edge[:edgeWidth] = edge[-edgeWidth:] = True
-            edge[:, :edgeWidth] = edge[:, -edgeWidth:] = True
-        above = smoothed > cfg.thresholdValue * noise
-        if edgeWidth:
-            above[:edgeWidth] = above[-edgeWidth:] = False
-            above[:, :edgeWidth] = above[:, -edgeWidth:] = False
+        if radius:
+            edge[:radius] = edge[-radius:] = True
+            edge[:, :radius] = edge[:, -radius:] = True
+        above = (significance >= cfg.thresholdValue) & ~edge
         if badArray is not None:
             above &= ~badArray
         labels, n = ndimage.label(above)
-        # Per-footprint properties from the labelled pixels only (a few per cent of the frame),
-        # sorted by label: size, bounding box and the highest smoothed pixel (the peak).
-        idx = np.flatnonzero(labels)
-        lab = labels.ravel()[idx]
-        val = smoothed.ravel()[idx]
-        order = np.lexsort((-val, lab))
-        idx, lab = idx[order], lab[order]
-        starts = np.searchsorted(lab, np.arange(1, n + 1))
-        npix = np.diff(np.append(starts, lab.size))
-        keep = npix >= cfg.minPixels
-        detected = above
-        if not keep.all():
-            # Too-small footprints are dropped from the detection mask as well (only their own
-            # pixels are touched, not the whole frame).
-            small = np.zeros(n + 1, dtype=bool)
-            small[1:] = ~keep
-            dropped = idx[small[lab]]
-            labels.ravel()[dropped] = 0
-            detected.ravel()[dropped] = False
-        grow = int(round(cfg.nSigmaToGrow * psfSigma))
-        if grow and keep.any():
-            detected = growSquare(detected, grow)
-        ys, xs = np.unravel_index(idx, labels.shape)
-        if n:
-            py, px = ys[starts], xs[starts]
-            x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts) + 1
-            y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts) + 1
-        else:
-            py = px = x0 = x1 = y0 = y1 = np.zeros(0, dtype=np.int64)
-        sel = np.flatnonzero(keep)
-        sources = Table(
+        ys, xs = np.nonzero(labels)  # the footprints' pixels, a few per cent of the frame
+        footprint = labels[ys, xs]
+        peaks = self._findPeaks(smoothed, significance, ys, xs, footprint)
+        sources, newId = self._makeSources(peaks, ys, xs, footprint, n)
+        peaks["parent"] = newId[np.asarray(peaks["parent"])]
+        peaks = peaks[np.asarray(peaks["parent"]) > 0]
+        labels[ys, xs] = newId[footprint]  # a footprint's pixels hold its source id; dropped ones 0
+        detected = labels > 0
+        grow = int(cfg.nSigmaToGrow * psfSigma + 0.5)
+        if grow and len(sources):
+            detected = growFootprints(detected, grow, isotropic=cfg.isotropicGrow)
+        background = None
+        if cfg.reEstimateBackground and bbox is not None and len(sources):
+            ignore = detected if badArray is None else detected | badArray
+            background = self.background.run(imageArray, bbox=bbox, ignore=ignore)
+        noise = math.sqrt(float(np.median(varianceArray[::4, ::4])) * varianceFactor)
+        self.log.info(
+            "Detected %d footprints (%d peaks) above %.1f sigma with peaks above %.1f sigma",
+            len(sources),
+            len(peaks),
+            cfg.thresholdValue,
+            cfg.thresholdValue * cfg.includeThresholdMultiplier,
+        )
+        return Struct(
+            sources=sources,
+            peaks=peaks,
+            labels=labels,
+            detected=detected,
+            edge=edge,
+            smoothed=smoothed,
+            noise=noise,
+            background=None if background is None else background.background,
+            backgroundImage=None if background is None else background.backgroundImage,
+        )
+
+    @staticmethod
+    def _findPeaks(
+        smoothed: np.ndarray, significance: np.ndarray, ys: np.ndarray, xs: np.ndarray, footprint: np.ndarray
+    ) -> Any:
+        """Local maxima of the smoothed image inside the footprints, most significant first per footprint.
+
+        A footprint pixel is a peak when none of its eight neighbours is higher in the smoothed image
+        (not in the significance: a bright star's own photon noise makes its significance a
+        crater).  The test visits only the footprints' pixels; ``scipy.ndimage.maximum_filter`` on
+        the whole frame finds the same peaks ten times slower.
+        """
+        from astropy.table import Table
+
+        ny, nx = smoothed.shape
+        height = smoothed[ys, xs]
+        isPeak = np.ones(ys.size, dtype=bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy or dx:
+                    neighbour = smoothed[np.clip(ys + dy, 0, ny - 1), np.clip(xs + dx, 0, nx - 1)]
+                    isPeak &= height >= neighbour
+        value = significance[ys, xs]
+        order = np.lexsort((-value[isPeak], footprint[isPeak]))
+        return Table(
             {
-                "id": np.arange(1, sel.size + 1, dtype=np.int64),
-                "x": px[sel].astype(np.int64),
-                "y": py[sel].astype(np.int64),
-                "peakSignificance": (smoothed[py[sel], px[sel]] / noise).astype(np.float64),
-                "npix": npix[sel].astype(np.int64),
-                "footprint_x0": x0[sel].astype(np.int64),
-                "footprint_y0": y0[sel].astype(np.int64),
-                "footprint_x1": x1[sel].astype(np.int64),
-                "footprint_y1": y1[sel].astype(np.int64),
-                "footprint_too_big": npix[sel] > cfg.maxFootprintArea,
+                "parent": footprint[isPeak][order].astype(np.int64),
+                "x": xs[isPeak][order].astype(np.int64),
+                "y": ys[isPeak][order].astype(np.int64),
+                "significance": value[isPeak][order].astype(np.float64),
             }
         )
-        self.log.info("Detected %d sources above %.1f sigma", len(sources), cfg.thresholdValue)
-        return Struct(sources=sources, detected=detected, edge=edge, labels=labels, noise=noise)
+
+    def _makeSources(
+        self, peaks: Any, ys: np.ndarray, xs: np.ndarray, footprint: np.ndarray, n: int
+    ) -> tuple[Any, np.ndarray]:
+        """One row per footprint kept (its highest peak reaches the inclusion threshold), and new labels.
+
+        Returns
+        -------
+        sources, newId
+            The catalog, and each old label's new one (its source ``id``; 0 if dropped).
+        """
+        from astropy.table import Table
+
+        cfg = self.config
+        parent = np.asarray(peaks["parent"])
+        first = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]]) if len(peaks) else np.zeros(0, int)
+        label = parent[first]  # footprints in label order, each with its highest peak
+        npix = np.bincount(footprint, minlength=n + 1)[label]
+        best = np.asarray(peaks["significance"])[first]
+        keep = (best >= cfg.thresholdValue * cfg.includeThresholdMultiplier) & (npix >= cfg.minPixels)
+        newId = np.zeros(n + 1, dtype=np.int64)
+        newId[label[keep]] = np.arange(1, keep.sum() + 1)
+        box = {}
+        for name, coords, reduce, start in (
+            ("footprint_x0", xs, np.minimum, np.iinfo(np.int64).max),
+            ("footprint_y0", ys, np.minimum, np.iinfo(np.int64).max),
+            ("footprint_x1", xs + 1, np.maximum, 0),
+            ("footprint_y1", ys + 1, np.maximum, 0),
+        ):
+            extreme = np.full(n + 1, start, dtype=np.int64)
+            reduce.at(extreme, footprint, coords)
+            box[name] = extreme[label[keep]]
+        sources = Table(
+            {
+                "id": np.arange(1, keep.sum() + 1, dtype=np.int64),
+                "x": np.asarray(peaks["x"])[first[keep]],
+                "y": np.asarray(peaks["y"])[first[keep]],
+                "peakSignificance": best[keep],
+                "npix": npix[keep].astype(np.int64),
+                "nPeaks": np.diff(np.r_[first, len(peaks)])[keep].astype(np.int64),
+                **box,
+            }
+        )
+        return sources, newId

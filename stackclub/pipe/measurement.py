@@ -7,8 +7,11 @@ Plugins, each a vectorized pass over postage stamps of all sources at once:
   source).  Hand-written because photutils' ``SourceCatalog`` gives unweighted moments, which
   noise makes unusable for faint stars.
 - PSF flux: linear least-squares amplitude of the PSF model at the centroid (``base_PsfFlux``).
-- aperture flux: ``photutils.aperture.aperture_photometry`` in a circle of ``apertureRadius``
-  pixels (``base_CircularApertureFlux_12_0``).
+- star/galaxy separation: ``sizeExtendedness_value`` from the moments' trace against the PSF's
+  (``base_ClassificationSizeExtendedness``).
+- aperture fluxes: ``photutils.aperture.aperture_photometry`` in circles of ``apertureRadii``
+  pixels (``base_CircularApertureFlux_12_0`` ...: column ``apFlux_12_0_instFlux``).
+- pixel flags: saturated or cosmic-ray pixels in the source's centre (``base_PixelFlags``).
 """
 
 from __future__ import annotations
@@ -17,20 +20,70 @@ __all__ = (
     "SingleFrameMeasurementConfig",
     "SingleFrameMeasurementTask",
     "adaptiveMoments",
+    "apertureFluxName",
     "extractStamps",
     "psfFitCentroid",
+    "sizeExtendedness",
 )
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lsst.pex.config import Config, Field
+from lsst.pex.config import Config, Field, ListField
 from lsst.pipe.base import Struct, Task
 
 if TYPE_CHECKING:
     from .deblend import HeavyFootprint
+
+
+def apertureFluxName(radius: float) -> str:
+    """Return the column prefix of a circular-aperture flux (Rubin's ``base_CircularApertureFlux_12_0``).
+
+    Parameters
+    ----------
+    radius
+        The aperture radius in pixels.
+
+    Returns
+    -------
+    name
+        ``apFlux_<integer part>_<tenths>``.
+
+    Examples
+    --------
+    >>> apertureFluxName(12.0), apertureFluxName(4.5)
+    ('apFlux_12_0', 'apFlux_4_5')
+    """
+    return f"apFlux_{int(radius)}_{int(round((radius - int(radius)) * 10))}"
+
+
+def sizeExtendedness(trace: np.ndarray, psfTrace: float) -> np.ndarray:
+    """Return ``base_ClassificationSizeExtendedness``: 0 for a star, near 1 for a galaxy.
+
+    ``1 - exp(-chi**2 / 2)`` with ``chi = (trace - psfTrace) / sqrt(psfTrace)``, comparing a
+    source's moments trace (``ixx + iyy``) with the PSF's.
+
+    Parameters
+    ----------
+    trace
+        The sources' ``ixx + iyy`` (pixels squared).
+    psfTrace
+        The PSF's.
+
+    Returns
+    -------
+    value
+        One value per source.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sizeExtendedness(np.array([8.0, 16.0]), 8.0).round(3).tolist()
+    [0.0, 0.982]
+    """
+    return 1 - np.exp(-0.5 * ((trace - psfTrace) / math.sqrt(psfTrace)) ** 2)
 
 
 def extractStamps(
@@ -227,10 +280,26 @@ class SingleFrameMeasurementConfig(Config):
     stampHalfSize = Field[int](
         doc="Half-size of the measurement stamps (pixels).", default=12, check=lambda v: v >= 3
     )
-    apertureRadius = Field[float](
-        doc="Radius of the circular aperture flux (pixels).", default=12.0, check=lambda v: v > 0
+    apertureRadii = ListField[float](
+        doc="Radii (pixels) of the circular-aperture fluxes, as base_CircularApertureFlux's radii "
+        "(Rubin's default is 3 to 70 pixels; calibrateImage measures 12 only).",
+        default=[12.0],
     )
     doApertureFlux = Field[bool](doc="Measure the circular-aperture flux (photutils).", default=True)
+    compensatedApertures = ListField[int](
+        doc="Radii (pixels) of the compensated top-hat fluxes (base_CompensatedTophatFlux's apertures): "
+        "the aperture sum less its area times the mean of a surrounding annulus, so an error in the "
+        "subtracted sky cancels.  Empty: none.",
+        default=[12],
+    )
+    inner_scale = Field[float](
+        doc="Inner radius of the compensating annulus, in aperture radii.",
+        default=1.0,
+        check=lambda v: v >= 1,
+    )
+    outer_scale = Field[float](
+        doc="Outer radius of the compensating annulus, in aperture radii.", default=1.7, check=lambda v: v > 1
+    )
 
 
 class SingleFrameMeasurementTask(Task):
@@ -256,10 +325,15 @@ class SingleFrameMeasurementTask(Task):
         self,
         imageArray: np.ndarray,
         varianceArray: np.ndarray,
-        sources,
+        sources: Any,
         *,
         psfSigma: float,
+        psfShapeSigma: float | None = None,
         saturatedArray: np.ndarray | None = None,
+        crArray: np.ndarray | None = None,
+        edgeArray: np.ndarray | None = None,
+        detectedArray: np.ndarray | None = None,
+        footprintLabels: np.ndarray | None = None,
         x0: int = 0,
         y0: int = 0,
         heavyFootprints: Mapping[int, HeavyFootprint] | None = None,
@@ -276,8 +350,24 @@ class SingleFrameMeasurementTask(Task):
             `astropy.table.Table` of detections (array coordinates).
         psfSigma
             PSF Gaussian sigma (pixels) for the PSF flux.
+        psfShapeSigma
+            The PSF's adaptive-moment size (pixels), for ``sizeExtendedness_value`` (Rubin's PSF
+            moments slot); defaults to ``psfSigma``.
         saturatedArray
             Boolean array of saturated pixels (sets ``flag_saturated``).
+        crArray
+            Boolean array of cosmic-ray pixels (sets ``flag_cr``).
+        edgeArray
+            Boolean array of the unusable border (``DETECTION_EDGE``): ``flag_edge`` is set where it
+            holds the source's peak pixel (Rubin's ``base_PixelFlags_flag_edge``).  Without it,
+            sources whose stamp leaves the image are flagged.
+        detectedArray
+            Boolean array of detected pixels (``DETECTED``), left out of the compensated fluxes'
+            annuli.
+        footprintLabels
+            Detection's footprint labels (each source's pixels hold its ``id``): the aperture fluxes
+            are then measured with every other footprint set to the background, Rubin's
+            ``NoiseReplacer`` without the noise (one cut-out per source: for the few PSF stars).
         x0, y0
             Origin of the image's bounding box: added to the output positions.
         heavyFootprints
@@ -289,18 +379,21 @@ class SingleFrameMeasurementTask(Task):
         -------
         result
             ``catalog``: `astropy.table.Table` with ``id, x, y, xErr, yErr, ixx, iyy, ixy,
-            psfFlux_instFlux, psfFlux_instFluxErr, apFlux_12_0_instFlux, apFlux_12_0_instFluxErr,
-            snr, flag_shape, flag_saturated, flag_edge`` (fluxes in image units).
+            psfFlux_instFlux, psfFlux_instFluxErr, psfFlux_flag, apFlux_12_0_instFlux,
+            apFlux_12_0_instFluxErr, compFlux_12_instFlux, compFlux_12_instFluxErr, snr,
+            sizeExtendedness_value, flag_shape, flag_saturated, flag_cr, flag_edge`` (fluxes in image
+            units).
         """
         from astropy.table import Table
 
         half = self.config.stampHalfSize
+        shapeSigma = psfSigma if psfShapeSigma is None else psfShapeSigma
         xi = np.asarray(sources["x"], dtype=np.int64)
         yi = np.asarray(sources["y"], dtype=np.int64)
         n = len(xi)
         ny, nx = imageArray.shape
-        stamps = extractStamps(imageArray.astype(np.float64), xi, yi, half)
-        vstamps = extractStamps(varianceArray.astype(np.float64), xi, yi, half, fill=np.inf)
+        stamps = extractStamps(imageArray, xi, yi, half).astype(np.float64)
+        vstamps = extractStamps(varianceArray, xi, yi, half, fill=np.inf).astype(np.float64)
         ids = np.asarray(sources["id"], dtype=np.int64)
         deblended = np.zeros(n, dtype=bool)
         if heavyFootprints:
@@ -343,48 +436,125 @@ class SingleFrameMeasurementTask(Task):
                 "ixy": mom.ixy,
                 "psfFlux_instFlux": psfFlux,
                 "psfFlux_instFluxErr": psfFluxErr,
+                "psfFlux_flag": ~np.isfinite(psfFlux) | ~(psfFluxErr > 0),
                 "snr": snr,
+                # base_ClassificationSizeExtendedness: 1 - exp(-chi^2 / 2), chi the excess of the
+                # moments' trace over the PSF's in units of sqrt(T_psf).
+                "sizeExtendedness_value": sizeExtendedness(mom.ixx + mom.iyy, 2 * shapeSigma**2),
                 "flag_shape": mom.flag,
-                "flag_edge": edge,
+                "flag_edge": edge if edgeArray is None else np.asarray(edgeArray)[yi, xi],
             }
         )
-        if saturatedArray is not None and n:
-            core = extractStamps(saturatedArray, xi, yi, 2, fill=False)
-            catalog["flag_saturated"] = core.any(axis=(1, 2))
-        else:
-            catalog["flag_saturated"] = np.zeros(n, dtype=bool)
+        for flag, pixels in (("flag_saturated", saturatedArray), ("flag_cr", crArray)):
+            # Any flagged pixel in the central 5 x 5 pixels.
+            core = extractStamps(pixels, xi, yi, 2, fill=False) if pixels is not None and n else None
+            catalog[flag] = core.any(axis=(1, 2)) if core is not None else np.zeros(n, dtype=bool)
         if self.config.doApertureFlux:
-            from photutils.aperture import CircularAperture, aperture_photometry
-
-            r = self.config.apertureRadius
-            name = f"apFlux_{int(r)}_{int(round((r - int(r)) * 10))}"
-            if n:
-                errorArray = np.sqrt(np.maximum(varianceArray, 0))
-                apertures = CircularAperture(np.column_stack([xc, yc]), r=r)
-                phot = aperture_photometry(imageArray, apertures, error=errorArray)
-                apFlux = np.asarray(phot["aperture_sum"], dtype=np.float64)
-                apFluxErr = np.asarray(phot["aperture_sum_err"], dtype=np.float64)
-                # Children: the same aperture on a cut-out holding the child's pixels only.
-                rr = int(math.ceil(r)) + 1
-                for i in np.flatnonzero(deblended):
-                    cx, cy = int(round(xc[i])), int(round(yc[i]))
-                    ya, yb, xa, xb = (
-                        max(cy - rr, 0),
-                        min(cy + rr + 1, ny),
-                        max(cx - rr, 0),
-                        min(cx + rr + 1, nx),
-                    )
-                    cut = np.array(imageArray[ya:yb, xa:xb], dtype=np.float64)
-                    heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
-                    one = aperture_photometry(
-                        cut, CircularAperture((xc[i] - xa, yc[i] - ya), r=r), error=errorArray[ya:yb, xa:xb]
-                    )
-                    apFlux[i] = float(one["aperture_sum"][0])
-                    apFluxErr[i] = float(one["aperture_sum_err"][0])
-                catalog[f"{name}_instFlux"] = apFlux
-                catalog[f"{name}_instFluxErr"] = apFluxErr
-            else:
-                catalog[f"{name}_instFlux"] = np.zeros(0)
-                catalog[f"{name}_instFluxErr"] = np.zeros(0)
+            errorArray = np.sqrt(np.maximum(varianceArray, 0)) if n else varianceArray
+            for r in self.config.apertureRadii:
+                flux, fluxErr = self._apertureFlux(
+                    imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints, footprintLabels
+                )
+                name = apertureFluxName(r)
+                catalog[f"{name}_instFlux"] = flux
+                catalog[f"{name}_instFluxErr"] = fluxErr
+            for r in self.config.compensatedApertures:
+                inner = self._apertureFlux(
+                    imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints, footprintLabels
+                )
+                flux, fluxErr = self._compensatedFlux(imageArray, errorArray, xc, yc, r, detectedArray, inner)
+                catalog[f"compFlux_{r}_instFlux"] = flux
+                catalog[f"compFlux_{r}_instFluxErr"] = fluxErr
         self.log.info("Measured %d sources", n)
         return Struct(catalog=catalog)
+
+    @staticmethod
+    def _apertureFlux(
+        imageArray: np.ndarray,
+        errorArray: np.ndarray,
+        xc: np.ndarray,
+        yc: np.ndarray,
+        r: float,
+        ids: np.ndarray,
+        deblended: np.ndarray,
+        heavyFootprints: Mapping[int, HeavyFootprint] | None,
+        footprintLabels: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sum circular apertures (``photutils``); a deblended child's on a cut-out of its own pixels.
+
+        With ``footprintLabels``, every source's aperture is summed on a cut-out where the pixels of
+        the other footprints are set to the background (0).
+        """
+        from photutils.aperture import CircularAperture, aperture_photometry
+
+        if not len(xc):
+            return np.zeros(0), np.zeros(0)
+        phot = aperture_photometry(
+            imageArray, CircularAperture(np.column_stack([xc, yc]), r=r), error=errorArray
+        )
+        flux = np.asarray(phot["aperture_sum"], dtype=np.float64)
+        fluxErr = np.asarray(phot["aperture_sum_err"], dtype=np.float64)
+        ny, nx = imageArray.shape
+        rr = int(math.ceil(r)) + 1
+        alone = np.flatnonzero(deblended) if footprintLabels is None else np.arange(len(xc))
+        for i in alone:
+            cx, cy = int(round(xc[i])), int(round(yc[i]))
+            ya, yb, xa, xb = max(cy - rr, 0), min(cy + rr + 1, ny), max(cx - rr, 0), min(cx + rr + 1, nx)
+            cut = np.array(imageArray[ya:yb, xa:xb], dtype=np.float64)
+            if footprintLabels is not None:
+                others = footprintLabels[ya:yb, xa:xb]
+                neighbours = (others > 0) & (others != ids[i])
+                if not neighbours.any() and not deblended[i]:
+                    continue  # nothing to take out: the whole-image sum stands
+                cut[neighbours] = 0.0
+            if deblended[i]:
+                heavyFootprints[int(ids[i])].insert(cut, xa, ya)  # type: ignore[index]
+            one = aperture_photometry(
+                cut, CircularAperture((xc[i] - xa, yc[i] - ya), r=r), error=errorArray[ya:yb, xa:xb]
+            )
+            flux[i] = float(one["aperture_sum"][0])
+            fluxErr[i] = float(one["aperture_sum_err"][0])
+        return flux, fluxErr
+
+    def _compensatedFlux(
+        self,
+        imageArray: np.ndarray,
+        errorArray: np.ndarray,
+        xc: np.ndarray,
+        yc: np.ndarray,
+        r: float,
+        detectedArray: np.ndarray | None,
+        inner: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Aperture sum (``inner``: flux and error) less its area times the annulus mean (``photutils``).
+
+        The annulus mean leaves out detected pixels (Rubin measures with every other source replaced
+        by noise, ``NoiseReplacer``), unless they fill nine tenths of it.
+        """
+        from photutils.aperture import CircularAnnulus, CircularAperture, aperture_photometry
+
+        if not len(xc):
+            return np.zeros(0), np.zeros(0)
+        positions = np.column_stack([xc, yc])
+        aperture = CircularAperture(positions, r=r)
+        annulus = CircularAnnulus(
+            positions, r_in=self.config.inner_scale * r, r_out=self.config.outer_scale * r
+        )
+        ring = aperture_photometry(imageArray, annulus, error=errorArray)
+        ringSum = np.asarray(ring["aperture_sum"], float)
+        ringArea = np.full(len(xc), annulus.area)
+        if detectedArray is not None:
+            clear = aperture_photometry(imageArray, annulus, mask=detectedArray)
+            clearArea = np.asarray(
+                aperture_photometry((~detectedArray).astype(np.float32), annulus)["aperture_sum"], float
+            )
+            enough = clearArea > 0.1 * annulus.area
+            ringSum = np.where(enough, np.asarray(clear["aperture_sum"], float), ringSum)
+            ringArea = np.where(enough, clearArea, ringArea)
+        scale = aperture.area / ringArea
+        flux = inner[0] - scale * ringSum
+        fluxErr = np.hypot(
+            inner[1],
+            scale * np.asarray(ring["aperture_sum_err"], float) * np.sqrt(ringArea / annulus.area),
+        )
+        return flux, fluxErr

@@ -1,9 +1,11 @@
 """Photometric calibration, mirroring ``lsst.pipe.tasks.photoCal.PhotoCalTask``.
 
-The zero point is the sigma-clipped, inverse-variance-weighted mean of the reference minus
-instrumental magnitudes of the matched, unsaturated, bright stars (``astropy.stats.sigma_clip``).
-The result is a calibration (nJy per electron, as a Rubin ``PhotoCalib``'s mean) and a zero point
-in SimCam's convention: the AB magnitude that gives 1 electron per second.
+The zero point is the sigma-clipped median (``useMedian``, as Rubin's) of the reference minus
+instrumental magnitudes of the matched, unsaturated, bright stars (``astropy.stats.sigma_clip``),
+measured on the calibration flux (``fluxField``; Rubin's ``slot_CalibFlux``, a flux normalized to
+a large aperture).  The result is a calibration (nJy per electron, as a Rubin ``PhotoCalib``'s
+mean) and Rubin's zero point ``zp``, the AB magnitude of one electron *in this exposure* (so
+``2.5 log10(photoCalib.getInstFluxAtZeroMagnitude())``, exposure time included).
 """
 
 from __future__ import annotations
@@ -17,12 +19,22 @@ import numpy as np
 from lsst.pex.config import Config, Field
 from lsst.pipe.base import AlgorithmError, Struct, Task
 
+from .._exceptions import PipelineError
+
 AB_NJY_ZERO = 31.4
 """AB magnitude of 1 nJy."""
 
 
-class PhotoCalError(AlgorithmError):
-    """Too few calibration stars."""
+class PhotoCalError(PipelineError, AlgorithmError):
+    """Too few calibration stars.
+
+    Parameters
+    ----------
+    nStars
+        Usable matched stars.
+    nNeeded
+        The configured minimum (``minStars``).
+    """
 
     def __init__(self, nStars: int, nNeeded: int) -> None:
         self.nStars = nStars
@@ -37,16 +49,26 @@ class PhotoCalError(AlgorithmError):
 class PhotoCalConfig(Config):
     """Configuration for `PhotoCalTask`."""
 
-    fluxField = Field[str](doc="Instrumental flux column used for calibration.", default="psfFlux_instFlux")
+    fluxField = Field[str](
+        doc="Instrumental flux column used for calibration (Rubin's slot_CalibFlux_instFlux).",
+        default="calibFlux_instFlux",
+    )
     minSnr = Field[float](doc="Minimum S/N of a calibration star.", default=20.0, check=lambda v: v > 0)
     sigmaMax = Field[float](
-        doc="Clip stars beyond this many sigma from the zero point.", default=3.0, check=lambda v: v > 0
+        doc="Maximum sigma (mag) to use when clipping: the clipping never loosens beyond nSigma times this.",
+        default=0.25,
+        check=lambda v: v > 0,
     )
+    nSigma = Field[float](doc="Clip at nSigma.", default=3.0, check=lambda v: v > 0)
+    useMedian = Field[bool](
+        doc="Use the median instead of the inverse-variance weighted mean to compute the zero point "
+        "(the weights include the reference catalog's flux errors, where it has them).",
+        default=True,
+    )
+    nIter = Field[int](doc="Number of clipping iterations.", default=20, check=lambda v: v >= 1)
     magErrFloor = Field[float](
         doc="Magnitude error added in quadrature to each star's measurement error before weighting "
-        "(Rubin's photoCal.magErrFloor, default 0 there too).  Without it the few brightest stars, "
-        "whose measurement errors are far below the reference catalog's (SimCam's: 1% + 50 nJy), "
-        "carry nearly all the weight, and their reference errors set the zero point's error.",
+        "(Rubin's photoCal.magErrFloor, default 0 there too); matters only without useMedian.",
         default=0.0,
         check=lambda v: v >= 0,
     )
@@ -61,22 +83,20 @@ class PhotoCalTask(Task):
     --------
     >>> import numpy as np
     >>> from astropy.table import Table
-    >>> stars = Table({"psfFlux_instFlux": [1000.0, 2000.0, 4000.0],
-    ...                "psfFlux_instFluxErr": [10.0, 10.0, 10.0],
+    >>> stars = Table({"calibFlux_instFlux": [1000.0, 2000.0, 4000.0],
+    ...                "calibFlux_instFluxErr": [10.0, 10.0, 10.0],
     ...                "flag_saturated": [False] * 3})
     >>> ref = Table({"r_flux": [5000.0, 10000.0, 20000.0]})
-    >>> result = PhotoCalTask().run(stars, ref, [0, 1, 2], [0, 1, 2], band="r", exposureTime=1.0)
-    >>> round(result.calibration, 3)
-    5.0
+    >>> result = PhotoCalTask().run(stars, ref, [0, 1, 2], [0, 1, 2], band="r")
+    >>> round(result.calibration, 3), round(result.zp, 3)
+    (5.0, 29.653)
     """
 
     ConfigClass = PhotoCalConfig
     _DefaultName = "photoCal"
     config: PhotoCalConfig
 
-    def run(
-        self, stars: Any, refCat: Any, starIndex: Any, refIndex: Any, *, band: str, exposureTime: float
-    ) -> Struct:
+    def run(self, stars: Any, refCat: Any, starIndex: Any, refIndex: Any, *, band: str) -> Struct:
         """Compute the zero point from matched pairs.
 
         Parameters
@@ -89,16 +109,15 @@ class PhotoCalTask(Task):
             Matched rows of ``stars`` and ``refCat``.
         band
             Band of the exposure.
-        exposureTime
-            Seconds.
 
         Returns
         -------
         result
-            ``calibration`` (nJy per electron), ``calibrationErr``, ``zeroPoint`` (AB mag of 1 e-/s),
-            ``nUsed``, ``used`` (boolean over the matches).
+            ``calibration`` (nJy per electron), ``calibrationErr``, ``zp`` (AB magnitude of one
+            electron in this exposure), ``sigma`` (scatter of the stars' zero points, mag), ``ngood``
+            and ``used`` (boolean over the matches).
         """
-        from astropy.stats import sigma_clip
+        from astropy.stats import mad_std, sigma_clip
 
         cfg = self.config
         col = f"{band}_flux"
@@ -115,26 +134,40 @@ class PhotoCalTask(Task):
             raise PhotoCalError(int(good.sum()), cfg.minStars)
         dmag = -2.5 * np.log10(ref[good]) + 2.5 * np.log10(inst[good])  # = -2.5 log10(calibration)
         dmagErr = np.hypot(2.5 / math.log(10) * instErr[good] / inst[good], cfg.magErrFloor)
-        clipped = sigma_clip(dmag, sigma=cfg.sigmaMax, stdfunc="mad_std", maxiters=5)
+        if f"{col}Err" in refCat.colnames:
+            # The reference magnitudes' errors too (Rubin ignores them in the fit, DM-2308).
+            refErr = np.asarray(refCat[f"{col}Err"], float)[refIndex][good]
+            dmagErr = np.hypot(dmagErr, 2.5 / math.log(10) * refErr / ref[good])
+        clipped = sigma_clip(
+            dmag,
+            sigma=cfg.nSigma,
+            maxiters=cfg.nIter,
+            cenfunc="median",
+            stdfunc=lambda x, axis=None: np.minimum(mad_std(x, axis=axis, ignore_nan=True), cfg.sigmaMax),
+        )
         keep = ~np.asarray(clipped.mask)
-        w = 1.0 / np.maximum(dmagErr[keep], 1e-4) ** 2
-        mean = float(np.sum(w * dmag[keep]) / np.sum(w))
+        if cfg.useMedian:
+            mean = float(np.median(dmag[keep]))
+        else:
+            w = 1.0 / np.maximum(dmagErr[keep], 1e-4) ** 2
+            mean = float(np.sum(w * dmag[keep]) / np.sum(w))
         # Scatter-based error (the formal one ignores reference-catalog errors).
         err = float(np.std(dmag[keep]) / math.sqrt(max(keep.sum() - 1, 1)))
         calibration = 10 ** (-0.4 * mean)
-        zeroPoint = AB_NJY_ZERO - 2.5 * math.log10(calibration * exposureTime)
+        zp = AB_NJY_ZERO - 2.5 * math.log10(calibration)
         used = np.zeros(len(starIndex), dtype=bool)
         used[np.flatnonzero(good)[keep]] = True
         self.log.info(
-            "Zero point %.4f mag (1 e-/s) from %d stars, scatter %.4f mag",
-            zeroPoint,
+            "Zero point %.4f mag from %d stars, scatter %.4f mag",
+            zp,
             int(keep.sum()),
             float(np.std(dmag[keep])),
         )
         return Struct(
             calibration=calibration,
             calibrationErr=calibration * err * math.log(10) / 2.5,
-            zeroPoint=zeroPoint,
-            nUsed=int(keep.sum()),
+            zp=zp,
+            sigma=float(np.std(dmag[keep])),
+            ngood=int(keep.sum()),
             used=used,
         )

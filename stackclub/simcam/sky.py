@@ -492,6 +492,29 @@ def _pixel_axes(g: DetectorGeometry) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(g.width, dtype=np.float32), np.arange(g.height, dtype=np.float32)
 
 
+#: Moffat index of SimCam's ``psf_profile="moffat"`` (Trujillo et al. 2001: beta ~ 4.765 for pure
+#: Kolmogorov seeing; ground-based stars are often fit with 2.5-4.5).
+MOFFAT_BETA = 3.5
+
+
+def _moffat(r2: np.ndarray, beta: float = MOFFAT_BETA) -> np.ndarray:
+    """Return the normalized Moffat profile at squared radius ``r2`` (in units of the seeing's sigma).
+
+    Its FWHM equals the Gaussian's (``2 sqrt(2 ln 2)`` sigma): half maximum is reached where
+    ``r2 / alpha2 = 2**(1/beta) - 1`` and must be at ``r2 = 2 ln 2``, so
+    ``alpha2 = 2 ln 2 / (2**(1/beta) - 1)``.  The integral over the plane is 1.
+
+    Examples
+    --------
+    >>> import math
+    >>> half = 2 * math.log(2)  # r2 at the half-maximum radius
+    >>> round(float(_moffat(np.array(half)) / _moffat(np.array(0.0))), 6)
+    0.5
+    """
+    alpha2 = 2 * math.log(2) / (2 ** (1 / beta) - 1)
+    return (beta - 1) / (math.pi * alpha2) * (1 + r2 / alpha2) ** (-beta)
+
+
 def _render_sources(
     shape: tuple[int, int],
     x: np.ndarray,
@@ -507,7 +530,7 @@ def _render_sources(
     image = np.zeros(shape, dtype=np.float64)
     for xi, yi, ci, sx, sy, th in zip(x, y, counts, sigma_x, sigma_y, theta, strict=True):
         size = max(sx, sy)
-        half = int(math.ceil(size * (6.0 if profile == "gaussian" else 12.0) + (3 if ci > 1e6 else 0)))
+        half = int(math.ceil(size * (6.0 if profile == "gaussian" else 16.0) + (3 if ci > 1e6 else 0)))
         x0, x1 = max(0, int(xi) - half), min(w, int(xi) + half + 2)
         y0, y1 = max(0, int(yi) - half), min(h, int(yi) + half + 2)
         if x0 >= x1 or y0 >= y1:
@@ -529,9 +552,7 @@ def _render_sources(
         u, v = (c * dx + s * dy) / sx, (-s * dx + c * dy) / sy
         r2 = u * u + v * v
         if profile == "moffat":
-            beta = 3.5
-            alpha2 = 1.0 / (2 ** (1 / beta) - 1) / (2 * math.log(2))  # same FWHM as the Gaussian sigma
-            values = (beta - 1) / (math.pi * alpha2 * sx * sy) * (1 + r2 / alpha2) ** (-beta)
+            values = _moffat(r2) / (sx * sy)
         else:
             values = np.exp(-0.5 * r2) / (2 * math.pi * sx * sy)
         values = values.reshape(y1 - y0, 3, x1 - x0, 3).sum(axis=(1, 3)) / 9.0
