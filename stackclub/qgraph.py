@@ -495,6 +495,16 @@ def _cluster_rows(clustered: ClusteredQuantumGraph) -> list[tuple[Any, str, list
     return [(c, ", ".join(f"{k}={v}" for k, v in sorted(tags.items())), ids) for _, _, c, tags, ids in rows]
 
 
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def summarize_clusters(
     graph: QuantumGraph | PredictedQuantumGraph | ClusteredQuantumGraph | str | os.PathLike[str],
     submit: str | os.PathLike[str] | None = None,
@@ -511,8 +521,9 @@ def summarize_clusters(
     Returns
     -------
     table
-        Columns: job (cluster name), cluster label, quanta per task, the data ID the quanta share,
-        and the jobs it waits for; the title gives the counts (plus bps' own two jobs).
+        Columns: job (cluster name; a one-quantum job, which bps names after the quantum's UUID,
+        as ``task(data ID)``), cluster label, quanta per task, the data ID the quanta share, and the
+        jobs it waits for; the title gives the counts (plus bps' own two jobs).
 
     Raises
     ------
@@ -525,14 +536,20 @@ def summarize_clusters(
     <Table: 4 rows × 5 columns>
     """
     clustered = cluster_qgraph(graph, submit)
+    cluster_rows = _cluster_rows(clustered)
+    # bps names a one-quantum job after the quantum's random UUID: show its task and data ID instead.
+    names = {
+        c.name: (f"{c.label}({data_id})" if _is_uuid(c.name) else c.name) for c, data_id, _ in cluster_rows
+    }
     rows: list[Sequence[Any]] = []
     quanta = 0
-    for cluster, data_id, ids in _cluster_rows(clustered):
+    for cluster, data_id, ids in cluster_rows:
         quanta += len(ids)
         counts = ", ".join(f"{label}: {n}" for label, n in cluster.quanta_counts.items())
-        waits = ", ".join(sorted(c.name for c in clustered.predecessors(cluster.name)))
-        rows.append([cluster.name, cluster.label, counts, data_id, waits])
-    title = f"{len(rows)} jobs for {quanta} quanta (+ bps' pipetaskInit and finalJob jobs)"
+        waits = ", ".join(sorted(names[c.name] for c in clustered.predecessors(cluster.name)))
+        rows.append([names[cluster.name], cluster.label, counts, data_id, waits])
+    jobs = f"{len(rows)} job{'s' if len(rows) != 1 else ''}"
+    title = f"{jobs} for {quanta} quanta (+ bps' pipetaskInit and finalJob jobs)"
     return Table(["job", "cluster", "quanta", "data ID", "waits for"], rows, title=title)
 
 

@@ -166,6 +166,32 @@ def test_qgraph_helpers_bad_inputs(tmp_path: Path) -> None:
         show_clustered_qgraph(3)  # type: ignore[arg-type]
 
 
+def test_clustering_an_in_memory_graph_and_a_clustering_that_does_not_fit(
+    small_repo: str, tmp_path: Path
+) -> None:
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    from stackclub.pipe import pipeline_path
+
+    butler = SimplePipelineExecutor.prep_butler(small_repo, inputs=["SimCam/defaults"], output="u/test/cq")
+    graph = SimplePipelineExecutor.from_pipeline_filename(str(pipeline_path()), butler=butler).quantum_graph
+    clustered = cluster_qgraph(graph)
+    assert cluster_qgraph(clustered) is clustered
+    table = summarize_clusters(clustered)
+    assert table.title == "2 jobs for 4 quanta (+ bps' pipetaskInit and finalJob jobs)"
+    assert [row[1] for row in table.rows] == ["visit_detector", "visit_detector"]
+    assert all(row[3].startswith("detector=4, visit=") for row in table.rows)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        f"includeConfigs:\n  - {bps_config_path()}\n"
+        "cluster:\n  again:\n    pipetasks: isr\n    dimensions: detector\n"
+    )
+    with pytest.raises(
+        QuantumGraphError, match="does not fit this graph: .*more than one cluster definition"
+    ):
+        cluster_qgraph(graph, bad)
+
+
 def test_registry_url_must_be_postgresql(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
