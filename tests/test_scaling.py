@@ -115,7 +115,7 @@ def test_bps_submit_file_and_sites_load_with_ctrl_bps_classes() -> None:
     assert config["computeSite"] == "local"
     assert config["pipelineYaml"] == PIPELINE
     assert "--log-level stackclub=INFO" in config["runPreCmdOpts"]
-    assert config[".finalJob.requestCpus"] == 2
+    assert config[".finalJob.requestCpus"] == 1
     config["uniqProcName"] = "u_test_ProcessCcd"  # set by `bps submit`; Slurm job names use it
     providers = {}
     for site in ("local", "slurm"):
