@@ -18,7 +18,7 @@ The demo repository does the same at ``butler create`` time (`add_image_output_r
 `~stackclub.simcam.repo.build_demo_repo`): its ``butler.yaml`` names the formatter and recipe for
 each dataset type in `LOSSY16_DATASET_TYPES`. One deliberate difference: our ``lossy16`` is
 compressed in tiles of `TILE_ROWS` full rows instead of one row per tile (astropy's tiled
-compression pays Python overhead per tile; 64-row tiles write ~1.4x and read ~1.5x faster at
+compression pays Python overhead per tile; 64-row tiles write ~1.4x and read ~1.3x faster at
 2048 x 4176 pixels, benchmarks/speed.py). The quantization is Rubin's.
 
 ``post_isr_image`` keeps the datastore's lossless default (GZIP_2), as in Rubin's DRP, whose
