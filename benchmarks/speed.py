@@ -5,11 +5,14 @@ Prints, each the minimum of ``--repeat`` runs:
 - ``IsrTask.run`` vs the same chain in ccdproc (subtract_overscan, trim_image, subtract_bias,
   subtract_dark, flat_correct; goal <= 0.5x) and vs one numpy read+write pass over the frame (goal <= 5x);
 - isr + calibrateImage compute per detector (goal <= 2 s; the seed's processCcd took 40.8 s);
-- Butler I/O per detector (put + get of the outputs), separately;
+- Butler I/O per detector (put + get of the outputs) with three datastore configurations, timed in one
+  run: the lossless default, the demo repository's (``lossy16`` for ``preliminary_visit_image``,
+  ``stackclub.simcam.datastore``) and ``lossy16`` for ``post_isr_image`` too; with ``--profile-io``, where
+  a put and a get of ``preliminary_visit_image`` spend their time (cProfile, grouped by owner);
 - per-quantum overhead of ``pipetask run`` (and of SimplePipelineExecutor) over plain ``task.run``
   on a small repository.
 
-Run: ``.venv/bin/python benchmarks/speed.py`` (about 2 minutes).
+Run: ``.venv/bin/python benchmarks/speed.py`` (about 3 minutes; ``--io-only [--profile-io]``: the I/O part).
 """
 
 from __future__ import annotations
@@ -68,10 +71,134 @@ def ccdproc_chain(raw, boxes, bias, dark, flat, dark_time):
     return ccd
 
 
+#: The datastore configurations compared: the default (every image GZIP_2), the demo repository's
+#: (stackclub.simcam.datastore: lossy16 for preliminary_visit_image), and lossy16 for post_isr_image too.
+IO_CONFIGS = ("lossless default", "demo repository", "post_isr_image lossy16 too")
+
+
+def _seed_config(which: str, width: int) -> dict:
+    from stackclub.simcam.datastore import add_image_output_recipes
+    from stackclub.simcam.formatters import SEED_CONFIG
+
+    config = {"datastore": {"formatters": dict(SEED_CONFIG["datastore"]["formatters"])}}
+    if which == "lossless default":
+        return config
+    add_image_output_recipes(config, width)
+    if which == "post_isr_image lossy16 too":
+        formatters = config["datastore"]["formatters"]
+        formatters["post_isr_image"] = dict(formatters["preliminary_visit_image"])
+    return config
+
+
+def _profile_groups(stats) -> dict[str, float]:
+    """Exclusive (tottime) seconds of a cProfile run, grouped by who owns the code."""
+    groups: dict[str, float] = {}
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        where = f"{filename}:{name}"
+        if any(k in where for k in ("compressed/", "zlib", "gzip", "quantize", "rice", "crc32")):
+            group = "astropy tiled compression (zlib, RICE, quantization)"
+        elif "lsst/images/_mask.py" in filename:
+            group = "lsst.images Mask bit planes <-> FITS int32 (Mask.set/get)"
+        elif "lsst/images/" in filename:
+            group = "lsst.images other (serialization)"
+        elif "astropy/" in filename:
+            group = "astropy.io.fits other (headers, tables)"
+        elif any(k in filename for k in ("lsst/daf/butler", "lsst/resources", "sqlalchemy", "sqlite")):
+            group = "daf_butler + registry + file moves"
+        else:
+            group = "numpy, pydantic, Python"
+        groups[group] = groups.get(group, 0.0) + tottime
+    return groups
+
+
+def butler_io_report(outputs: dict, width: int, repeat: int, *, profile: bool = False) -> None:
+    """Print put/get seconds per output and configuration (minimum of ``repeat``), and the ratios."""
+    import cProfile
+    import pstats
+
+    from lsst.daf.butler import Butler, Config, DatasetType
+
+    times: dict[str, dict[str, tuple[float, float]]] = {c: {} for c in IO_CONFIGS}
+    # CPU seconds too: the I/O is CPU-bound (compression), and CPU time hardly moves on a busy machine.
+    cpu: dict[str, dict[str, tuple[float, float]]] = {c: {} for c in IO_CONFIGS}
+    sizes: dict[str, dict[str, float]] = {c: {} for c in IO_CONFIGS}
+    with tempfile.TemporaryDirectory() as tmp:
+        butlers = {}
+        for i, which in enumerate(IO_CONFIGS):
+            root = f"{tmp}/{i}"
+            Butler.makeRepo(root, config=Config(_seed_config(which, width)))
+            butler = Butler.from_config(root, writeable=True)
+            for name, (_, sc) in outputs.items():
+                butler.registry.registerDatasetType(DatasetType(name, (), sc, universe=butler.dimensions))
+            butlers[which] = butler
+        # Interleaved: each repeat times every configuration once, so load changes hit all alike.
+        for r in range(repeat):
+            for which, butler in butlers.items():
+                run = f"bench{r}"
+                butler.registry.registerRun(run)
+                for name, (obj, _) in outputs.items():
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    ref = butler.put(obj, name, {}, run=run)
+                    t1, c1 = time.perf_counter(), time.process_time()
+                    butler.get(ref)
+                    t2, c2 = time.perf_counter(), time.process_time()
+                    for store, put, get in ((times, t1 - t0, t2 - t1), (cpu, c1 - c0, c2 - c1)):
+                        old = store[which].get(name, (float("inf"), float("inf")))
+                        store[which][name] = (min(old[0], put), min(old[1], get))
+                    sizes[which][name] = os.path.getsize(butler.getURI(ref).ospath) / 2**20
+        if profile:
+            obj = outputs["preliminary_visit_image"][0]
+            for which in (IO_CONFIGS[0], IO_CONFIGS[1]):
+                butler = butlers[which]
+                butler.registry.registerRun("profile")
+                prof = {}
+                for step in ("put", "get"):
+                    pr = cProfile.Profile()
+                    t0 = time.perf_counter()
+                    pr.enable()
+                    if step == "put":
+                        ref = butler.put(obj, "preliminary_visit_image", {}, run="profile")
+                    else:
+                        butler.get(ref)
+                    pr.disable()
+                    prof[step] = (time.perf_counter() - t0, _profile_groups(pstats.Stats(pr)))
+                print(f"Where one preliminary_visit_image put / get goes ({which}; cProfile, exclusive s):")
+                names = sorted(
+                    set(prof["put"][1]) | set(prof["get"][1]), key=lambda g: -prof["put"][1].get(g, 0)
+                )
+                for g in names:
+                    print(f"  {g:60s} {prof['put'][1].get(g, 0.0):6.3f} {prof['get'][1].get(g, 0.0):6.3f}")
+                print(f"  {'total (profiled wall)':60s} {prof['put'][0]:6.3f} {prof['get'][0]:6.3f}\n")
+        for butler in butlers.values():
+            butler.close()
+    header = "".join(f" | {c[:26]:>26s}" for c in IO_CONFIGS)
+    for label, store in (("wall", times), ("CPU", cpu)):
+        print(f"Butler put + get per detector, {label} seconds (min of {repeat}), MiB on disk{header}")
+        totals = {c: 0.0 for c in IO_CONFIGS}
+        for name in outputs:
+            cells = ""
+            for c in IO_CONFIGS:
+                put, get = store[c][name]
+                totals[c] += put + get
+                cells += f" | {put:5.2f} + {get:5.2f} {sizes[c][name]:6.1f} MiB"
+            print(f"  {name:56s}{cells}")
+        print(f"  {'total put + get':56s}" + "".join(f" | {totals[c]:13.2f} s {'':9s}" for c in IO_CONFIGS))
+        base = totals[IO_CONFIGS[0]]
+        for c in IO_CONFIGS[1:]:
+            print(f"ratio ({label}) {c} / lossless default = {totals[c] / base:5.2f}   (goal <= 0.5)")
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pipetask", action="store_true")
+    parser.add_argument(
+        "--io-only", action="store_true", help="only the Butler I/O of one detector's outputs"
+    )
+    parser.add_argument(
+        "--profile-io", action="store_true", help="also cProfile one put and one get: where the time goes"
+    )
     args = parser.parse_args()
 
     from astropy.table import Table
@@ -94,6 +221,20 @@ def main() -> None:
     )
 
     isr = IsrTask()  # fringe is applied only in z and y: this is an r frame
+    if args.io_only:
+        post = isr.run(raw, **kw).outputExposure
+        result = CalibrateImageTask().run(
+            post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[ref]
+        )
+        outputs = {
+            "post_isr_image": (post, "MaskedImageV2"),
+            "preliminary_visit_image": (result.exposure, "VisitImage"),
+            "preliminary_visit_image_background": (result.background, "BackgroundMap"),
+            "single_visit_star_unstandardized": (result.stars, "ArrowAstropy"),
+            "single_visit_psf_star": (result.psf_stars, "ArrowAstropy"),
+        }
+        butler_io_report(outputs, HSC_GEOMETRY.width, args.repeat, profile=args.profile_io)
+        return
     t_isr, post = best_run(lambda: isr.run(raw, **kw).outputExposure, args.repeat)
     # CPU seconds, less sensitive than wall time to a busy machine.
     cpu_isr, _ = best_run(lambda: isr.run(raw, **kw), args.repeat, clock=time.process_time)
@@ -145,11 +286,7 @@ def main() -> None:
     print(f"ratio IsrTask (all) / numpy pass, new array = {t_isr / t_numpy_new:6.2f}")
     print(f"isr + calibrateImage / seed's 40.8 s     = {(t_isr + t_cal) / 40.8:6.3f}\n")
 
-    # --- Butler I/O of the outputs of one detector.
-    from lsst.daf.butler import Butler, Config, DatasetType
-
-    from stackclub.simcam.formatters import SEED_CONFIG
-
+    # --- Butler I/O of the outputs of one detector, three datastore configurations in one run.
     outputs = {
         "post_isr_image": (post, "MaskedImageV2"),
         "preliminary_visit_image": (result.exposure, "VisitImage"),
@@ -157,29 +294,12 @@ def main() -> None:
         "single_visit_star_unstandardized": (result.stars, "ArrowAstropy"),
         "single_visit_psf_star": (result.psf_stars, "ArrowAstropy"),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        Butler.makeRepo(
-            tmp, config=Config({"datastore": {"formatters": dict(SEED_CONFIG["datastore"]["formatters"])}})
-        )
-        with Butler.from_config(tmp, writeable=True, run="bench") as butler:
-            for name, (_, sc) in outputs.items():
-                butler.registry.registerDatasetType(DatasetType(name, (), sc, universe=butler.dimensions))
-            print(f"{'Butler I/O (one detector, default compression)':52s} {'put s':>7s} {'get s':>7s}")
-            tput = tget = 0.0
-            for name, (obj, _) in outputs.items():
-                t0 = time.perf_counter()
-                ref = butler.put(obj, name, {})
-                t1 = time.perf_counter()
-                butler.get(ref)
-                t2 = time.perf_counter()
-                tput += t1 - t0
-                tget += t2 - t1
-                print(f"  {name:50s} {t1 - t0:7.3f} {t2 - t1:7.3f}")
-            print(f"  {'total':50s} {tput:7.3f} {tget:7.3f}\n")
+    butler_io_report(outputs, HSC_GEOMETRY.width, args.repeat, profile=args.profile_io)
 
     if args.skip_pipetask:
         return
     # --- Per-quantum overhead of pipetask run and SimplePipelineExecutor over plain task.run.
+    from lsst.daf.butler import Butler
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
 
     from stackclub.simcam.repo import build_demo_repo

@@ -5,7 +5,9 @@
 `qgraph_status` turns pipe_base's own execution report (what ``pipetask report REPO GRAPH.qg``
 prints) into a ``bps report``-style status table, with the errors and log lines of failed quanta
 (``bps report`` itself is not implemented by the Parsl plugin). `bps_config_path` finds the
-submit files in ``stackclub/pipe/bps/``.
+submit files in ``stackclub/pipe/bps/``. `cluster_qgraph` groups a graph's quanta into the jobs
+``bps submit`` would run (ctrl_bps' own clustering, configured by the submit file's ``cluster:``
+section), and `summarize_clusters` / `show_clustered_qgraph` tabulate and draw the result.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 __all__ = (
     "QuantumGraphStatus",
     "bps_config_path",
+    "cluster_qgraph",
     "qgraph_status",
+    "show_clustered_qgraph",
     "show_qgraph",
+    "summarize_clusters",
     "summarize_qgraph",
 )
 
@@ -28,8 +33,10 @@ from ._exceptions import MissingStackError, QuantumGraphError
 from ._render import Styled, Table
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lsst.ctrl.bps import ClusteredQuantumGraph
     from lsst.daf.butler import Butler
     from lsst.pipe.base import QuantumGraph
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
     from matplotlib.axes import Axes
 
 _BPS_DIR = Path(__file__).parent / "pipe" / "bps"
@@ -41,7 +48,8 @@ def bps_config_path(name: str = "ProcessCcd") -> Path:
     Parameters
     ----------
     name
-        ``"ProcessCcd"`` (the submit file), ``"sites/local"`` or ``"sites/slurm"``; ``.yaml`` optional.
+        ``"ProcessCcd"`` (the submit file), ``"sites/local"``, ``"sites/slurm"`` or
+        ``"clustering/ProcessCcd"`` (its quantum clustering); ``.yaml`` optional.
 
     Returns
     -------
@@ -387,3 +395,243 @@ def qgraph_status(
             )
     run = qg.metadata.get("output_run", "?") if qg.metadata else "?"
     return QuantumGraphStatus(run=str(run), tasks=tasks, failures=failures)
+
+
+# --- bps clustering: which quanta run together in one job -----------------------------------------
+
+
+def cluster_qgraph(
+    graph: QuantumGraph | PredictedQuantumGraph | ClusteredQuantumGraph | str | os.PathLike[str],
+    submit: str | os.PathLike[str] | None = None,
+) -> ClusteredQuantumGraph:
+    """Group a quantum graph's quanta into the jobs ``bps submit`` would run.
+
+    Calls ctrl_bps' own clustering step (`lsst.ctrl.bps.pre_transform.cluster_quanta`) with the
+    ``clusterAlgorithm`` and ``cluster:`` section of a submit file: Stack Club's
+    ``ProcessCcd.yaml`` puts isr and calibrateImage of one (visit, detector) into one job, as
+    Rubin's DRP does (``clustering/ProcessCcd.yaml``).
+
+    Parameters
+    ----------
+    graph
+        A quantum graph (`~lsst.pipe.base.QuantumGraph`, a ``PredictedQuantumGraph`` or the path
+        of a ``.qg`` file, e.g. the one ``bps submit`` saves in its submit folder); a
+        `~lsst.ctrl.bps.ClusteredQuantumGraph` is returned as it is.
+    submit
+        The bps submit file whose clustering to use (default: `bps_config_path`).
+
+    Returns
+    -------
+    clustered
+        A `~lsst.ctrl.bps.ClusteredQuantumGraph`: ``clustered.clusters()`` gives each job's
+        `~lsst.ctrl.bps.QuantaCluster` (name, label, quanta per task), in dependency order.
+        bps adds two jobs of its own: ``pipetaskInit`` before and ``finalJob`` after.
+
+    Raises
+    ------
+    QuantumGraphError
+        Not a quantum graph, no such file, or a submit file whose clustering does not fit.
+
+    Examples
+    --------
+    >>> clustered = cluster_qgraph("u_me_ProcessCcd.qg")  # the graph in bps' submit folder  # doctest: +SKIP
+    >>> [dict(c.quanta_counts) for c in clustered.clusters()][:1]  # doctest: +SKIP
+    [{'isr': 1, 'calibrateImage': 1}]
+    """
+    try:
+        from lsst.ctrl.bps import BpsConfig, ClusteredQuantumGraph
+        from lsst.ctrl.bps.pre_transform import cluster_quanta
+        from lsst.pipe.base import QuantumGraph
+        from lsst.pipe.base.pipeline_graph import TaskImportMode
+        from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+    except ImportError:
+        raise MissingStackError("lsst.ctrl.bps", "Clustering a quantum graph") from None
+    if isinstance(graph, ClusteredQuantumGraph):
+        return graph
+    filename = "in-memory.qg"
+    if isinstance(graph, PredictedQuantumGraph):
+        qg = graph
+    elif isinstance(graph, QuantumGraph):
+        qg = PredictedQuantumGraph.from_old_quantum_graph(graph)
+    elif isinstance(graph, str | os.PathLike):
+        path = Path(graph)
+        if not path.is_file():
+            raise QuantumGraphError(
+                f"No quantum graph file at {path}: write one with "
+                "`pipetask qgraph ... --save-qgraph FILE.qg` (bps saves one in its submit folder)."
+            )
+        try:
+            with PredictedQuantumGraph.open(str(path), import_mode=TaskImportMode.DO_NOT_IMPORT) as reader:
+                reader.read_thin_graph()
+                qg = reader.finish()
+        except Exception as err:  # any reader failure means "not a graph file"
+            raise QuantumGraphError(f"{path} is not a readable quantum graph: {err}") from None
+        filename = str(path)
+    else:
+        raise QuantumGraphError(
+            f"Expected a QuantumGraph or the path of a .qg file, got {type(graph).__name__}."
+        )
+    config = BpsConfig(str(submit if submit is not None else bps_config_path()))
+    config[".bps_defined.runQgraphFile"] = filename
+    try:
+        return cluster_quanta(config, qg, Path(filename).stem)
+    except (KeyError, RuntimeError) as err:
+        raise QuantumGraphError(
+            f"The clustering of {submit or bps_config_path()} does not fit this graph: {err}"
+        ) from None
+
+
+def _cluster_rows(clustered: ClusteredQuantumGraph) -> list[tuple[Any, str, list[Any]]]:
+    """(cluster, data ID text, [quantum ids]) per job, in pipeline order then data ID order."""
+    order = {label: i for i, label in enumerate(clustered.qgraph.pipeline_graph.tasks)}
+    skip = {"instrument", "label", "node_number"}
+    rows = []
+    for cluster in clustered.clusters():
+        ids = list(cluster.qgraph_node_ids)
+        tags = {k: v for k, v in cluster.tags.items() if k not in skip}
+        first = min(order.get(label, len(order)) for label in cluster.quanta_counts)
+        rows.append((first, tuple(str(tags[k]).zfill(20) for k in sorted(tags)), cluster, tags, ids))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [(c, ", ".join(f"{k}={v}" for k, v in sorted(tags.items())), ids) for _, _, c, tags, ids in rows]
+
+
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def summarize_clusters(
+    graph: QuantumGraph | PredictedQuantumGraph | ClusteredQuantumGraph | str | os.PathLike[str],
+    submit: str | os.PathLike[str] | None = None,
+) -> Table:
+    """Tabulate the jobs bps makes of a quantum graph: one row per job with its quanta.
+
+    Parameters
+    ----------
+    graph
+        A clustered graph from `cluster_qgraph`, or anything it takes (clustered here).
+    submit
+        The bps submit file whose clustering to use (default: `bps_config_path`).
+
+    Returns
+    -------
+    table
+        Columns: job (cluster name; a one-quantum job, which bps names after the quantum's UUID,
+        as ``task(data ID)``), cluster label, quanta per task, the data ID the quanta share, and the
+        jobs it waits for; the title gives the counts (plus bps' own two jobs).
+
+    Raises
+    ------
+    QuantumGraphError
+        As `cluster_qgraph`.
+
+    Examples
+    --------
+    >>> summarize_clusters("u_me_ProcessCcd.qg")  # doctest: +SKIP
+    <Table: 4 rows × 5 columns>
+    """
+    clustered = cluster_qgraph(graph, submit)
+    cluster_rows = _cluster_rows(clustered)
+    # bps names a one-quantum job after the quantum's random UUID: show its task and data ID instead.
+    names = {
+        c.name: (f"{c.label}({data_id})" if _is_uuid(c.name) else c.name) for c, data_id, _ in cluster_rows
+    }
+    rows: list[Sequence[Any]] = []
+    quanta = 0
+    for cluster, data_id, ids in cluster_rows:
+        quanta += len(ids)
+        counts = ", ".join(f"{label}: {n}" for label, n in cluster.quanta_counts.items())
+        waits = ", ".join(sorted(names[c.name] for c in clustered.predecessors(cluster.name)))
+        rows.append([names[cluster.name], cluster.label, counts, data_id, waits])
+    jobs = f"{len(rows)} job{'s' if len(rows) != 1 else ''}"
+    title = f"{jobs} for {quanta} quanta (+ bps' pipetaskInit and finalJob jobs)"
+    return Table(["job", "cluster", "quanta", "data ID", "waits for"], rows, title=title)
+
+
+def show_clustered_qgraph(
+    graph: QuantumGraph | PredictedQuantumGraph | ClusteredQuantumGraph | str | os.PathLike[str],
+    submit: str | os.PathLike[str] | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw a quantum graph with a box around the quanta of each bps job.
+
+    Parameters
+    ----------
+    graph
+        A clustered graph from `cluster_qgraph`, or anything it takes (clustered here).
+    submit
+        The bps submit file whose clustering to use (default: `bps_config_path`).
+    ax
+        Axes to draw into (a new figure by default).
+    title
+        Axes title (by default the counts).
+
+    Returns
+    -------
+    ax
+        The axes: one column per task (pipeline order), one dot per quantum (``gid="quanta"``),
+        a line per dependency (``gid="dependencies"``) and one rounded box per job
+        (``gid="clusters"``, labelled with the job's shared data ID).
+
+    Raises
+    ------
+    QuantumGraphError
+        As `cluster_qgraph`.
+
+    Examples
+    --------
+    >>> ax = show_clustered_qgraph("u_me_ProcessCcd.qg")  # doctest: +SKIP
+    >>> len([p for p in ax.patches if p.get_gid() == "clusters"])  # doctest: +SKIP
+    4
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import FancyBboxPatch
+
+    clustered = cluster_qgraph(graph, submit)
+    qg = clustered.qgraph
+    labels = list(qg.pipeline_graph.tasks)
+    columns = {label: sorted(qg.quanta_by_task[label].items(), key=lambda item: _sort_key(item[0]))
+               for label in labels}  # fmt: skip
+    rows = _cluster_rows(clustered)
+    # Quanta as show_qgraph places them: one column per task, sorted by data ID down each column.
+    where: dict[Any, tuple[float, float]] = {}
+    for x, label in enumerate(labels):
+        for y, (_, qid) in enumerate(columns[label]):
+            where[qid] = (x, -y)
+    height = max((len(c) for c in columns.values()), default=1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.8 * max(len(labels), 2) + 1, 0.45 * max(height, 4) + 1))
+    for _cluster, data_id, ids in rows:
+        xs = [where[q][0] for q in ids if q in where]
+        ys = [where[q][1] for q in ids if q in where]
+        box = FancyBboxPatch(
+            (min(xs) - 0.3, min(ys) - 0.25), max(xs) - min(xs) + 0.6, max(ys) - min(ys) + 0.5,
+            boxstyle="round,pad=0.02", facecolor="tab:orange", alpha=0.18, edgecolor="tab:orange",
+        )  # fmt: skip
+        box.set_gid("clusters")
+        ax.add_patch(box)
+        ax.annotate(data_id, ((min(xs) + max(xs)) / 2, max(ys) + 0.25), xytext=(0, 1),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7)  # fmt: skip
+    segments = [[where[a], where[b]] for a, b in clustered.qxgraph.edges if a in where and b in where]
+    lines = LineCollection(segments, colors="0.4", linewidths=0.8, zorder=1)
+    lines.set_gid("dependencies")
+    ax.add_collection(lines)
+    points = list(where.values())
+    dots = ax.scatter([p[0] for p in points], [p[1] for p in points], s=40, color="tab:blue", zorder=2)
+    dots.set_gid("quanta")
+    ax.set_xticks(range(len(labels)), [f"{label}\n({len(columns[label])})" for label in labels])
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_ylim(-height + 0.4, 0.9)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title or f"{len(where)} quanta in {len(rows)} bps jobs (boxes)")
+    return ax

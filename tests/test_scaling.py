@@ -17,14 +17,17 @@ import pytest
 
 pytest.importorskip("lsst.daf.butler", reason="the scaling tests need the Rubin middleware")
 
-from stackclub._exceptions import QuantumGraphError, RegistryError  # noqa: E402
-from stackclub.qgraph import (  # noqa: E402
+from stackclub._exceptions import QuantumGraphError, RegistryError
+from stackclub.qgraph import (
     bps_config_path,
+    cluster_qgraph,
     qgraph_status,
+    show_clustered_qgraph,
     show_qgraph,
+    summarize_clusters,
     summarize_qgraph,
 )
-from stackclub.simcam._postgres import find_postgres_bin, local_postgres_server, registry_config  # noqa: E402
+from stackclub.simcam._postgres import find_postgres_bin, local_postgres_server, registry_config
 
 PIPELINE = "resource://stackclub.pipe/pipelines/ProcessCcd.yaml"
 OUTPUTS = (
@@ -112,7 +115,7 @@ def test_bps_submit_file_and_sites_load_with_ctrl_bps_classes() -> None:
     assert config["computeSite"] == "local"
     assert config["pipelineYaml"] == PIPELINE
     assert "--log-level stackclub=INFO" in config["runPreCmdOpts"]
-    assert config[".finalJob.requestCpus"] == 2
+    assert config[".finalJob.requestCpus"] == 1
     config["uniqProcName"] = "u_test_ProcessCcd"  # set by `bps submit`; Slurm job names use it
     providers = {}
     for site in ("local", "slurm"):
@@ -123,6 +126,19 @@ def test_bps_submit_file_and_sites_load_with_ctrl_bps_classes() -> None:
     assert isinstance(providers["slurm"], SlurmProvider)
     assert providers["slurm"].walltime == "02:00:00"
     assert providers["slurm"].nodes_per_block == 1
+
+
+def test_bps_submit_file_clusters_isr_and_calibrate_image_per_visit_detector() -> None:
+    pytest.importorskip("lsst.ctrl.bps", reason="the bps extra is not installed")
+    from lsst.ctrl.bps import BpsConfig
+
+    config = BpsConfig(str(bps_config_path()))
+    assert config["clusterAlgorithm"] == "lsst.ctrl.bps.quantum_clustering_funcs.dimension_clustering"
+    cluster = config["cluster"]["visit_detector"]
+    assert [t.strip() for t in cluster["pipetasks"].split(",")] == ["isr", "calibrateImage"]
+    assert cluster["dimensions"] == "visit,detector"
+    assert cluster["equalDimensions"] == "visit:exposure"
+    assert bps_config_path("clustering/ProcessCcd").parent.name == "clustering"
 
 
 def test_bps_config_path_bad_name() -> None:
@@ -142,6 +158,38 @@ def test_qgraph_helpers_bad_inputs(tmp_path: Path) -> None:
         summarize_qgraph(tmp_path / "junk.qg")
     with pytest.raises(QuantumGraphError, match="Expected a QuantumGraph or the path of a .qg file, got int"):
         qgraph_status(tmp_path, 3)  # type: ignore[arg-type]
+    with pytest.raises(QuantumGraphError, match="No quantum graph file at .*--save-qgraph"):
+        cluster_qgraph(tmp_path / "missing.qg")
+    with pytest.raises(QuantumGraphError, match="is not a readable quantum graph"):
+        summarize_clusters(tmp_path / "junk.qg")
+    with pytest.raises(QuantumGraphError, match="Expected a QuantumGraph or the path of a .qg file, got int"):
+        show_clustered_qgraph(3)  # type: ignore[arg-type]
+
+
+def test_clustering_an_in_memory_graph_and_a_clustering_that_does_not_fit(
+    small_repo: str, tmp_path: Path
+) -> None:
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    from stackclub.pipe import pipeline_path
+
+    butler = SimplePipelineExecutor.prep_butler(small_repo, inputs=["SimCam/defaults"], output="u/test/cq")
+    graph = SimplePipelineExecutor.from_pipeline_filename(str(pipeline_path()), butler=butler).quantum_graph
+    clustered = cluster_qgraph(graph)
+    assert cluster_qgraph(clustered) is clustered
+    table = summarize_clusters(clustered)
+    assert table.title == "2 jobs for 4 quanta (+ bps' pipetaskInit and finalJob jobs)"
+    assert [row[1] for row in table.rows] == ["visit_detector", "visit_detector"]
+    assert all(row[3].startswith("detector=4, visit=") for row in table.rows)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        f"includeConfigs:\n  - {bps_config_path()}\n"
+        "cluster:\n  again:\n    pipetasks: isr\n    dimensions: detector\n"
+    )
+    with pytest.raises(
+        QuantumGraphError, match="does not fit this graph: .*more than one cluster definition"
+    ):
+        cluster_qgraph(graph, bad)
 
 
 def test_registry_url_must_be_postgresql(tmp_path: Path) -> None:
@@ -239,3 +287,69 @@ def test_bps_parsl_on_postgresql_registry_failure_then_resume(tmp_path: Path, re
     assert _outputs(repo, run) == {name: [0, 1] for name in OUTPUTS}, "every output once, none duplicated"
     chain = Butler.from_config(repo).registry.getCollectionChain("u/test/bps")
     assert chain[0] == run
+
+
+# --- bps + Parsl with clustering: one job per detector runs isr + calibrateImage ---------------------
+
+
+def test_bps_parsl_clustered_one_job_per_detector(tmp_path: Path) -> None:
+    pytest.importorskip("lsst.ctrl.bps.parsl", reason="the bps extra is not installed")
+    repo = _build(tmp_path / "repo")
+    run = "u/test/clustered/run"
+    submit = [
+        "bps",
+        "submit",
+        str(bps_config_path()),
+        "-b",
+        repo,
+        "-o",
+        "u/test/clustered",
+        "--output-run",
+        run,
+    ]
+    result = _run(submit, tmp_path)
+    out = result.stdout + result.stderr
+    assert "tasks_failed_count': 0" in out, out[-3000:]
+    assert "ClusteredQuantumGraph contains 2 cluster(s)" in out, out[-3000:]
+    assert "GenericWorkflow contains 4 job(s) (including final)" in out, out[-3000:]
+    assert _outputs(repo, run) == {name: [0, 1] for name in OUTPUTS}
+
+    # The jobs that ran: pipetaskInit, one visit_detector job per detector, finalJob.
+    (graph,) = (tmp_path / "submit").rglob("u_test_clustered_run.qg")
+    logs = graph.parent / "logs"
+    jobs = sorted(p.stem for p in logs.rglob("*.stderr"))
+    assert [j for j in jobs if j.startswith("visit_detector_")] == [
+        f"visit_detector_{_visit(repo)}_{d}" for d in (0, 1)
+    ]
+    assert sorted(j for j in jobs if not j.startswith("visit_detector_")) == ["finalJob", "pipetaskInit"]
+    for d in (0, 1):
+        (log,) = logs.rglob(f"visit_detector_*_{d}.stderr")
+        text = log.read_text()
+        assert "(isr:{" in text and "(calibrateImage:{" in text, "both quanta ran in this one job"
+        assert "Executed 2 quanta successfully, 0 failed" in text
+
+    # The same clustering, shown from the graph bps saved.
+    table = summarize_clusters(graph)
+    assert table.title == "2 jobs for 4 quanta (+ bps' pipetaskInit and finalJob jobs)"
+    assert [row[2] for row in table.rows] == ["isr: 1, calibrateImage: 1"] * 2
+    assert [row[3] for row in table.rows] == [f"detector={d}, visit={_visit(repo)}" for d in (0, 1)]
+    ax = show_clustered_qgraph(graph)
+    boxes = [p for p in ax.patches if p.get_gid() == "clusters"]
+    (dots,) = [c for c in ax.collections if c.get_gid() == "quanta"]
+    assert len(boxes) == 2 and len(dots.get_offsets()) == 4
+    # One quantum per job (bps' default) for comparison: four jobs.
+    single = tmp_path / "single.yaml"
+    single.write_text(
+        f"includeConfigs:\n  - {bps_config_path()}\n"
+        "clusterAlgorithm: lsst.ctrl.bps.quantum_clustering_funcs.single_quantum_clustering\n"
+    )
+    assert len(cluster_qgraph(graph, single)) == 4
+    ax = show_clustered_qgraph(cluster_qgraph(graph, single))
+    assert len([p for p in ax.patches if p.get_gid() == "clusters"]) == 4
+
+
+def _visit(repo: str) -> int:
+    from lsst.daf.butler import Butler
+
+    (ref,) = Butler.from_config(repo).query_datasets("raw", collections="SimCam/raw/all", limit=1)
+    return int(ref.dataId["exposure"])

@@ -136,7 +136,9 @@ def _seed_config(compression: str, geometry: DetectorGeometry) -> dict[str, Any]
         formatters["write_recipes"] = {generic: {"simcam_fast": _fast_recipe(geometry)}}
         for name in ("bias", "dark", "flat", "fringe"):
             formatters[name] = {"formatter": generic, "parameters": {"recipe": "simcam_fast"}}
-    return config
+    from .datastore import add_image_output_recipes  # image outputs: Rubin's lossy16 recipe
+
+    return add_image_output_recipes(config, geometry.width)
 
 
 # --- report -------------------------------------------------------------------------------------
