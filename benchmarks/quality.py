@@ -25,6 +25,10 @@ and prints:
   "refcat" is the part of it the reference catalog's own noise (1 % + 50 nJy per star) imposes:
   the zero point the same stars would give with perfect measurements.
 
+Every figure is measured on what the demo repository's Butler returns (``post_isr_image`` written
+losslessly, ``preliminary_visit_image`` with Rubin's ``lossy16`` recipe: `stackclub.simcam.datastore`),
+unless ``--in-memory`` is given.
+
 CalibrateImageTask runs with the configuration the teaching pipeline (``ProcessCcd.yaml``) gives it,
 which mirrors drp_pipe's ``config/calibrateImage.py`` for HSC DRP (`DRP_OVERRIDES`): peaks kept
 down to the 5-sigma footprint threshold and no S/N or extendedness cut in the star selector.
@@ -32,7 +36,7 @@ down to the 5-sigma footprint threshold and no S/N or extendedness cut in the st
 any goal is missed.
 
 Run: ``.venv/bin/python benchmarks/quality.py [--geometry default] [--detectors 0 1] [--bands r z]
-[--seed 11] [--psf gaussian]``.
+[--seed 11] [--psf gaussian] [--in-memory]``.
 """
 
 from __future__ import annotations
@@ -99,6 +103,12 @@ def main() -> None:
     parser.add_argument("--bands", nargs="+", default=["r", "z"])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--psf", default="gaussian", choices=["gaussian", "moffat"])
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="measure the in-memory images instead of what the demo repository's Butler returns "
+        "(post_isr_image lossless, preliminary_visit_image lossy16)",
+    )
     args = parser.parse_args()
 
     from astropy.stats import sigma_clip
@@ -107,6 +117,7 @@ def main() -> None:
     from stackclub.pipe import CalibrateImageTask, IsrTask
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.camera import GEOMETRIES, SIMCAM, amp_boxes
+    from stackclub.simcam.datastore import butler_roundtrip
     from stackclub.simcam.repo import _make_refcat  # the demo repository's refcat, without a Butler
     from stackclub.simcam.sky import (
         MOFFAT_BETA,
@@ -149,11 +160,15 @@ def main() -> None:
                 fringes=isr.fringe.loadFringes(calibs.get("fringe", {}).get(pf), expId=visit.exposure_id),
                 defects=calibs["defects"],
             ).outputExposure
+            if not args.in_memory:  # what a pipeline run on the demo repository reads back
+                post = butler_roundtrip(post, "post_isr_image")
             result = CalibrateImageTask(config=drp_config()).run(
                 exposures=post, detector=raw.detector, obs_info=raw.obs_info, astrometry_ref_cat=[refcat]
             )
             cal = result.applied_photo_calib
             exp = result.exposure
+            if not args.in_memory:  # quantized at sigma/16 (lossy16), as the pipeline writes it
+                exp = butler_roundtrip(exp, "preliminary_visit_image")
             # --- ISR residual against the pure-noise expectation.
             resid = exp.image.array / cal  # electrons, sky subtracted
             sky = post.image.array - resid
