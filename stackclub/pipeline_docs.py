@@ -596,7 +596,8 @@ class PipelineView:
                 u.node_type is NodeType.DATASET_TYPE and key in self.graph.tasks[v.name].prerequisite_inputs
             )
             arrows[u, v] = arrows.get((u, v), True) and prerequisite
-        for (u, v), prerequisite in arrows.items():
+        by_names = sorted(arrows.items(), key=lambda item: (item[0][0].name, item[0][1].name))
+        for (u, v), prerequisite in by_names:  # in name order: the picture is the same in every process
             ax.annotate(
                 "",
                 xy=pos[v],
@@ -644,7 +645,8 @@ def _layered_positions(xgraph: Any, layers: Any) -> tuple[dict[Any, tuple[float,
     """Place each layer on its own row (y = -layer), nodes side by side by label width.
 
     Within a layer, nodes are ordered by the mean x of their already-placed predecessors
-    (one barycentre pass), which keeps most arrows from crossing.  Returns the positions and
+    (one barycentre pass), which keeps most arrows from crossing, then by name (the first layer by
+    name alone), so the same pipeline is drawn the same way in every process.  Returns the positions and
     the widest row, both in characters.
     """
     pos: dict[Any, tuple[float, float]] = {}
@@ -655,7 +657,9 @@ def _layered_positions(xgraph: Any, layers: Any) -> tuple[dict[Any, tuple[float,
             xs = [pos[p][0] for p in xgraph.predecessors(key) if p in pos]
             return sum(xs) / len(xs) if xs else 0.0
 
-        ordered = sorted(keys, key=lambda k: (barycentre(k), k.name)) if depth else list(keys)
+        # Sorted by name too: the layers come from a set, whose order changes with Python's string
+        # hashing from one process to the next, so the picture would too.
+        ordered = sorted(keys, key=lambda k: (barycentre(k) if depth else 0.0, k.name))
         widths = [len(k.name) + 4.0 for k in ordered]
         x = -sum(widths) / 2
         for key, width in zip(ordered, widths, strict=True):
