@@ -70,6 +70,21 @@ def test_background_recovers_a_gradient():
         task.run(image, bbox=Box.from_shape(shape), ignore=np.ones(shape, bool))
 
 
+def test_background_with_masked_pixels_warns_nothing():
+    """Masked pixels are left out quietly: no astropy note about the NaNs that stand for them."""
+    import warnings
+
+    rng = np.random.default_rng(14)
+    shape = (256, 256)
+    image = (100.0 + rng.normal(0, 3.0, shape)).astype(np.float32)
+    ignore = np.zeros(shape, bool)
+    ignore[40:60, :] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = SubtractBackgroundTask().run(image, bbox=Box.from_shape(shape), ignore=ignore)
+    assert result.skyLevel == pytest.approx(100.0, abs=0.5)
+
+
 def test_detection_and_measurement_known_stars():
     rng = np.random.default_rng(11)
     image, truth = _star_field(rng)
