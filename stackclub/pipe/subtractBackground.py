@@ -108,8 +108,8 @@ class SubtractBackgroundTask(Task):
         boxes = data.reshape(nby, by, nbx, bx).transpose(0, 2, 1, 3).reshape(nby, nbx, by * bx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # boxes with no usable pixel give NaN
-            # Ignored pixels are NaN on purpose: sigma_clip's "invalid values" notice is expected.
-            warnings.simplefilter("ignore", AstropyUserWarning)
+            # The NaNs are the ignored pixels, put there above: sigma_clip's note about them is no news.
+            warnings.filterwarnings("ignore", "Input data contains invalid values", AstropyUserWarning)
             clipped = sigma_clip(boxes, sigma=3.0, maxiters=3, axis=-1, masked=False)
             std = np.nanstd(clipped, axis=-1)
             statistic = self.config.statisticsProperty
