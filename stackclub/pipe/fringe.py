@@ -267,7 +267,15 @@ class FringeTask(Task):
             good = keep
         coefficients, *_ = np.linalg.lstsq(design[good], science[good], rcond=None)
         solution = coefficients[:-1]
-        self.log.info("Fringe solution: %s RMS: %f Good: %d/%d", solution, rms, good.sum(), len(science))
+        # Rubin's log line, with the numbers at the precision that means something (a learner reads
+        # it in a notebook; its last digits would differ between CPUs).
+        self.log.info(
+            "Fringe solution: %s RMS: %.3f Good: %d/%d",
+            np.array2string(solution, precision=3),
+            rms,
+            good.sum(),
+            len(science),
+        )
         return solution, float(rms)
 
     def subtract(self, science: MaskedImage, fringes: list[MaskedImage], solution: np.ndarray) -> None:
