@@ -17,14 +17,14 @@ import pytest
 
 pytest.importorskip("lsst.daf.butler", reason="the scaling tests need the Rubin middleware")
 
-from stackclub._exceptions import QuantumGraphError, RegistryError  # noqa: E402
-from stackclub.qgraph import (  # noqa: E402
+from stackclub._exceptions import QuantumGraphError, RegistryError
+from stackclub.qgraph import (
     bps_config_path,
     qgraph_status,
     show_qgraph,
     summarize_qgraph,
 )
-from stackclub.simcam._postgres import find_postgres_bin, local_postgres_server, registry_config  # noqa: E402
+from stackclub.simcam._postgres import find_postgres_bin, local_postgres_server, registry_config
 
 PIPELINE = "resource://stackclub.pipe/pipelines/ProcessCcd.yaml"
 OUTPUTS = (
