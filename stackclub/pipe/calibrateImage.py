@@ -1,7 +1,8 @@
 """Single-frame calibration: ``post_isr_image`` -> ``preliminary_visit_image`` and star catalogs.
 
 Mirrors ``lsst.pipe.tasks.calibrateImage.CalibrateImageTask`` (pipe_tasks w.2026.30): the same
-subtask names and defaults, and a ``run()`` that calls the same private steps in the same order:
+subtask names, Rubin's defaults for the fields ours shares (``docs/transfers.md`` lists each
+exception and why), and a ``run()`` that calls the same private steps in the same order:
 
 1. ``_compute_psf``: install a simple Gaussian PSF, subtract a first background, mask cosmic rays,
    detect bright (S/N >= 50) sources, measure them and fit the PSF to the best; then repair the
