@@ -115,9 +115,10 @@ test-browser: check-python venv  ## JupyterLab + the docs site in headless Chrom
 	@$(MAKE) --no-print-directory docs
 	STACKCLUB_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser -o addopts=-ra -p no:cacheprovider -v $(PYTEST_ARGS)
 
-# The linters of pyproject.toml (ruff with pydocstyle, numpydoc validation, mypy); CI runs them
-# before the tests, and .pre-commit-config.yaml runs the same on every commit.
-LINT_PY = $(shell git ls-files 'stackclub/*.py' 2>/dev/null)
+# The linters of pyproject.toml (ruff with pydocstyle, numpydoc validation, mypy); CI (.ci/run) runs
+# them before the tests, and .pre-commit-config.yaml runs the same on every commit.  numpydoc checks
+# the package's modules: those git tracks, or every one in a copy that is not a git checkout.
+LINT_PY = $(shell git ls-files 'stackclub/*.py' 2>/dev/null || find stackclub -name '*.py' | sort)
 lint: check-python venv  ## ruff (with pydocstyle), numpydoc validation and mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/numpydoc lint $(LINT_PY)

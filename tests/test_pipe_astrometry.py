@@ -60,15 +60,47 @@ def test_astrometry_ignores_deblended_parents():
         {
             "x": np.concatenate([px, x + rng.normal(0, 0.02, n)]),
             "y": np.concatenate([py, y + rng.normal(0, 0.02, n)]),
-            "snr": np.full(n + 10, 100.0),
             "psfFlux_instFlux": np.concatenate([2 * np.asarray(ref["r_flux"][:10]), ref["r_flux"]]),
             "deblend_nChild": np.concatenate([np.full(10, 2), np.zeros(n, int)]),
         }
     )
+    stars["psfFlux_instFluxErr"] = stars["psfFlux_instFlux"] / 100.0  # S/N 100
     result = AstrometryTask().run(stars, ref, initialWcs=wcs, bbox=Box.from_shape((500, 500)))
     assert len(result.matches) == n
     assert np.all(np.asarray(result.matches["star_index"]) >= 10)
     assert result.scatter < 0.01
+
+
+def test_astrometry_matches_only_what_its_source_selector_keeps():
+    """As Rubin's RefMatchConfig.setDefaults: sourceSelector["science"] keeps PSF-flux S/N > 40."""
+    config = AstrometryTask.ConfigClass()
+    selector = config.sourceSelector["science"]
+    assert selector.doSignalToNoise and selector.signalToNoise.minimum == 40.0
+    assert selector.signalToNoise.fluxField == "psfFlux_instFlux"
+    rng = np.random.default_rng(8)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [250.0, 250.0]
+    wcs.wcs.cd = [[-5.5e-5, 0.0], [0.0, 5.5e-5]]
+    n = 60
+    x, y = rng.uniform(0, 500, n), rng.uniform(0, 500, n)
+    ra, dec = wcs.all_pix2world(x, y, 0)
+    ref = Table({"coord_ra": ra, "coord_dec": dec, "r_flux": rng.uniform(1e4, 1e6, n)})
+    snr = np.where(np.arange(n) < 10, 30.0, 100.0)  # the first ten are too faint to match
+    stars = Table(
+        {
+            "x": x + rng.normal(0, 0.02, n),
+            "y": y + rng.normal(0, 0.02, n),
+            "psfFlux_instFlux": np.asarray(ref["r_flux"]),
+            "psfFlux_instFluxErr": np.asarray(ref["r_flux"]) / snr,
+        }
+    )
+    result = AstrometryTask(config=config).run(stars, ref, initialWcs=wcs, bbox=Box.from_shape((500, 500)))
+    assert sorted(result.matches["star_index"]) == list(range(10, n))
+    selector.signalToNoise.minimum = 20.0
+    result = AstrometryTask(config=config).run(stars, ref, initialWcs=wcs, bbox=Box.from_shape((500, 500)))
+    assert len(result.matches) == n
 
 
 def test_photocal_mag_err_floor_spreads_the_weight():

@@ -193,8 +193,8 @@ def test_astrometry_finds_offset_and_fails_cleanly():
         {
             "x": x + rng.normal(0, 0.02, n),
             "y": y + rng.normal(0, 0.02, n),
-            "snr": np.full(n, 100.0),
             "psfFlux_instFlux": np.asarray(ref["r_flux"]),
+            "psfFlux_instFluxErr": np.asarray(ref["r_flux"]) / 100.0,  # S/N 100
         }
     )
     initial = wcs.deepcopy()

@@ -6,7 +6,9 @@ storage class, dimensions), every ``_DefaultName`` and every ``run()`` argument 
 Rubin task it mirrors -- as recorded from the real source at a tag in
 ``tests/data/rubin_reference.yaml`` -- or be listed, with a reason, in the "what transfers"
 table ``docs/transfers.yaml`` (which the docs page renders).  Defaults of fields present on both
-sides must equal Rubin's task default (field default, then setDefaults) unless listed too.
+sides must equal Rubin's task default (field default, then setDefaults) unless listed too.  What
+the table lists as not implemented must be a config path of Rubin's task that ours lacks, and
+every subtask of ours must be described.
 
 The comparison itself lives in ``tools/transfers.py`` so that the docs page shows exactly what
 this test checks.
@@ -71,15 +73,37 @@ def test_table_is_well_formed() -> None:
             f"{transfers.TABLE_NAME}: tasks.{label}.rubin is {entry['rubin']!r}; the reference has "
             f"{sorted(reference['tasks'])}"
         )
-        unknown = set(entry) - {"ours", "rubin", "summary", "subtasks", *transfers.SECTIONS}
+        unknown = set(entry) - {
+            "ours",
+            "rubin",
+            "summary",
+            "subtasks",
+            "not_implemented",
+            *transfers.SECTIONS,
+        }
         assert not unknown, f"{transfers.TABLE_NAME}: tasks.{label} has unknown keys {sorted(unknown)}"
-        for section in transfers.SECTIONS:
+        for section in (*transfers.SECTIONS, "not_implemented", "subtasks"):
             for key, value in (entry.get(section) or {}).items():
                 reason = value.get("reason") if isinstance(value, dict) else value
                 assert isinstance(reason, str) and reason.strip(), (
                     f"{transfers.TABLE_NAME}: tasks.{label}.{section}.{key} needs a reason "
                     "(a sentence saying why)"
                 )
+
+
+@pytest.mark.parametrize("label", TASKS)
+def test_every_subtask_is_described(label: str) -> None:
+    """The page says, for each subtask of ours, what it keeps of Rubin's and what it simplifies."""
+    pytest.importorskip("lsst.pipe.base")
+    entry = transfers.load_table()["tasks"][label]
+    ours = [path for path, _ in transfers.our_subtasks(transfers._import(entry["ours"]).ConfigClass())]
+    notes = entry.get("subtasks") or {}
+    missing = [path for path in ours if path not in notes]
+    unknown = [path for path in notes if path not in ours]
+    assert not missing, f"{transfers.TABLE_NAME}: tasks.{label}.subtasks has no note for {missing}"
+    assert not unknown, (
+        f"{transfers.TABLE_NAME}: tasks.{label}.subtasks describes no subtask of ours: {unknown}"
+    )
 
 
 def test_reference_records_where_it_came_from() -> None:

@@ -19,9 +19,12 @@ __all__ = (
     "TABLE",
     "Row",
     "compare",
+    "dataset_names",
     "load_reference",
     "load_table",
+    "not_implemented",
     "our_config_paths",
+    "our_subtasks",
     "run_order_of",
     "suggest",
 )
@@ -46,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "rubin_reference.yaml"
 TABLE = ROOT / "docs" / "transfers.yaml"
 TABLE_NAME = "docs/transfers.yaml"
+#: Our pipelines, whose ``connections.*`` overrides rename the datasets (as drp_pipe's do).
+PIPELINES = ROOT / "stackclub" / "pipe" / "pipelines"
 
 #: Table sections and what each lists.
 SECTIONS = {
@@ -180,6 +185,53 @@ def our_config_paths(config: Any, prefix: str = "") -> Iterator[tuple[str, str, 
                 yield from our_config_paths(value[key], f'{path}["{key}"].')
         else:
             yield path, kind, value
+
+
+def our_subtasks(config: Any) -> list[tuple[str, type]]:
+    """List the subtasks of a real config: configurable fields and the active registry entries.
+
+    Parameters
+    ----------
+    config
+        A config instance (``CalibrateImageTask.ConfigClass()``).
+
+    Returns
+    -------
+    subtasks : list of (str, type)
+        ``(config path, task class)``, registry entries as ``path["name"]`` (the path Rubin's
+        reference uses for them), in config order.
+    """
+    import lsst.pex.config as pex_config
+
+    found: list[tuple[str, type]] = []
+    for path, kind, value in our_config_paths(config):
+        if kind == "ConfigurableField":
+            found.append((path, value))
+        elif kind == "RegistryField":
+            registry_path, _, _ = path.rpartition(".")
+            owner: Any = config
+            for part in _split_path(registry_path)[:-1]:
+                owner = _step(owner, part)
+            field = type(owner)._fields[_split_path(registry_path)[-1]]
+            assert isinstance(field, pex_config.RegistryField)
+            for name in value if isinstance(value, list) else [value]:
+                if name is not None:
+                    found.append((f'{registry_path}["{name}"]', field.registry[name]))
+    return found
+
+
+def _split_path(path: str) -> list[str]:
+    """``a.b["x"].c`` -> ``["a", 'b["x"]', "c"]`` (dots inside brackets do not split)."""
+    return re.findall(r'[^.\[]+(?:\["[^"]*"\])?', path)
+
+
+def _step(config: Any, part: str) -> Any:
+    """Follow one part of a config path: a field, a subtask's config or a registry entry."""
+    name, _, key = part.partition('["')
+    value = getattr(config, name)
+    if key:
+        return value[key.removesuffix('"]')]
+    return getattr(value, "value", value)  # a ConfigurableField's instance holds .value
 
 
 def run_order_of(task_class: type) -> list[str]:
@@ -434,6 +486,20 @@ def compare(
                         extra=extra,
                     )
                 )
+            else:  # Rubin's default is an expression the reference could not evaluate
+                rows.append(
+                    Row(
+                        "default",
+                        path,
+                        value,
+                        expected,
+                        "unlisted",
+                        message=f"default of {path!r} cannot be compared: ours {value!r}, Rubin's is the "
+                        f"expression {expected['expr']!r} ({_origin(info)}): read it in the source and add "
+                        f"{path!r} to default_differs in {where}) with what it is and why ours differs",
+                        extra=extra,
+                    )
+                )
         else:
             rows.append(Row("default", path, value, expected, "same", extra=extra))
 
@@ -610,6 +676,20 @@ def compare(
                 )
             )
 
+    # -- "not implemented" entries must name a Rubin field that ours lacks ---------------------
+    for item in not_implemented(label, table, reference):
+        if item["problem"]:
+            rows.append(
+                Row(
+                    "table",
+                    f"not_implemented: {item['path']}",
+                    None,
+                    None,
+                    "stale",
+                    message=f"{where}).not_implemented lists {item['path']!r}, {item['problem']}",
+                )
+            )
+
     # -- table entries that match no difference ------------------------------------------------
     for section, entries in listed.items():
         for key in entries:
@@ -625,6 +705,111 @@ def compare(
                         f"(renamed, removed, or now equal to Rubin's): remove the entry",
                     )
                 )
+    return rows
+
+
+def not_implemented(
+    label: str, table: Mapping[str, Any] | None = None, reference: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Return the table's ``not_implemented`` entries of a task, with Rubin's values for each.
+
+    Parameters
+    ----------
+    label
+        Task label in the table (``isr``, ``calibrateImage``).
+    table
+        The "what transfers" table (default: `load_table`).
+    reference
+        The Rubin reference (default: `load_reference`).
+
+    Returns
+    -------
+    entries : list of dict
+        ``path`` (a config path of Rubin's task), ``reason``, ``kind``, ``rubin`` (the task
+        default; a subtask's class; a sub-config's type), ``hsc_drp`` and ``problem``: `None`,
+        or why the entry is wrong (not a config path of Rubin's task at the tag, or one ours
+        has after all).
+    """
+    table = load_table() if table is None else table
+    reference = load_reference() if reference is None else reference
+    entry = table["tasks"][label]
+    rubin = reference["tasks"][entry["rubin"]]["config"]
+    ours = {path for path, _, _ in our_config_paths(_import(entry["ours"]).ConfigClass())}
+    found = []
+    for path, reason in (entry.get("not_implemented") or {}).items():
+        info = rubin.get(path)
+        problem = None
+        if info is None:
+            problem = "which is not a config path of Rubin's task at the tag: use Rubin's exact path"
+        elif path in ours:
+            problem = "which our task has: remove the entry, or list what differs elsewhere"
+        kind = info["kind"] if info else None
+        value = info.get("task_default") if info else None
+        if kind == "ConfigurableField" and info is not None:
+            value = info.get("target")
+        elif kind == "ConfigField" and info is not None:
+            value = info.get("type")
+        found.append(
+            {
+                "path": path,
+                "reason": reason,
+                "kind": kind,
+                "rubin": value,
+                "hsc_drp": info.get("hsc_drp") if info else None,
+                "problem": problem,
+            }
+        )
+    return found
+
+
+def dataset_names(label: str, reference: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Return the dataset type name of each connection: Rubin's class default, HSC's and LSSTCam's
+    DRP, ours and our pipelines'.
+
+    Parameters
+    ----------
+    label
+        Task label (``isr``, ``calibrateImage``), in the reference and in our pipelines.
+    reference
+        The Rubin reference (default: `load_reference`).
+
+    Returns
+    -------
+    rows : list of dict
+        One per connection of either side: ``connection``, ``kind`` (Rubin's connection type),
+        ``rubin`` (class default), ``hsc`` and ``lsstcam`` (the names drp_pipe's
+        ``pipelines/HSC/DRP-RC2.yaml`` and ``pipelines/LSSTCam/DRP.yaml`` give it), ``ours``
+        (class default) and ``pipeline`` (the name ``ProcessCcd.yaml`` gives it); `None` where a
+        side has no such connection.
+    """
+    reference = load_reference() if reference is None else reference
+    table = load_table()
+    rubin = reference["tasks"][table["tasks"][label]["rubin"]]
+    task_class = _import(table["tasks"][label]["ours"])
+    ours = {name: conn.name for name, conn in task_class.ConfigClass.ConnectionsClass.allConnections.items()}
+    with open(PIPELINES / "ProcessCcd.yaml") as stream:
+        ours_config = yaml.safe_load(stream)["tasks"].get(label, {}).get("config", {})
+    pipelines = rubin.get("connection_names_in_pipelines") or {}
+    renamed = {
+        key: next((p["names"] for name, p in pipelines.items() if key in name), {})
+        for key in ("HSC/", "LSSTCam/")
+    }
+    rows = []
+    names = list(ours) + [n for n in rubin.get("connections", {}) if n not in ours]
+    for name in names:
+        theirs = rubin.get("connections", {}).get(name)
+        default = theirs.get("name") if theirs else None
+        rows.append(
+            {
+                "connection": name,
+                "kind": theirs.get("kind") if theirs else None,
+                "rubin": default,
+                "hsc": renamed["HSC/"].get(name, default) if theirs else None,
+                "lsstcam": renamed["LSSTCam/"].get(name, default) if theirs else None,
+                "ours": ours.get(name),
+                "pipeline": ours_config.get(f"connections.{name}", ours.get(name)) if name in ours else None,
+            }
+        )
     return rows
 
 

@@ -18,6 +18,9 @@ Directives::
     ```                        whether each named config field exists in each task
     ```{rubin-run-order} isr isrLSST
     ```                        the calls run() makes, in order, per task (and ours)
+    ```{rubin-dataset-names} calibrateImage
+    ```                        each connection's dataset type name: Rubin's, HSC's and LSSTCam's
+                               DRP, ours and our pipeline's
 """
 
 from __future__ import annotations
@@ -204,6 +207,7 @@ class TransfersTask(_MarkdownDirective):
             "",
         ]
         lines += self._subtasks(entry, rubin, ours)
+        lines += self._not_implemented(label, table, reference)
         lines += self._differences(rows, listed=True)
         lines += self._same(rows)
         lines += self._differences(rows, listed=False)
@@ -211,15 +215,12 @@ class TransfersTask(_MarkdownDirective):
 
     def _subtasks(self, entry: dict[str, Any], rubin: dict[str, Any], ours: Any) -> list[str]:
         notes = entry.get("subtasks") or {}
-        ours_subtasks = [
-            (path, value)
-            for path, kind, value in transfers.our_config_paths(ours.ConfigClass())
-            if kind == "ConfigurableField"
-        ]
+        ours_subtasks = transfers.our_subtasks(ours.ConfigClass())
         if not ours_subtasks:
             return []
         lines = [
-            "**Subtasks** (ours by config path, and the Rubin class at the same path):",
+            "**Subtasks** (ours by config path, and the Rubin class at the same path; a registry "
+            'entry such as `star_selector["science"]` is the subtask the registry field selects):',
             "",
             "| config path | ours | Rubin's (source at the tag) | what ours keeps or simplifies |",
             "|---|---|---|---|",
@@ -234,6 +235,34 @@ class TransfersTask(_MarkdownDirective):
                     _link(f"`{name}`", theirs.get("url")) + f" ({theirs.get('repo')} `{theirs.get('tag')}`)"
                 )
             lines.append(f"| `{path}` | `{target.__name__}` | {rubin_cell} | {_cell(notes.get(path))} |")
+        return [*lines, ""]
+
+    def _not_implemented(self, label: str, table: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+        items = transfers.not_implemented(label, table, reference)
+        if not items:
+            return []
+        lines = [
+            "**Not implemented here** (what Rubin's task has and ours leaves out, where it matters to "
+            "a learner; Rubin's task default, then what HSC's DRP runs with):",
+            "",
+            "| Rubin's config path | Rubin's | HSC DRP | what it does, and what ours does instead |",
+            "|---|---|---|---|",
+        ]
+        for item in items:
+            value = item["rubin"]
+            if item["kind"] == "ConfigurableField" and isinstance(value, str):
+                rubin_cell = f"subtask `{value.rpartition('.')[2]}`"
+                hsc_cell = ""
+            elif item["kind"] == "ConfigField":
+                rubin_cell = f"sub-config `{value}`" if value else "sub-config"
+                hsc_cell = ""
+            else:
+                rubin_cell = _code(value) if item["kind"] else ""
+                hsc = item["hsc_drp"]
+                hsc_cell = (
+                    _code(hsc) if hsc is not None and hsc != value else ("the same" if item["kind"] else "")
+                )
+            lines.append(f"| `{item['path']}` | {rubin_cell} | {hsc_cell} | {_cell(item['reason'])} |")
         return [*lines, ""]
 
     def _differences(self, rows: list[transfers.Row], *, listed: bool) -> list[str]:
@@ -287,6 +316,39 @@ class TransfersTask(_MarkdownDirective):
         return [*lines, ""]
 
 
+class RubinDatasetNames(_MarkdownDirective):
+    """The dataset type name of each connection: Rubin's class default, HSC's and LSSTCam's DRP, ours."""
+
+    required_arguments = 1
+
+    def markdown(self) -> list[str]:
+        label = self.arguments[0]
+        reference = transfers.load_reference()
+        tag = reference["sources"]["drp_pipe"]["tag"]
+        rows = transfers.dataset_names(label, reference)
+        lines = [
+            f"| connection | Rubin's class default | HSC DRP (drp_pipe `{tag}`) | LSSTCam DRP | "
+            "ours (class default) | our `ProcessCcd.yaml` |",
+            "|---|---|---|---|---|---|",
+        ]
+        rubin_only = []
+        for row in rows:
+            if row["ours"] is None:
+                rubin_only.append(row)
+                continue
+            cells = [_code(row[k]) if row[k] is not None else "*(none)*" for k in ("rubin", "hsc", "lsstcam")]
+            cells += [_code(row["ours"]), _code(row["pipeline"])]
+            lines.append(f"| `{row['connection']}` | " + " | ".join(cells) + " |")
+        if rubin_only:
+            names = ", ".join(f"`{r['connection']}` → {_code(r['hsc'])}" for r in rubin_only)
+            lines += [
+                "",
+                "Rubin's task only (ours has no such connection), with the dataset name HSC's DRP "
+                f"gives it: {names}.",
+            ]
+        return lines
+
+
 def _values(row: transfers.Row) -> tuple[str, str]:
     if row.group == "connection" and isinstance(row.ours, dict):
         differs = (row.extra or {}).get("differs") or []
@@ -334,4 +396,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("rubin-isr-instruments", RubinIsrInstruments)
     app.add_directive("rubin-fields", RubinFields)
     app.add_directive("rubin-run-order", RubinRunOrder)
+    app.add_directive("rubin-dataset-names", RubinDatasetNames)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

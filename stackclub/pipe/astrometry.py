@@ -291,9 +291,6 @@ class AstrometryConfig(Config):
         doc="Degree of the SIP distortion polynomial (0: plain TAN).", default=3, check=lambda v: 0 <= v <= 5
     )
     minMatches = Field[int](doc="Minimum number of matches for a fit.", default=8, check=lambda v: v >= 3)
-    matchSnrMin = Field[float](
-        doc="Only stars above this S/N are matched.", default=10.0, check=lambda v: v >= 0
-    )
     rejectSigma = Field[float](
         doc="Reject matches whose residual exceeds this many times the RMS.",
         default=3.0,
@@ -314,6 +311,13 @@ class AstrometryConfig(Config):
         },
     )
 
+    def setDefaults(self) -> None:
+        super().setDefaults()
+        # As Rubin's RefMatchConfig.setDefaults: match only sources with a PSF-flux S/N above 40.
+        selector = self.sourceSelector["science"]
+        selector.doSignalToNoise = True
+        selector.signalToNoise.minimum = 40.0
+
 
 class AstrometryTask(Task):
     """Match a star catalog to a reference catalog and fit the WCS.
@@ -331,7 +335,7 @@ class AstrometryTask(Task):
     """
 
     ConfigClass = AstrometryConfig
-    _DefaultName = "astrometry"
+    _DefaultName = "astrometricSolver"
     config: AstrometryConfig
     sourceSelector: ScienceSourceSelectorTask
 
@@ -353,8 +357,9 @@ class AstrometryTask(Task):
         Parameters
         ----------
         stars
-            `astropy.table.Table` with ``x``, ``y`` (pixels), ``snr`` and ``psfFlux_instFlux``;
-            rows with ``deblend_nChild > 0`` (deblended parents), if that column exists, are not used.
+            `astropy.table.Table` with ``x``, ``y`` (pixels), ``psfFlux_instFlux`` and
+            ``psfFlux_instFluxErr`` (and the columns ``sourceSelector`` tests); only the rows it
+            selects are matched, and not the deblended parents (``deblend_nChild > 0``).
         refCat
             Reference catalog table with ``coord_ra``, ``coord_dec`` (degrees).
         initialWcs
@@ -386,8 +391,7 @@ class AstrometryTask(Task):
         x0, y0 = bbox.x.start, bbox.y.start
         sx = np.asarray(stars["x"], float) - x0
         sy = np.asarray(stars["y"], float) - y0
-        usable = np.isfinite(sx) & np.isfinite(sy) & (np.asarray(stars["snr"]) >= cfg.matchSnrMin)
-        usable &= self.sourceSelector.run(stars).selected
+        usable = np.isfinite(sx) & np.isfinite(sy) & self.sourceSelector.run(stars).selected
         if "deblend_nChild" in stars.colnames:
             # A deblended parent is its children's sum: match the children, not the parent too.
             usable &= np.asarray(stars["deblend_nChild"]) == 0

@@ -1,7 +1,8 @@
 """Single-frame calibration: ``post_isr_image`` -> ``preliminary_visit_image`` and star catalogs.
 
 Mirrors ``lsst.pipe.tasks.calibrateImage.CalibrateImageTask`` (pipe_tasks w.2026.30): the same
-subtask names and defaults, and a ``run()`` that calls the same private steps in the same order:
+subtask names, Rubin's defaults for the fields ours shares (``docs/transfers.md`` lists each
+exception and why), and a ``run()`` that calls the same private steps in the same order:
 
 1. ``_compute_psf``: install a simple Gaussian PSF, subtract a first background, mask cosmic rays,
    detect bright (S/N >= 50) sources, measure them and fit the PSF to the best; then repair the
@@ -23,10 +24,8 @@ far in a small `CalibrationState` and returns an `lsst.images.VisitImage` at the
 
 from __future__ import annotations
 
-__all__ = ("CalibrateImageConfig", "CalibrateImageConnections", "CalibrateImageTask", "CalibrationState")
+__all__ = ("CalibrateImageConfig", "CalibrateImageConnections", "CalibrateImageTask")
 
-import dataclasses
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +35,7 @@ from lsst.pipe.base import connectionTypes as cT
 
 from ._masks import set_mask_plane
 from .astrometry import AstrometryTask, makeInitialWcs
+from .calibrationState import CalibrationState
 from .computeExposureSummaryStats import ComputeExposureSummaryStatsTask
 from .deblend import SourceDeblendTask
 from .detection import SourceDetectionTask
@@ -49,9 +49,7 @@ from .sourceSelector import ScienceSourceSelectorTask, sourceSelectorRegistry
 from .subtractBackground import SubtractBackgroundTask
 
 if TYPE_CHECKING:
-    from lsst.images import Box, Mask, MaskedImage
-    from lsst.images.fields import SplineField
-    from lsst.images.psfs import GaussianPointSpreadFunction
+    from lsst.images import MaskedImage
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
 
 #: The flux normalized into the calibration flux (Rubin: base_CompensatedTophatFlux_12; ours is the
@@ -235,79 +233,6 @@ class CalibrateImageConfig(PipelineTaskConfig, pipelineConnections=CalibrateImag
         star_selector.signalToNoise.errField = "calibFlux_instFluxErr"
 
 
-@dataclasses.dataclass
-class CalibrationState:
-    """What Rubin's ``lsst.afw.image.Exposure`` carries through calibrateImage: pixels and calibrations.
-
-    Attributes
-    ----------
-    image, variance
-        float32 pixel arrays (the image is background-subtracted as the steps go).
-    mask
-        The `lsst.images.Mask` (planes set as the steps go).
-    bbox
-        The image's `lsst.images.Box`.
-    detector, obs_info, band
-        Where and how the exposure was taken.
-    psf
-        The PSF model, once installed or fitted.
-    wcs
-        The `astropy.wcs.WCS`, once fitted.
-    ap_corr_map
-        Aperture corrections (``{name}_instFlux`` -> correction), once measured.
-    calibration
-        Photometric calibration (nJy per electron), once fitted.
-    backgrounds
-        Background models subtracted so far, ``(name, SplineField)``.
-    background_image
-        Their sum, rendered (Rubin's ``background.getImage()``).
-    sky_noise
-        The background-subtracted sky's clipped standard deviation (electrons).
-    psf_shape_sigma
-        The PSF stars' adaptive-moment size (Rubin measures the PSF model's moments).
-    """
-
-    image: np.ndarray
-    variance: np.ndarray
-    mask: Mask
-    bbox: Box
-    detector: Any
-    obs_info: Any
-    band: str
-    psf: GaussianPointSpreadFunction | None = None
-    wcs: Any = None
-    ap_corr_map: dict[str, float] = dataclasses.field(default_factory=dict)
-    calibration: float = math.nan
-    backgrounds: list[tuple[str, SplineField]] = dataclasses.field(default_factory=list)
-    background_image: np.ndarray | None = None
-    psf_shape_sigma: float | None = None
-    sky_noise: float = math.nan
-
-    def plane(self, *names: str) -> np.ndarray:
-        """Return where any of the mask planes ``names`` is set (boolean image).
-
-        Parameters
-        ----------
-        *names
-            Mask plane names.
-
-        Returns
-        -------
-        flagged
-            Boolean array of the image's shape.
-        """
-        flagged = np.zeros(self.image.shape, dtype=bool)
-        for name in names:
-            flagged |= self.mask.get(name)
-        return flagged
-
-    @property
-    def psfSigma(self) -> float:
-        """The PSF model's Gaussian sigma (pixels)."""
-        assert self.psf is not None, "No PSF installed yet."
-        return float(self.psf.sigma)
-
-
 class CalibrateImageTask(PipelineTask):
     """Compute the PSF, aperture corrections, astrometric and photometric calibrations and summary
     statistics of one post-ISR exposure, and catalog the stars that calibrated it.
@@ -432,7 +357,7 @@ class CalibrateImageTask(PipelineTask):
             calibrated fluxes; `astropy.table.Table`), ``applied_photo_calib`` (nJy per electron, or
             `None`), ``astrometry_matches`` and ``photometry_matches`` (tables of matched rows).
         """
-        exposure = self._make_state(exposures, detector, obs_info, band)
+        exposure = CalibrationState.from_post_isr(exposures, detector, obs_info, band)
         astrometryRefCat = self._concat(astrometry_ref_cat)
         photometryRefCat = self._concat(photometry_ref_cat) if photometry_ref_cat is not None else None
         psf_stars = self._compute_psf(exposure)
@@ -452,7 +377,7 @@ class CalibrateImageTask(PipelineTask):
         for catalog in (psf_stars, stars):
             catalog["visit"] = np.full(len(catalog), int(visitId), dtype=np.int64)
             catalog["detector"] = np.full(len(catalog), int(detector.id), dtype=np.int64)
-        visit_image, background = self._make_visit_image(exposure, summary)
+        visit_image, background = exposure.to_visit_image(summary, calibrated=self.config.do_calibrate_pixels)
         return Struct(
             exposure=visit_image,
             background=background,
@@ -657,14 +582,24 @@ class CalibrateImageTask(PipelineTask):
         import astropy.units as u
 
         assert exposure.background_image is not None, "The background is measured before the summary."
-        readNoise = float(
-            np.mean([amp.nominal_calibrations.read_noise for amp in exposure.detector.amplifiers])
-        )
+        assert exposure.wcs is not None, "The WCS is fitted before the summary."
+        readNoises = [
+            amp.nominal_calibrations.read_noise
+            for amp in exposure.detector.amplifiers
+            if amp.nominal_calibrations is not None
+        ]
+        readNoise = float(np.mean(readNoises)) if readNoises else np.nan  # magLim needs it
+        exposureTime = exposure.obs_info.exposure_time
+        if exposureTime is None:
+            raise ValueError(
+                "The exposure's ObservationInfo has no exposure_time: the summary's zeroPoint (per "
+                "exposure) needs it.  Set it on the raw's obs_info."
+            )
         return self.compute_summary_stats.run(
             bbox=exposure.bbox,
             psfSigma=exposure.psfSigma,
             wcs=exposure.wcs,
-            exposureTime=float(exposure.obs_info.exposure_time.to_value(u.s)),
+            exposureTime=float(exposureTime.to_value(u.s)),
             calibration=exposure.calibration,
             skyBg=float(np.median(exposure.background_image[::16, ::16])),
             skyNoise=exposure.sky_noise,
@@ -683,27 +618,6 @@ class CalibrateImageTask(PipelineTask):
         exposure.backgrounds = [(name, field * exposure.calibration) for name, field in exposure.backgrounds]
 
     # --- Stack Club's helpers: what Rubin's Exposure, Butler loaders and afw tables do for it.
-
-    @staticmethod
-    def _make_state(exposures: Any, detector: Any, obs_info: Any, band: str | None) -> CalibrationState:
-        """Make the working copy of the exposure (Rubin's ``snap_combine`` step: one snap, SimCam)."""
-        if isinstance(exposures, (list, tuple)):
-            if len(exposures) != 1:
-                raise ValueError(
-                    f"Expected one exposure per visit (no snaps in SimCam); got {len(exposures)}."
-                )
-            exposures = exposures[0]
-        if band is None:
-            band = str(obs_info.physical_filter).split("-")[-1].lower()
-        return CalibrationState(
-            image=exposures.image.array.astype(np.float32, copy=True),
-            variance=exposures.variance.array.astype(np.float32, copy=True),
-            mask=exposures.mask.copy(),
-            bbox=exposures.bbox,
-            detector=detector,
-            obs_info=obs_info,
-            band=band,
-        )
 
     @staticmethod
     def _concat(refCat: Any) -> Any:
@@ -741,6 +655,7 @@ class CalibrateImageTask(PipelineTask):
         """Sky coordinates from the fitted WCS (Rubin's ``afwTable.updateSourceCoords``)."""
         import astropy.units as u
 
+        assert exposure.wcs is not None, "The WCS is fitted before sky coordinates are computed."
         ra, dec = exposure.wcs.pixel_to_world_values(np.asarray(catalog["x"]), np.asarray(catalog["y"]))
         catalog["coord_ra"] = ra * u.deg
         catalog["coord_dec"] = dec * u.deg
@@ -755,50 +670,3 @@ class CalibrateImageTask(PipelineTask):
         idx, sep, _ = s.match_to_catalog_sky(r)
         ok = (sep.arcsec < self.config.astrometry.matchRadius) & (np.asarray(stars["deblend_nChild"]) == 0)
         return np.flatnonzero(ok), idx[ok]
-
-    def _make_visit_image(self, exposure: CalibrationState, summary: Any) -> tuple[Any, Any]:
-        """Build the `lsst.images.VisitImage` and `lsst.images.BackgroundMap` outputs."""
-        import astropy.units as u
-        from lsst.images import BackgroundMap, Image, SkyProjection, VisitImage
-        from lsst.images.fields import ChebyshevField
-
-        calibrated = self.config.do_calibrate_pixels
-        unit = u.nJy if calibrated else u.electron
-        backgrounds = BackgroundMap()
-        for name, field in exposure.backgrounds:
-            backgrounds.add(
-                name,
-                field if field.unit is not None else field * unit,
-                "Akima spline over the sigma-clipped box means, sources masked; subtracted.",
-                is_subtracted=True,
-            )
-        bbox = exposure.bbox
-        assert exposure.psf is not None, "The PSF is fitted before the visit image is made."
-        apCorrUnit = u.dimensionless_unscaled
-        apertureCorrections: dict[str, Any] = {
-            key: ChebyshevField(bbox, np.array([[value]]), unit=apCorrUnit)
-            for key, value in exposure.ap_corr_map.items()
-        }
-        visitImage = VisitImage(
-            Image(exposure.image, bbox=bbox, unit=unit),
-            mask=exposure.mask,
-            variance=Image(exposure.variance, bbox=bbox, unit=unit**2),
-            sky_projection=SkyProjection.from_fits_wcs(
-                exposure.wcs, exposure.detector.frame, pixel_bounds=bbox
-            ),
-            obs_info=exposure.obs_info,
-            psf=exposure.psf,
-            detector=exposure.detector,
-            band=exposure.band,
-            summary_stats=summary,
-            photometric_scaling=ChebyshevField(
-                bbox, np.array([[exposure.calibration]]), unit=u.nJy / u.electron
-            ),
-            aperture_corrections=apertureCorrections,
-            backgrounds=backgrounds,
-            metadata={
-                "CALIBRATED": bool(calibrated),
-                "FLUXSCALE": float(exposure.calibration if calibrated else 1.0),
-            },
-        )
-        return visitImage, backgrounds

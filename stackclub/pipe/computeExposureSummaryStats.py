@@ -43,11 +43,11 @@ class ComputeExposureSummaryStatsTask(Task):
     --------
     >>> task = ComputeExposureSummaryStatsTask()
     >>> task.getName()
-    'computeSummaryStats'
+    'computeExposureSummaryStats'
     """
 
     ConfigClass = ComputeExposureSummaryStatsConfig
-    _DefaultName = "computeSummaryStats"
+    _DefaultName = "computeExposureSummaryStats"
     config: ComputeExposureSummaryStatsConfig
 
     def run(

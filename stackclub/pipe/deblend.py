@@ -88,7 +88,7 @@ class HeavyFootprint:
 
 
 class SourceDeblendConfig(Config):
-    """Configuration for `SourceDeblendTask` (``maxNumberOfPeaks``, ``maxFootprintArea`` as in Rubin)."""
+    """Configuration for `SourceDeblendTask` (Rubin's ``maxFootprintArea``; ``maxNumberOfPeaks`` differs)."""
 
     minPeakSignificance = Field[float](
         doc="A peak must have at least this signal-to-noise in the PSF-smoothed image "
@@ -110,7 +110,8 @@ class SourceDeblendConfig(Config):
     )
     maxNumberOfPeaks = Field[int](
         doc="Footprints with more peaks than this are not deblended (flag deblend_skipped); "
-        "0 means no limit.",
+        "0 means no limit.  (Rubin's field of this name deblends only the brightest "
+        "maxNumberOfPeaks peaks instead, and its default is 0.)",
         default=20,
         check=lambda v: v >= 0,
     )

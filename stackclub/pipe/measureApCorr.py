@@ -74,7 +74,10 @@ class MeasureApCorrConfig(Config):
     )
     numIter = RangeField(dtype=int, doc="Number of sigma-clipping iterations.", default=4, min=1)
     numSigmaClip = RangeField(
-        dtype=float, doc="Clip stars this many sigmas from the correction.", default=3.0, min=1
+        dtype=float,
+        doc="Clip stars whose ratio is more than this many robust (MAD) sigmas from the correction.",
+        default=4.0,
+        min=1,
     )
 
     def setDefaults(self) -> None:

@@ -71,7 +71,7 @@ class SubtractBackgroundTask(Task):
     """
 
     ConfigClass = SubtractBackgroundConfig
-    _DefaultName = "background"
+    _DefaultName = "subtractBackground"
     config: SubtractBackgroundConfig
 
     def measureMesh(self, imageArray: np.ndarray, ignore: np.ndarray | None = None) -> Struct:
