@@ -92,6 +92,7 @@ class SubtractBackgroundTask(Task):
             clipped standard deviations).
         """
         from astropy.stats import sigma_clip
+        from astropy.utils.exceptions import AstropyUserWarning
         from scipy import ndimage
 
         ny, nx = imageArray.shape
@@ -107,6 +108,8 @@ class SubtractBackgroundTask(Task):
         boxes = data.reshape(nby, by, nbx, bx).transpose(0, 2, 1, 3).reshape(nby, nbx, by * bx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # boxes with no usable pixel give NaN
+            # Ignored pixels are NaN on purpose: sigma_clip's "invalid values" notice is expected.
+            warnings.simplefilter("ignore", AstropyUserWarning)
             clipped = sigma_clip(boxes, sigma=3.0, maxiters=3, axis=-1, masked=False)
             std = np.nanstd(clipped, axis=-1)
             statistic = self.config.statisticsProperty
