@@ -98,7 +98,7 @@ def copy_notebooks() -> list[str]:
         shutil.rmtree(NOTEBOOK_DST)
     NOTEBOOK_DST.mkdir()
     names = []
-    for src in sorted(NOTEBOOK_SRC.glob("[0-9][0-9]_*.ipynb")):
+    for src in sorted(NOTEBOOK_SRC.glob("[0-9][0-9]*_*.ipynb")):  # 02a_..., 02b_... too
         nb = json.loads(src.read_text())
         cells = nb["cells"]
         first = cells[0] if cells else None

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))  # 02a_..., 02b_... too
 SANITIZE = ROOT / "notebooks" / "sanitize.cfg"
 
 MAX_SIGNIFICANT_DIGITS = 10

@@ -81,12 +81,12 @@ def free_port() -> int:
 
 
 def notebook_under_test() -> Path:
-    """``02_PipelineTasks`` when it exists, else ``01_FindingSource``."""
-    for stem in ("02_PipelineTasks", "01_FindingSource"):
+    """``02b_RunningTasks`` when it exists, else ``01_FindingSource``."""
+    for stem in ("02b_RunningTasks", "01_FindingSource"):
         path = NOTEBOOKS / f"{stem}.ipynb"
         if path.exists():
             return path
-    raise FileNotFoundError(f"neither 02_PipelineTasks nor 01_FindingSource is in {NOTEBOOKS}")
+    raise FileNotFoundError(f"neither 02b_RunningTasks nor 01_FindingSource is in {NOTEBOOKS}")
 
 
 def notebooks_under_test() -> list[Path]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 DOCS_HTML = Path(__file__).resolve().parents[2] / "docs" / "_build" / "html"
-NOTEBOOK_PAGES = ("02_PipelineTasks", "01_FindingSource")
+NOTEBOOK_PAGES = ("02a_PipelineTasks", "01_FindingSource")
 
 
 def _rendered_images(page: Any, selector: str) -> list[list[Any]]:

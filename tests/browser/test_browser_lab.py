@@ -1,10 +1,10 @@
 """Open tutorial notebooks in JupyterLab in headless Chromium, run all cells, check what a reader sees.
 
-The notebooks are ``02_PipelineTasks`` (else ``01_FindingSource``) and ``07_ScalingUp`` (a few
+The notebooks are ``02b_RunningTasks`` (else ``01_FindingSource``) and ``07_ScalingUp`` (a few
 minutes: ``pipetask -j 2``, ``bps submit`` with Parsl; select with ``-k``).  JupyterLab is started
 by its path without the virtual environment on ``PATH`` (see the ``lab`` fixture), so a notebook
 passes only when its commands run however the kernel was started.  Checks: every cell ran, no
-cell shows an error, HTML tables (with header cells) are visible, the ``show_config`` table (02)
+cell shows an error, HTML tables (with header cells) are visible, the ``show_config`` table (02b)
 and captured log lines are visible when the notebook has them, and every image output rendered.
 Screenshots go to ``test-output/browser/`` (not committed).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-RUN_TIMEOUT = 1500.0  # s, for all cells of the notebook (02 runs a pipeline, 07 four ways of running one)
+RUN_TIMEOUT = 1500.0  # s, for all cells of the notebook (02b runs a pipeline, 07 four ways of running one)
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*:", re.MULTILINE)
 
 
@@ -161,7 +161,7 @@ def test_notebook_runs_in_jupyterlab(
     assert first.is_visible()
     print(f"  {n_tables} HTML tables ({visible_tds} td cells), all with <th> headers")
 
-    # 3. The show_config table, when the notebook calls show_config (02).
+    # 3. The show_config table, when the notebook calls show_config (02a, 02b).
     if stored["show_config"]:
         config_table = (
             page.locator(".jp-OutputArea-output table")
