@@ -1,6 +1,6 @@
 """A clean start for a notebook that writes to the demo repository: remove its earlier outputs.
 
-A notebook that runs a pipeline writes into output collections of its own (``-o u/stackclub/02_cmdline``
+A notebook that runs a pipeline writes into output collections of its own (``-o u/stackclub/02b_RunningTasks``
 makes a CHAINED collection and a RUN inside it).  Run the notebook again and ``pipetask`` or
 ``SimplePipelineExecutor`` finds those outputs already there.  `start_clean` removes them first, and
 nothing else: only collections named after the outputs the notebook passes, under ``u/``, in the
@@ -119,7 +119,7 @@ def _check_output(name: object) -> str:
     """Return ``name`` if it is an output collection name `start_clean` may clean, else raise."""
     advice = (
         "Pass the output collection your notebook writes, named u/<user>/<something> "
-        "(e.g. 'u/stackclub/02_cmdline'), as pipetask -o or SimplePipelineExecutor output= takes it."
+        "(e.g. 'u/stackclub/02b_RunningTasks'), as pipetask -o or SimplePipelineExecutor output= takes it."
     )
     if not isinstance(name, str):
         raise CleanStartError(name, f"an output name is a str, not {type(name).__name__}", advice)
@@ -274,7 +274,7 @@ def start_clean(repo: str | os.PathLike[str] | Butler, *outputs: str, dry_run: b
         The demo repository: its path (`stackclub.demo_repo` returns it) or a writeable
         ``lsst.daf.butler.Butler`` on it.
     *outputs
-        Output collection names, each ``u/<user>/<something>``, e.g. ``"u/stackclub/02_cmdline"``.
+        Output collection names, each ``u/<user>/<something>``, e.g. ``"u/stackclub/02b_RunningTasks"``.
     dry_run
         List what would be removed, and remove nothing.
 
@@ -297,14 +297,14 @@ def start_clean(repo: str | os.PathLike[str] | Butler, *outputs: str, dry_run: b
     It uses the Butler's own calls: ``butler.collections.x_remove`` for chains, tags and
     calibration collections, ``butler.removeRuns`` for runs (which deletes their files).  On the
     command line, ``butler remove-collections`` and ``butler remove-runs`` do the same.  What it
-    removes depends on earlier runs, so a notebook cell that shows the report carries
-    ``# NBVAL_IGNORE_OUTPUT``.
+    removes depends on earlier runs, so a notebook under nbval shows something that does not
+    (e.g. how many of its collections are left afterwards), not the report itself.
 
     Examples
     --------
     >>> import stackclub
     >>> repo = stackclub.demo_repo(progress=False)  # doctest: +SKIP
-    >>> stackclub.start_clean(repo, "u/stackclub/02_cmdline")  # doctest: +SKIP
+    >>> stackclub.start_clean(repo, "u/stackclub/02b_RunningTasks")  # doctest: +SKIP
     <CleanStart: removed 2 collections, 11 datasets>
     >>> stackclub.start_clean(repo, "SimCam/defaults")  # doctest: +SKIP
     Traceback (most recent call last):
@@ -315,7 +315,7 @@ def start_clean(repo: str | os.PathLike[str] | Butler, *outputs: str, dry_run: b
         raise CleanStartError(
             "outputs",
             "no output collection was given",
-            "Pass at least one, e.g. start_clean(repo, 'u/stackclub/02_cmdline').",
+            "Pass at least one, e.g. start_clean(repo, 'u/stackclub/02b_RunningTasks').",
         )
     names = tuple(dict.fromkeys(_check_output(name) for name in outputs))
     if not isinstance(dry_run, bool):
