@@ -115,24 +115,18 @@ def main() -> None:
     from astropy.table import vstack
 
     from stackclub.pipe import CalibrateImageTask, IsrTask
+    from stackclub.simcam import field_radius, make_truth_catalog, make_visits, seeded_rng, simulate_exposure
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.camera import GEOMETRIES, SIMCAM, amp_boxes
     from stackclub.simcam.datastore import butler_roundtrip
     from stackclub.simcam.repo import _make_refcat  # the demo repository's refcat, without a Butler
-    from stackclub.simcam.sky import (
-        MOFFAT_BETA,
-        _field_radius,
-        make_truth_catalog,
-        make_visits,
-        seeded_rng,
-        simulate_exposure,
-    )
+    from stackclub.simcam.sky import MOFFAT_BETA
 
     geom = GEOMETRIES[args.geometry]
     seed = args.seed
     visits = make_visits(seeded_rng(seed, "visits"), len(args.bands), tuple(args.bands), psf_profile=args.psf)
     catalog = make_truth_catalog(
-        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=_field_radius(geom)
+        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=field_radius(geom)
     )
     refcat = vstack(list(_make_refcat(catalog, seed).values()))
     header = (

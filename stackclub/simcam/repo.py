@@ -56,17 +56,11 @@ from .._exceptions import (
 )
 from .._render import Table
 from .camera import GEOMETRIES, SIMCAM, DetectorGeometry
-from .sky import (
-    FIELD_CENTER,
-    DetectorSignature,
-    Visit,
-    _field_radius,
-    make_truth_catalog,
-    make_visits,
-    seeded_rng,
-    simulate_exposure,
-    true_wcs,
-)
+from .seeds import seeded_rng
+from .signature import DetectorSignature
+from .sky import simulate_exposure
+from .truth import field_radius, make_truth_catalog
+from .visits import FIELD_CENTER, Visit, make_visits, true_wcs
 
 if TYPE_CHECKING:
     import astropy.table
@@ -555,7 +549,7 @@ class _Build:
         """The truth catalog of the field, made on first use (only a build with work to do needs it)."""
         if self._catalog is None:
             geom = self.geometry
-            radius = _field_radius(geom)
+            radius = field_radius(geom)
             detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
             n_stars = int(self.stars_per_detector * math.pi * radius**2 / detector_area)
             self._catalog = make_truth_catalog(
