@@ -11,6 +11,8 @@ the truth behind every pixel is kept, so learners and tests can check what the p
 - `stackclub.simcam.signature`: `DetectorSignature`, each detector's fixed instrument signature.
 - `stackclub.simcam.sky` / `calibs`: numpy simulators of the raw frames and the calibrations.
 - `stackclub.simcam.instrument`: `SimCam`, an `lsst.pipe.base.Instrument`.
+- `stackclub.simcam.refcat`: `make_refcat`, the reference catalog (htm7 shards) made from the truth.
+- `stackclub.simcam.visit_records`: `define_visits`, the exposure and visit records of a repository.
 - `stackclub.simcam.repo`: `build_demo_repo` and `demo_repo`.
 
 Names are imported on first use (``lazy_loader``, from the stub ``__init__.pyi``, one line per

@@ -14,6 +14,7 @@ from .formatters import RawFormatter as RawFormatter
 from .instrument import SimCam as SimCam
 from .raw import RawExposure as RawExposure
 from .raw import make_obs_info as make_obs_info
+from .refcat import make_refcat as make_refcat
 from .repo import BuildReport as BuildReport
 from .repo import build_demo_repo as build_demo_repo
 from .repo import default_demo_repo_path as default_demo_repo_path
@@ -24,6 +25,7 @@ from .sky import simulate_exposure as simulate_exposure
 from .truth import calibrated_truth as calibrated_truth
 from .truth import field_radius as field_radius
 from .truth import make_truth_catalog as make_truth_catalog
+from .visit_records import define_visits as define_visits
 from .visits import Visit as Visit
 from .visits import make_visits as make_visits
 from .visits import true_wcs as true_wcs
