@@ -41,10 +41,10 @@ def main() -> None:
     from lsst.daf.butler import Butler
     from lsst.images.fits import FitsCompressionOptions, write
 
+    from stackclub.simcam import DetectorSignature, simulate_exposure
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.camera import GEOMETRIES
     from stackclub.simcam.repo import _fast_recipe, build_demo_repo
-    from stackclub.simcam.sky import DetectorSignature, simulate_exposure
 
     geometry = GEOMETRIES[settings.get("geometry", "default")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,25 +40,25 @@ def main() -> None:
     from astropy.table import vstack
 
     from stackclub.pipe import CalibrateImageTask, IsrTask
-    from stackclub.simcam.calibs import simulate_calibs
-    from stackclub.simcam.camera import GEOMETRIES
-    from stackclub.simcam.datastore import butler_roundtrip
-    from stackclub.simcam.repo import _make_refcat  # the demo repository's refcat, without a Butler
-    from stackclub.simcam.sky import (
-        _field_radius,
+    from stackclub.simcam import (  # the demo repository's refcat too, without a Butler
+        field_radius,
+        make_refcat,
         make_truth_catalog,
         make_visits,
         seeded_rng,
         simulate_exposure,
     )
+    from stackclub.simcam.calibs import simulate_calibs
+    from stackclub.simcam.camera import GEOMETRIES
+    from stackclub.simcam.datastore import butler_roundtrip
 
     geom = GEOMETRIES[args.geometry]
     seed = args.seed
     visits = make_visits(seeded_rng(seed, "visits"), len(args.bands), tuple(args.bands))
     catalog = make_truth_catalog(
-        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=_field_radius(geom)
+        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=field_radius(geom)
     )
-    refcat = vstack(list(_make_refcat(catalog, seed).values()))
+    refcat = vstack(list(make_refcat(catalog, seed).values()))
     print(f"Geometry {geom.name} ({geom.height} x {geom.width}), seed {seed}\n")
     print(
         f"{'visit':>14s} {'band':>4s} {'det':>3s} | {'pvi q/sigma':>11s} {'bias/sigma':>10s} "

@@ -115,26 +115,26 @@ def main() -> None:
     from astropy.table import vstack
 
     from stackclub.pipe import CalibrateImageTask, IsrTask
-    from stackclub.simcam.calibs import simulate_calibs
-    from stackclub.simcam.camera import GEOMETRIES, SIMCAM, amp_boxes
-    from stackclub.simcam.datastore import butler_roundtrip
-    from stackclub.simcam.repo import _make_refcat  # the demo repository's refcat, without a Butler
-    from stackclub.simcam.sky import (
-        MOFFAT_BETA,
-        _field_radius,
+    from stackclub.simcam import (  # the demo repository's refcat too, without a Butler
+        field_radius,
+        make_refcat,
         make_truth_catalog,
         make_visits,
         seeded_rng,
         simulate_exposure,
     )
+    from stackclub.simcam.calibs import simulate_calibs
+    from stackclub.simcam.camera import GEOMETRIES, SIMCAM, amp_boxes
+    from stackclub.simcam.datastore import butler_roundtrip
+    from stackclub.simcam.sky import MOFFAT_BETA
 
     geom = GEOMETRIES[args.geometry]
     seed = args.seed
     visits = make_visits(seeded_rng(seed, "visits"), len(args.bands), tuple(args.bands), psf_profile=args.psf)
     catalog = make_truth_catalog(
-        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=_field_radius(geom)
+        seeded_rng(seed, "catalog"), center=(visits[0].ra, visits[0].dec), radius_deg=field_radius(geom)
     )
-    refcat = vstack(list(_make_refcat(catalog, seed).values()))
+    refcat = vstack(list(make_refcat(catalog, seed).values()))
     header = (
         f"{'visit':>14s} {'band':>4s} {'det':>3s} {'ISR rms/exp':>11s} {'complete':>8s} {'blended':>8s} "
         f"{'nChild':>6s} {'purity':>7s} {'FWHM err':>8s} {'astrom':>7s} {'ZP err':>7s} {'refcat':>7s}"

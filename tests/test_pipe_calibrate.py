@@ -420,9 +420,9 @@ def test_photometry_is_right_on_a_moffat_psf():
     On a full 2048 x 2048 detector: the small test frame has too few PSF stars and sky boxes for
     a 17-pixel aperture correction.
     """
+    from stackclub.simcam import make_visits, seeded_rng, simulate_exposure
     from stackclub.simcam.calibs import simulate_calibs
     from stackclub.simcam.camera import DEFAULT_GEOMETRY
-    from stackclub.simcam.sky import make_visits, seeded_rng, simulate_exposure
 
     visit = make_visits(seeded_rng(5, "visits"), 1, ("r",), psf_profile="moffat")[0]
     raw, truth = simulate_exposure(DEFAULT_GEOMETRY, detector_id=4, visit=visit, seed=5)

@@ -563,7 +563,7 @@ def test_no_unsaturated_star_pixel_is_interpolated():
 
 def test_simulator_saturates_where_isr_flags():
     """SimCam's readout clips at the saturation level; ISR flags exactly those pixels."""
-    from stackclub.simcam.sky import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
+    from stackclub.simcam import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
 
     visit = make_visits(seeded_rng(5, "visits"), 1, ("r",))[0]
     catalog = make_truth_catalog(
@@ -595,8 +595,8 @@ def test_isr_of_a_simulated_frame_matches_the_truth():
     """Through the real calibrations, a frame of pure sky: its level, and noise as the variance says."""
     from astropy.stats import sigma_clipped_stats
 
+    from stackclub.simcam import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
     from stackclub.simcam.calibs import simulate_calibs
-    from stackclub.simcam.sky import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
 
     visit = make_visits(seeded_rng(8, "visits"), 2, ("r", "z"))[1]  # z: fringes too
     empty = make_truth_catalog(seeded_rng(8, "catalog"), n_stars=0, n_galaxies=0)

@@ -229,8 +229,8 @@ def _simple_isr(raw: RawExposure, calibs: dict) -> np.ndarray:
 
 
 def test_bright_truth_star_is_recovered_from_the_raw() -> None:
+    from stackclub.simcam import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
     from stackclub.simcam.calibs import simulate_calibs
-    from stackclub.simcam.sky import make_truth_catalog, make_visits, seeded_rng, simulate_exposure
 
     g = SMALL_GEOMETRY
     visit = make_visits(seeded_rng(5, "visits"), 1, ("r",))[0]
@@ -268,7 +268,7 @@ def test_bright_truth_star_is_recovered_from_the_raw() -> None:
 
 
 def test_simulation_is_deterministic_and_has_the_instrument_signature() -> None:
-    from stackclub.simcam.sky import DetectorSignature, simulate_exposure
+    from stackclub.simcam import DetectorSignature, simulate_exposure
 
     a, ta = simulate_exposure(SMALL_GEOMETRY, detector_id=2, seed=11)
     b, tb = simulate_exposure(SMALL_GEOMETRY, detector_id=2, seed=11)
@@ -292,7 +292,7 @@ def test_dark_current_accumulates_over_the_dark_time() -> None:
     """The raw's dark time (exposure time + overhead) goes in its header, and hot pixels hold rate x it."""
     import dataclasses
 
-    from stackclub.simcam.sky import (
+    from stackclub.simcam import (
         DetectorSignature,
         make_truth_catalog,
         make_visits,
@@ -339,8 +339,8 @@ def test_readout_saturates_at_the_amplifier_level_bias_included() -> None:
 
 
 def test_calibrations_units_and_shapes() -> None:
+    from stackclub.simcam import DetectorSignature
     from stackclub.simcam.calibs import simulate_calibs
-    from stackclub.simcam.sky import DetectorSignature
 
     c = simulate_calibs(SMALL_GEOMETRY, detector_id=0, bands=("g", "y"), seed=3)
     sig = DetectorSignature(3, 0, SMALL_GEOMETRY)
@@ -448,8 +448,7 @@ def test_small_repo_calibration_validity(small_repo: str) -> None:
 
 
 def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
-    from stackclub.simcam.repo import _field_radius
-    from stackclub.simcam.sky import make_visits, seeded_rng, simulate_exposure
+    from stackclub.simcam import field_radius, make_visits, seeded_rng, simulate_exposure
     from stackclub.simcam.testing import SMALL_REPO_SETTINGS
 
     seed = SMALL_REPO_SETTINGS["seed"]
@@ -480,7 +479,7 @@ def test_small_repo_raw_round_trips_bit_exactly(small_repo: str) -> None:
     assert raw.obs_info == expected.obs_info
     assert list(truth["id"]) == list(expected_truth["id"])
     assert truth.meta["seeing_fwhm_arcsec"] == pytest.approx(visit.seeing_fwhm_arcsec)
-    assert catalog.meta["radius_deg"] == pytest.approx(_field_radius(SMALL_GEOMETRY))
+    assert catalog.meta["radius_deg"] == pytest.approx(field_radius(SMALL_GEOMETRY))
 
 
 def test_small_repo_truth_agrees_with_frames(small_repo: str) -> None:

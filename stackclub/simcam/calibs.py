@@ -1,6 +1,6 @@
 """Calibration products for SimCam: bias, dark, flat, fringe, defects (pure numpy, no Butler).
 
-Each product is the detector's true signature (`stackclub.simcam.sky.DetectorSignature`) plus the
+Each product is the detector's true signature (`stackclub.simcam.signature.DetectorSignature`) plus the
 noise of averaging a finite number of calibration exposures, in ASSEMBLED (trimmed) detector
 coordinates and in the units Rubin's legacy ``lsst.ip.isr.IsrTask`` expects: ADU, as the raw is
 (``IsrTask.compareUnits`` warns about calibrations in electrons, which are ``IsrTaskLSST``'s):
@@ -28,7 +28,9 @@ import numpy as np
 
 from .._exceptions import SimCamValueError
 from .camera import DEFAULT_GEOMETRY, SIMCAM, DetectorGeometry, make_detector
-from .sky import FRINGE_FRACTION, DetectorSignature, seeded_rng
+from .seeds import seeded_rng
+from .signature import DetectorSignature
+from .visits import FRINGE_FRACTION
 
 if TYPE_CHECKING:
     from lsst.images import MaskedImage, MaskSchema

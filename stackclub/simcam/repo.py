@@ -6,14 +6,15 @@
    `~stackclub.simcam.formatters.RawFormatter` (``butler create --seed-config``): `_create_repository`;
 2. ``SimCam().register(registry)`` (``butler register-instrument``), the dataset types and RUNs:
    `_register_instrument`;
-3. exposure/visit records (what obs_base's ``define-visits`` would insert): `_define_visits`;
+3. exposure/visit records (what obs_base's ``define-visits`` would insert):
+   `~stackclub.simcam.visit_records.define_visits`;
 4. raws written as camera-style FITS files and ``butler.ingest``-ed (``butler ingest-raws``):
    `_ingest_raws`;
 5. bias, dark, flat, fringe and defects ``butler.put`` into a RUN and *certified* into the
    CALIBRATION collection ``SimCam/calib`` with a validity range (``butler certify-calibrations``):
    `_put_calibrations`;
-6. a reference catalog sharded by HTM level 7 (``refcats``) and the truth (``SimCam/truth``):
-   `_put_truth_and_refcat`;
+6. a reference catalog sharded by HTM level 7 (``refcats``, made by
+   `~stackclub.simcam.refcat.make_refcat`) and the truth (``SimCam/truth``): `_put_truth_and_refcat`;
 7. the CHAINED collection ``SimCam/defaults`` = raws + calibs + refcats + truth: `_chain_defaults`.
 
 Step 6 runs before 4 and 5 (the raws are simulated from its catalog), and 5 and 4 run detector by
@@ -45,8 +46,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .._exceptions import (
     BadDetectorError,
     DemoRepoError,
@@ -56,17 +55,13 @@ from .._exceptions import (
 )
 from .._render import Table
 from .camera import GEOMETRIES, SIMCAM, DetectorGeometry
-from .sky import (
-    FIELD_CENTER,
-    DetectorSignature,
-    Visit,
-    _field_radius,
-    make_truth_catalog,
-    make_visits,
-    seeded_rng,
-    simulate_exposure,
-    true_wcs,
-)
+from .refcat import REFCAT_LEVEL, make_refcat
+from .seeds import seeded_rng
+from .signature import DetectorSignature
+from .sky import simulate_exposure
+from .truth import field_radius, make_truth_catalog
+from .visit_records import define_visits
+from .visits import FIELD_CENTER, Visit, make_visits
 
 if TYPE_CHECKING:
     import astropy.table
@@ -89,7 +84,6 @@ DEFAULTS_CHAIN = "SimCam/defaults"
 #: Validity range of the bias, dark, flat and fringe (defects are valid forever, as curated calibs).
 CALIB_VALIDITY = ("2026-03-01T00:00:00", "2026-04-01T00:00:00")
 REFCAT_NAME = "simcam_refcat"
-REFCAT_LEVEL = 7
 
 # Dataset type name -> (dimensions, storage class, is_calibration)
 DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
@@ -337,168 +331,11 @@ def _chain_defaults(butler: Butler) -> None:
     butler.registry.setCollectionChain(DEFAULTS_CHAIN, [RAW_RUN, CALIB_COLLECTION, REFCAT_CHAIN, TRUTH_RUN])
 
 
-def _polygon(wcs: Any, width: int, height: int, pad: float) -> Any:
-    from lsst.sphgeom import ConvexPolygon, LonLat, UnitVector3d
-
-    xs = np.array([-pad, width + pad, width + pad, -pad]) - 0.5
-    ys = np.array([-pad, -pad, height + pad, height + pad]) - 0.5
-    ra, dec = wcs.all_pix2world(xs, ys, 0)
-    return ConvexPolygon(
-        [UnitVector3d(LonLat.fromDegrees(float(a), float(d))) for a, d in zip(ra, dec, strict=True)]
-    )
-
-
-def _nominal_wcs(visit: Visit, detector_id: int, geometry: DetectorGeometry) -> Any:
-    """Return what the pipeline knows before astrometry: the commanded pointing, no rotation error."""
-    nominal = dataclasses.replace(visit, true_ra=visit.ra, true_dec=visit.dec, true_rotation_deg=0.0)
-    return true_wcs(nominal, detector_id, geometry)
-
-
-def _define_visits(
-    butler: Butler, visits: Sequence[Visit], detectors: Sequence[int], geometry: DetectorGeometry
-) -> None:
-    """Step 3: the exposure and visit records (what obs_base's ``define-visits`` would insert)."""
-    from astropy.time import Time, TimeDelta
-    from lsst.daf.butler import Timespan
-    from lsst.sphgeom import ConvexPolygon
-
-    registry = butler.registry
-    instrument = SIMCAM.name
-    pad = 50.0  # pixels: covers the pointing error
-    with registry.transaction():
-        for v in visits:
-            begin = Time(v.datetime_begin, scale="utc").tai
-            span = Timespan(begin, begin + TimeDelta(v.exptime, format="sec"))
-            day = str(v.day_obs)
-            day_begin = Time(f"{day[:4]}-{day[4:6]}-{day[6:]}T10:00:00", scale="utc").tai
-            registry.syncDimensionData(
-                "day_obs",
-                {
-                    "instrument": instrument,
-                    "id": v.day_obs,
-                    "timespan": Timespan(day_begin, day_begin + TimeDelta(1.0, format="jd")),
-                },
-            )
-            group = f"SC_{v.day_obs}_{v.seq_num:06d}"
-            registry.syncDimensionData("group", {"instrument": instrument, "name": group})
-            zenith = math.degrees(math.acos(1.0 / v.airmass))
-            registry.syncDimensionData(
-                "exposure",
-                {
-                    "instrument": instrument,
-                    "id": v.exposure_id,
-                    "day_obs": v.day_obs,
-                    "group": group,
-                    "physical_filter": v.physical_filter,
-                    "obs_id": group,
-                    "exposure_time": v.exptime,
-                    "dark_time": v.dark_time,
-                    "observation_type": "science",
-                    "observation_reason": "science",
-                    "seq_num": v.seq_num,
-                    "seq_start": v.seq_num,
-                    "seq_end": v.seq_num,
-                    "target_name": "SIMFIELD",
-                    "science_program": "stackclub",
-                    "tracking_ra": v.ra,
-                    "tracking_dec": v.dec,
-                    "sky_angle": 0.0,
-                    "azimuth": 0.0,
-                    "zenith_angle": zenith,
-                    "has_simulated": True,
-                    "can_see_sky": True,
-                    "timespan": span,
-                },
-            )
-            # The visit's region covers the whole camera, so it does not depend on which
-            # detectors this build simulates.
-            corners = []
-            for d in range(SIMCAM.n_detectors):
-                corners.extend(
-                    _polygon(_nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad).getVertices()
-                )
-            registry.syncDimensionData(
-                "visit",
-                {
-                    "instrument": instrument,
-                    "id": v.exposure_id,
-                    "day_obs": v.day_obs,
-                    "physical_filter": v.physical_filter,
-                    "name": group,
-                    "seq_num": v.seq_num,
-                    "exposure_time": v.exptime,
-                    "target_name": "SIMFIELD",
-                    "observation_reason": "science",
-                    "science_program": "stackclub",
-                    "azimuth": 0.0,
-                    "zenith_angle": zenith,
-                    "region": ConvexPolygon.convexHull(corners),
-                    "timespan": span,
-                },
-            )
-            registry.syncDimensionData(
-                "visit_definition",
-                {"instrument": instrument, "exposure": v.exposure_id, "visit": v.exposure_id},
-            )
-            registry.syncDimensionData(
-                "visit_system_membership",
-                {"instrument": instrument, "visit_system": 0, "visit": v.exposure_id},
-            )
-            for d in detectors:
-                registry.syncDimensionData(
-                    "visit_detector_region",
-                    {
-                        "instrument": instrument,
-                        "visit": v.exposure_id,
-                        "detector": d,
-                        "region": _polygon(
-                            _nominal_wcs(v, d, geometry), geometry.width, geometry.height, pad
-                        ),
-                    },
-                )
-
-
 def _existing(butler: Butler, name: str, collection: str) -> set[tuple[Any, ...]]:
     """Return the data IDs (value tuples) of the datasets of one type already in a collection."""
     refs = butler.query_datasets(name, collections=collection, find_first=False, explain=False, limit=None)
     order = DATASET_TYPES[name][0]
     return {tuple(ref.dataId[d] for d in order) for ref in refs}
-
-
-def _make_refcat(catalog: astropy.table.Table, seed: int) -> dict[int, astropy.table.Table]:
-    """Make the reference catalog (stars, r < 23) with noisy positions and fluxes, in htm7 shards."""
-    from astropy.table import Table
-    from lsst.daf.butler import DimensionUniverse
-    from lsst.sphgeom import LonLat, UnitVector3d
-
-    rng = seeded_rng(seed, "refcat")
-    stars = catalog[catalog["is_star"] & (catalog["r_mag"] < 23.0)]
-    n = len(stars)
-    pos_err_deg = 0.01 / 3600.0
-    cos_dec = np.cos(np.radians(np.asarray(stars["dec"])))
-    table = Table()
-    table["id"] = np.asarray(stars["id"], dtype=np.int64)
-    table["coord_ra"] = np.asarray(stars["ra"]) + rng.normal(0, pos_err_deg, n) / cos_dec
-    table["coord_dec"] = np.asarray(stars["dec"]) + rng.normal(0, pos_err_deg, n)
-    table["coord_raErr"] = np.full(n, pos_err_deg)
-    table["coord_decErr"] = np.full(n, pos_err_deg)
-    for band in SIMCAM.bands:
-        flux = np.asarray(stars[f"{band}_flux"], dtype=float)
-        err = 0.01 * flux + 50.0
-        table[f"{band}_flux"] = flux + rng.normal(0, 1, n) * err
-        table[f"{band}_fluxErr"] = err
-        table[f"{band}_flux"].unit = table[f"{band}_fluxErr"].unit = "nJy"
-    for col in ("coord_ra", "coord_dec", "coord_raErr", "coord_decErr"):
-        table[col].unit = "deg"
-    pixelization = DimensionUniverse().skypix_dimensions[f"htm{REFCAT_LEVEL}"].pixelization
-    index = np.array(
-        [
-            pixelization.index(UnitVector3d(LonLat.fromDegrees(float(a), float(d))))
-            for a, d in zip(table["coord_ra"], table["coord_dec"], strict=True)
-        ],
-        dtype=np.int64,
-    )
-    return {int(pix): table[index == pix] for pix in np.unique(index)}
 
 
 # --- the builder --------------------------------------------------------------------------------
@@ -555,7 +392,7 @@ class _Build:
         """The truth catalog of the field, made on first use (only a build with work to do needs it)."""
         if self._catalog is None:
             geom = self.geometry
-            radius = _field_radius(geom)
+            radius = field_radius(geom)
             detector_area = (geom.width * geom.height) * (SIMCAM.pixel_scale_arcsec / 3600.0) ** 2
             n_stars = int(self.stars_per_detector * math.pi * radius**2 / detector_area)
             self._catalog = make_truth_catalog(
@@ -676,7 +513,7 @@ def build_demo_repo(
             "psf_profile": psf_profile,
         }
         _check_build_info(butler, root, build_info)
-        _define_visits(butler, visit_list, detector_ids, geom)  # step 3
+        define_visits(butler, visit_list, detector_ids, geom)  # step 3
         build = _Build(butler, root, seed, geom, visit_list, detector_ids, int(stars_per_detector), report)
         _take_stock(build)
         bar = _progress_bar_class()(
@@ -731,7 +568,7 @@ def _put_truth_and_refcat(build: _Build) -> None:
     if not build.missing("simcam_truth_catalog", key) and build.have[REFCAT_NAME]:
         return
     build.put(build.catalog, "simcam_truth_catalog", TRUTH_RUN, {"instrument": SIMCAM.name}, key)
-    for pix, shard in _make_refcat(build.catalog, build.seed).items():
+    for pix, shard in make_refcat(build.catalog, build.seed).items():
         build.put(shard, REFCAT_NAME, REFCAT_RUN, {f"htm{REFCAT_LEVEL}": pix}, (pix,))
 
 
