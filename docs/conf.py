@@ -128,6 +128,10 @@ nb_execution_raise_on_error = True
 nb_execution_timeout = 300
 nb_execution_show_tb = True
 nb_merge_streams = True
+# A `%%writefile` cell holds another language (06 writes a pipeline YAML that way): Pygments then
+# cannot lex it as Python, retries in relaxed mode and says so; the page is right either way.
+suppress_warnings = ["misc.highlighting_failure"]
+
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 nb_render_markdown_format = "myst"
