@@ -626,6 +626,18 @@ def test_existing_repo_with_other_seed_is_refused(small_repo: str) -> None:
         build_demo_repo(small_repo, progress=False, **settings)  # type: ignore[arg-type]
 
 
+def test_repo_made_by_another_version_is_refused(small_repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A repository built before the calibrations moved to ADU (or by a later version) must not be
+    # reused silently: the ISR would only warn about units and give wrong values.
+    from stackclub._exceptions import DemoRepoError
+    from stackclub.simcam import repo
+    from stackclub.simcam.testing import SMALL_REPO_SETTINGS
+
+    monkeypatch.setattr(repo, "DATA_MODEL", repo.DATA_MODEL + 1)
+    with pytest.raises(DemoRepoError, match=r"another version of Stack Club .*Remove it \(rm -r "):
+        repo.build_demo_repo(small_repo, progress=False, **SMALL_REPO_SETTINGS)  # type: ignore[arg-type]
+
+
 def test_default_demo_repo_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from stackclub.simcam.repo import default_demo_repo_path
 

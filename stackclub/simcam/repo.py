@@ -28,6 +28,7 @@ never left at ``path``.
 from __future__ import annotations
 
 __all__ = (
+    "DATA_MODEL",
     "DEFAULT_SEED",
     "BuildReport",
     "build_demo_repo",
@@ -68,6 +69,13 @@ if TYPE_CHECKING:
     from lsst.daf.butler import Butler, DatasetRef, Timespan
 
 _LOG = logging.getLogger(__name__)
+
+#: What a demo repository holds and how, as this version of Stack Club makes it; a repository
+#: recorded with another value is refused with the fix, never silently reused.  Raise it whenever
+#: the simulator, the calibrations' units or the datastore configuration change.
+#:  1: the first demo repositories (recorded no value);
+#:  2: calibrations in ADU with a dark time (legacy IsrTask), lossy16 preliminary_visit_image.
+DATA_MODEL = 2
 
 DEFAULT_SEED = 2026
 #: Detectors used for a count of N: a 2 x 2 block with the centre first, then the rest.
@@ -507,6 +515,7 @@ def build_demo_repo(
     try:
         _register_instrument(butler)  # step 2
         build_info = {
+            "data_model": DATA_MODEL,
             "seed": int(seed),
             "geometry": dataclasses.asdict(geom),
             "stars_per_detector": int(stars_per_detector),
@@ -654,12 +663,21 @@ def _tai(isot: str) -> Any:
 
 
 def _check_build_info(butler: Butler, root: Path, info: dict[str, Any]) -> None:
-    """Record the build's seed and geometry, or check them against the recorded ones."""
+    """Record the build's data model, seed and geometry, or check them against the recorded ones."""
     ref = butler.find_dataset("simcam_build_info", {"instrument": SIMCAM.name}, collections=TRUTH_RUN)
     if ref is None:
         butler.put(info, "simcam_build_info", {"instrument": SIMCAM.name}, run=TRUTH_RUN)
         return
     recorded = butler.get(ref)
+    if recorded.get("data_model") != info["data_model"]:
+        raise DemoRepoError(
+            root,
+            f"This demo repository was made by another version of Stack Club (data model "
+            f"{recorded.get('data_model', 1)!r}; this version makes {info['data_model']!r}): its "
+            "calibrations, exposure records or datastore configuration differ from what the teaching "
+            "pipeline now expects",
+            f"Remove it (rm -r {root}) and run the same command again to build a new one.",
+        )
     mismatched = {k: (recorded.get(k), v) for k, v in info.items() if recorded.get(k) != v}
     if mismatched:
         details = ", ".join(
