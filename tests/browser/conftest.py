@@ -184,6 +184,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 cell["outputs"], cell["execution_count"] = [], None
+                # A collapsed input (an exercise's solution) shows a placeholder without the
+                # execution-count prompt the test waits for: show every input.
+                cell["metadata"].get("jupyter", {}).pop("source_hidden", None)
         (root_dir / source.name).write_text(json.dumps(nb, indent=1))
     settings = base / "settings"
     for rel, value in LAB_SETTINGS.items():
