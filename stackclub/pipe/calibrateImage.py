@@ -32,6 +32,7 @@ import numpy as np
 from lsst.pex.config import ConfigurableField, Field
 from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnections, Struct
 from lsst.pipe.base import connectionTypes as cT
+from lsst.utils.timer import timeMethod
 
 from ._masks import set_mask_plane
 from .astrometry import AstrometryTask, makeInitialWcs
@@ -319,6 +320,7 @@ class CalibrateImageTask(PipelineTask):
         )
         butlerQC.put(outputs, outputRefs)
 
+    @timeMethod
     def run(
         self,
         *,

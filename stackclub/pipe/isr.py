@@ -23,6 +23,7 @@ import numpy as np
 from lsst.pex.config import ChoiceField, ConfigurableField, Field, FieldValidationError, ListField
 from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnections, Struct
 from lsst.pipe.base import connectionTypes as cT
+from lsst.utils.timer import timeMethod
 
 from .._exceptions import IsrCalibrationMissingError
 from . import isrFunctions
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from lsst.images.cameras import Amplifier
     from lsst.images.serialization import MetadataValue
     from lsst.pipe.base import InputQuantizedConnection, OutputQuantizedConnection, QuantumContext
+
+    from ..simcam.raw import RawExposure
 
 
 class IsrTaskConnections(
@@ -305,14 +308,15 @@ class IsrTask(PipelineTask):
         outputs = self.run(**inputs)
         butlerQC.put(outputs, outputRefs)
 
+    @timeMethod
     def run(
         self,
-        ccdExposure: Any,
+        ccdExposure: RawExposure,
         *,
-        bias: Any = None,
-        dark: Any = None,
-        flat: Any = None,
-        defects: Any = None,
+        bias: MaskedImage | None = None,
+        dark: MaskedImage | None = None,
+        flat: MaskedImage | None = None,
+        defects: Table | None = None,
         fringes: Struct | None = None,
     ) -> Struct:
         """Perform instrument signature removal on an exposure.
@@ -368,7 +372,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doBias:
             self.log.info("Applying bias correction.")
-            isrFunctions.biasCorrection(ccdExposure, bias)
+            isrFunctions.biasCorrection(ccdExposure, bias)  # type: ignore[arg-type]  # validateInputs: given
 
         if self.config.doVariance:
             for amp in detector.amplifiers:
@@ -391,7 +395,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doDark:
             self.log.info("Applying dark correction.")
-            self.darkCorrection(ccdExposure, dark)
+            self.darkCorrection(ccdExposure, dark)  # type: ignore[arg-type]  # validateInputs: given
 
         if self.config.doFringe and not self.config.fringeAfterFlat:
             self.log.info("Applying fringe correction before flat.")
@@ -399,7 +403,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doFlat:
             self.log.info("Applying flat correction.")
-            self.flatCorrection(ccdExposure, flat)
+            self.flatCorrection(ccdExposure, flat)  # type: ignore[arg-type]  # validateInputs: given
 
         if self.config.doApplyGains:
             self.log.info("Applying gain correction.")
