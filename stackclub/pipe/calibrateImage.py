@@ -616,7 +616,7 @@ class CalibrateImageTask(PipelineTask):
         """Scale the pixels, the variance and the background models to nJy."""
         scale = np.float32(exposure.calibration)
         exposure.image *= scale
-        exposure.variance = exposure.variance * scale**2
+        exposure.variance *= scale**2
         exposure.backgrounds = [(name, field * exposure.calibration) for name, field in exposure.backgrounds]
 
     # --- Stack Club's helpers: what Rubin's Exposure, Butler loaders and afw tables do for it.

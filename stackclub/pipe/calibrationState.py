@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._masks import mask_planes_set
+
 if TYPE_CHECKING:
     from astro_metadata_translator import ObservationInfo
     from astropy.wcs import WCS
@@ -89,10 +91,7 @@ class CalibrationState:
         flagged
             Boolean array of the image's shape.
         """
-        flagged = np.zeros(self.image.shape, dtype=bool)
-        for name in names:
-            flagged |= self.mask.get(name)
-        return flagged
+        return mask_planes_set(self.mask, names)
 
     @property
     def psfSigma(self) -> float:
