@@ -38,6 +38,9 @@ class CalibrationState:
     ----------
     image, variance
         float32 pixel arrays (the image is background-subtracted as the steps go).
+    error
+        The per-pixel noise, ``sqrt(variance)`` (photutils' ``error``), taken once: the
+        aperture fluxes of every measurement step read it.
     mask
         The `lsst.images.Mask` (planes set as the steps go).
     bbox
@@ -64,6 +67,7 @@ class CalibrationState:
 
     image: np.ndarray
     variance: np.ndarray
+    error: np.ndarray
     mask: Mask
     bbox: Box
     detector: Detector
@@ -123,7 +127,7 @@ class CalibrationState:
         Returns
         -------
         state
-            Float32 copies of the pixels, a copy of the mask, no calibration yet.
+            Float32 copies of the pixels and the noise, a copy of the mask, no calibration yet.
 
         Raises
         ------
@@ -138,9 +142,11 @@ class CalibrationState:
             exposures = exposures[0]
         if band is None:
             band = str(obs_info.physical_filter).split("-")[-1].lower()
+        variance = exposures.variance.array.astype(np.float32, copy=True)
         return cls(
             image=exposures.image.array.astype(np.float32, copy=True),
-            variance=exposures.variance.array.astype(np.float32, copy=True),
+            variance=variance,
+            error=np.sqrt(np.maximum(variance, 0)),
             mask=exposures.mask.copy(),
             bbox=exposures.bbox,
             detector=detector,
