@@ -143,10 +143,12 @@ class CalibrationState:
         if band is None:
             band = str(obs_info.physical_filter).split("-")[-1].lower()
         variance = exposures.variance.array.astype(np.float32, copy=True)
+        error = np.maximum(variance, 0)
+        np.sqrt(error, out=error)  # in place: one full-frame array
         return cls(
             image=exposures.image.array.astype(np.float32, copy=True),
             variance=variance,
-            error=np.sqrt(np.maximum(variance, 0)),
+            error=error,
             mask=exposures.mask.copy(),
             bbox=exposures.bbox,
             detector=detector,

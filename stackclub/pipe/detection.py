@@ -225,10 +225,12 @@ class SourceDetectionTask(Task):
             varianceFactor = float((k**2).sum() / k.sum() ** 2) ** 2
         else:
             smoothed, varianceFactor = image, 1.0
-        # The smoothed image's noise, pixel by pixel, then the significance in the same array (one
-        # full frame, not two).
-        pixelNoise = np.sqrt(np.maximum(varianceArray, 1e-30) * varianceFactor, dtype=np.float32)
-        significance = np.divide(smoothed, pixelNoise, out=pixelNoise)
+        # Signal-to-noise of the smoothed image, pixel by pixel: its variance (the pixel variance
+        # times the kernel's), its noise, then the significance, each step in place in one array.
+        significance = np.maximum(varianceArray, 1e-30, dtype=np.float32)
+        significance *= varianceFactor
+        np.sqrt(significance, out=significance)
+        np.divide(smoothed, significance, out=significance)
         edge = np.zeros(image.shape, dtype=bool)
         if radius:
             edge[:radius] = edge[-radius:] = True
