@@ -71,7 +71,6 @@ def test_background_recovers_a_gradient():
         task.run(image, bbox=Box.from_shape(shape), ignore=np.ones(shape, bool))
 
 
-
 def test_background_with_ignored_pixels_warns_nothing():
     # Ignored pixels are NaN in the boxes by design: astropy's "Input data contains invalid
     # values" warning would only reach the notebooks' logs (twice per calibrateImage run).
@@ -105,6 +104,27 @@ def test_detection_and_measurement_known_stars():
     np.testing.assert_allclose(cat["ixx"], 4.0, rtol=0.05)
     with pytest.raises(ValueError, match="psfSigma"):
         SourceDetectionTask().run(image, var, psfSigma=0.0)
+
+
+def test_measurement_takes_the_noise_from_the_caller():
+    # CalibrateImageTask takes sqrt(variance) once for its three measurements: the catalog is
+    # the one measurement.run makes from the variance itself.
+    rng = np.random.default_rng(11)
+    image, _ = _star_field(rng, n=9, shape=(120, 120))
+    image -= 200.0
+    var = rng.uniform(20.0, 30.0, image.shape).astype(np.float32)
+    task = SingleFrameMeasurementTask()
+    sources = SourceDetectionTask().run(image, var, psfSigma=2.0).sources
+    own = task.run(image, var, sources, psfSigma=2.0).catalog
+    given = task.run(image, var, sources, psfSigma=2.0, errorArray=np.sqrt(var)).catalog
+    assert len(own) == 9
+    assert own.colnames == given.colnames
+    for name in own.colnames:
+        np.testing.assert_array_equal(own[name], given[name], err_msg=name)
+    # The error reaches the aperture fluxes' errors only.
+    halved = task.run(image, var, sources, psfSigma=2.0, errorArray=0.5 * np.sqrt(var)).catalog
+    np.testing.assert_allclose(halved["apFlux_12_0_instFluxErr"], 0.5 * own["apFlux_12_0_instFluxErr"])
+    np.testing.assert_array_equal(halved["psfFlux_instFluxErr"], own["psfFlux_instFluxErr"])
 
 
 def test_adaptive_moments_of_an_elliptical_gaussian():

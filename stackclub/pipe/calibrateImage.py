@@ -613,10 +613,11 @@ class CalibrateImageTask(PipelineTask):
         ).summary
 
     def _apply_photometry(self, exposure: CalibrationState) -> None:
-        """Scale the pixels, the variance and the background models to nJy."""
+        """Scale the pixels, the variance, the noise and the background models to nJy."""
         scale = np.float32(exposure.calibration)
         exposure.image *= scale
-        exposure.variance = exposure.variance * scale**2
+        exposure.variance *= scale**2
+        exposure.error *= scale
         exposure.backgrounds = [(name, field * exposure.calibration) for name, field in exposure.backgrounds]
 
     # --- Stack Club's helpers: what Rubin's Exposure, Butler loaders and afw tables do for it.
@@ -643,6 +644,7 @@ class CalibrateImageTask(PipelineTask):
             exposure.variance,
             sources,
             psfSigma=exposure.psfSigma,
+            errorArray=exposure.error,
             psfShapeSigma=exposure.psf_shape_sigma,
             saturatedArray=exposure.mask.get("SATURATED"),
             edgeArray=exposure.mask.get("DETECTION_EDGE"),

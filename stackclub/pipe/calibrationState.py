@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._masks import mask_planes_set
+
 if TYPE_CHECKING:
     from astro_metadata_translator import ObservationInfo
     from astropy.wcs import WCS
@@ -36,6 +38,9 @@ class CalibrationState:
     ----------
     image, variance
         float32 pixel arrays (the image is background-subtracted as the steps go).
+    error
+        The per-pixel noise, ``sqrt(variance)`` (photutils' ``error``), taken once: the
+        aperture fluxes of every measurement step read it.
     mask
         The `lsst.images.Mask` (planes set as the steps go).
     bbox
@@ -62,6 +67,7 @@ class CalibrationState:
 
     image: np.ndarray
     variance: np.ndarray
+    error: np.ndarray
     mask: Mask
     bbox: Box
     detector: Detector
@@ -89,10 +95,7 @@ class CalibrationState:
         flagged
             Boolean array of the image's shape.
         """
-        flagged = np.zeros(self.image.shape, dtype=bool)
-        for name in names:
-            flagged |= self.mask.get(name)
-        return flagged
+        return mask_planes_set(self.mask, names)
 
     @property
     def psfSigma(self) -> float:
@@ -124,7 +127,7 @@ class CalibrationState:
         Returns
         -------
         state
-            Float32 copies of the pixels, a copy of the mask, no calibration yet.
+            Float32 copies of the pixels and the noise, a copy of the mask, no calibration yet.
 
         Raises
         ------
@@ -139,9 +142,13 @@ class CalibrationState:
             exposures = exposures[0]
         if band is None:
             band = str(obs_info.physical_filter).split("-")[-1].lower()
+        variance = exposures.variance.array.astype(np.float32, copy=True)
+        error = np.maximum(variance, 0)
+        np.sqrt(error, out=error)  # in place: one full-frame array
         return cls(
             image=exposures.image.array.astype(np.float32, copy=True),
-            variance=exposures.variance.array.astype(np.float32, copy=True),
+            variance=variance,
+            error=error,
             mask=exposures.mask.copy(),
             bbox=exposures.bbox,
             detector=detector,

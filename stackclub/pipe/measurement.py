@@ -328,6 +328,7 @@ class SingleFrameMeasurementTask(Task):
         sources: Any,
         *,
         psfSigma: float,
+        errorArray: np.ndarray | None = None,
         psfShapeSigma: float | None = None,
         saturatedArray: np.ndarray | None = None,
         crArray: np.ndarray | None = None,
@@ -350,6 +351,10 @@ class SingleFrameMeasurementTask(Task):
             `astropy.table.Table` of detections (array coordinates).
         psfSigma
             PSF Gaussian sigma (pixels) for the PSF flux.
+        errorArray
+            The per-pixel noise, ``sqrt(varianceArray)`` (photutils' ``error``), for the aperture
+            fluxes' errors, if the caller has it already (`CalibrateImageTask` takes the square root
+            once for its three measurements); taken here otherwise.
         psfShapeSigma
             The PSF's adaptive-moment size (pixels), for ``sizeExtendedness_value`` (Rubin's PSF
             moments slot); defaults to ``psfSigma``.
@@ -450,7 +455,8 @@ class SingleFrameMeasurementTask(Task):
             core = extractStamps(pixels, xi, yi, 2, fill=False) if pixels is not None and n else None
             catalog[flag] = core.any(axis=(1, 2)) if core is not None else np.zeros(n, dtype=bool)
         if self.config.doApertureFlux:
-            errorArray = np.sqrt(np.maximum(varianceArray, 0)) if n else varianceArray
+            if errorArray is None:
+                errorArray = np.sqrt(np.maximum(varianceArray, 0)) if n else varianceArray
             for r in self.config.apertureRadii:
                 flux, fluxErr = self._apertureFlux(
                     imageArray, errorArray, xc, yc, r, ids, deblended, heavyFootprints, footprintLabels

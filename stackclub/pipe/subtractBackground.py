@@ -20,6 +20,8 @@ import numpy as np
 from lsst.pex.config import ChoiceField, Config, Field, ListField
 from lsst.pipe.base import Struct, Task
 
+from ._masks import mask_planes_set
+
 if TYPE_CHECKING:
     from lsst.images import Box
 
@@ -165,9 +167,7 @@ class SubtractBackgroundTask(Task):
         if mask is not None:
             planes = [p for p in self.config.ignoredPixelMask if p in mask.schema.names]
             if planes:
-                masked = mask.array[..., 0] & 0 != 0  # all False, right shape
-                for plane in planes:
-                    masked |= mask.get(plane)
+                masked = mask_planes_set(mask, planes)
                 ignore = masked if ignore is None else masked | ignore
         meshResult = self.measureMesh(imageArray, ignore)
         mesh = meshResult.mesh
