@@ -439,3 +439,25 @@ def test_a_notebook_cell_is_deterministic_under_nbval(small_repo: str, tmp_path:
     assert "3 passed" in result.stdout
     stored = json.loads(path.read_text())["cells"][1]["outputs"][0]["data"]
     assert "".join(stored["text/plain"]) == data["text/plain"]
+
+
+def test_data_id_names_the_instrument_of_a_repository_with_several(small_repo: str, tmp_path: Path) -> None:
+    # The Butler needs the instrument named in a query on exposure/visit/detector once a repository
+    # holds two; the explorer adds it when there is one and asks for it when there are several.
+    from lsst.daf.butler import Butler
+
+    from stackclub.pipe import CalibrateImageTask, IsrTask
+
+    repo = str(tmp_path / "repo")
+    shutil.copytree(small_repo, repo)
+    with pytest.raises(ExploreError, match="it needs its input 'post_isr_image'"):
+        explore_task(CalibrateImageTask, {"visit": Z_EXPOSURE, "detector": 4}, repo=repo)
+    butler = Butler.from_config(repo, writeable=True)
+    (simcam,) = butler.query_dimension_records("instrument")
+    other = simcam.toDict() | {"name": "OtherCam"}
+    butler.registry.insertDimensionData("instrument", other)
+    with pytest.raises(ExploreError, match=r"holds 2 instruments \['OtherCam', 'SimCam'\]") as info:
+        explore_task(IsrTask, DATA_ID, repo=repo)
+    assert "'instrument': 'OtherCam'" in str(info.value)
+    explorer = explore_task(IsrTask, {"instrument": simcam.name, **DATA_ID}, repo=repo)
+    assert explorer.frame.error is None

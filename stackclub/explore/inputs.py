@@ -99,6 +99,18 @@ def _where(butler: Butler, data_id: Mapping[str, Any]) -> tuple[str, dict[str, A
         raise ExploreError(
             "The data ID is empty", "Pass one, e.g. {'exposure': 2026031500002, 'detector': 0}."
         )
+    if "instrument" not in data_id:
+        # The Butler's queries need the instrument named whenever a key (exposure, visit,
+        # detector) depends on it; with one instrument in the repository, it is that one.
+        instruments = sorted(record.name for record in butler.query_dimension_records("instrument"))
+        if len(instruments) > 1:
+            raise ExploreError(
+                f"This repository holds {len(instruments)} instruments {instruments}; "
+                "the data ID does not say which",
+                f"Add it to the data ID, e.g. {dict(instrument=instruments[0], **data_id)}.",
+            )
+        if instruments:
+            data_id = {"instrument": instruments[0], **data_id}
     bind = {f"stackclub_{key}": value for key, value in data_id.items()}
     where = " AND ".join(f"{key} = stackclub_{key}" for key in data_id)
     return where, bind
