@@ -11,8 +11,8 @@ its own output run:
 - ``bps submit`` on the local Parsl site with 2 cores, clustered as ``ProcessCcd.yaml`` says (one
   ``pipetask run-qbb`` job per visit and detector runs isr + calibrateImage) and, for comparison, one job per
   quantum (bps' ``single_quantum_clustering``); each plus the ``pipetaskInit`` and the final
-  ``butler aggregate-graph`` jobs. For each bps run it also prints bps' time to build the graph, the number of
-  jobs and the span of the final job's log.
+  ``butler aggregate-graph`` jobs. For each bps run it also prints bps' time to build the graph, the time from
+  the ``pipetaskInit`` job's launch to the first quantum job's, the final job's time and the number of jobs.
 
 For each it prints the wall time, the speed-up over ``-j 1`` and the *fixed overhead per quantum*:
 ``(workers x wall - in-process time) / quanta``, what each quantum costs on top of its work (process start-up,
@@ -73,27 +73,34 @@ def timed_output(args: list[str], cwd: Path) -> tuple[float, str, float]:
     return wall, proc.stdout + proc.stderr, cpu
 
 
-def _log_span(log: Path) -> float:
-    """Seconds between the first and the last timestamp of a job's log (nan without two)."""
-    from datetime import datetime
-
-    stamps = re.findall(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)", log.read_text())
-    if len(stamps) < 2:
-        return float("nan")
-    return (datetime.fromisoformat(stamps[-1]) - datetime.fromisoformat(stamps[0])).total_seconds()
+def _launched(log: Path) -> float:
+    """When bps launched the job that writes ``log`` (a ``.stdout``: empty, so its mtime is its creation)."""
+    return log.stat().st_mtime
 
 
 def bps_stages(output: str, submit: Path) -> tuple[str, float]:
     """Describe bps' per-submission stages; return the text and their serial seconds.
 
     The stages every submission pays once, whatever the number of quanta: building the graph
-    (bps' own log line), the ``pipetaskInit`` job and the final job (their logs' spans).
+    (bps' own log line); the ``pipetaskInit`` job, from its launch to the launch of the first
+    quantum job (its Python start-up, the init-outputs, and Parsl starting its workers); and the
+    final job, from its launch to its log's last write.  The jobs' ``.stdout`` files stay empty,
+    so their times are the launches; the logs hold too few timestamps to time these jobs (the
+    ``pipetaskInit`` log has one line).
     """
     m = re.search(r"Completed creating quantum graph: Took ([0-9.]+)", output)
     graph = float(m.group(1)) if m else float("nan")
-    init = next((_log_span(log) for log in submit.rglob("pipetaskInit.stderr")), float("nan"))
-    final = next((_log_span(log) for log in submit.rglob("finalJob.stderr")), float("nan"))
-    jobs = len(list(submit.rglob("*.stderr")))
+    stdouts = list(submit.rglob("*.stdout"))
+    init_logs = [log for log in stdouts if log.name == "pipetaskInit.stdout"]
+    final_logs = [log for log in stdouts if log.name == "finalJob.stdout"]
+    quantum_jobs = [log for log in stdouts if log not in init_logs + final_logs]
+    init = final = float("nan")
+    if init_logs and quantum_jobs:
+        init = min(_launched(log) for log in quantum_jobs) - _launched(init_logs[0])
+    if final_logs:
+        final_done = max(log.stat().st_mtime for log in final_logs[0].parent.iterdir())
+        final = final_done - _launched(final_logs[0])
+    jobs = len(stdouts)
     text = f"graph {graph:.1f} s, pipetaskInit {init:.1f} s, final job {final:.1f} s, {jobs} jobs"
     return text, graph + init + final
 
