@@ -372,7 +372,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doBias:
             self.log.info("Applying bias correction.")
-            isrFunctions.biasCorrection(ccdExposure, bias)  # type: ignore[arg-type]  # validateInputs: given
+            isrFunctions.biasCorrection(ccdExposure, bias)
 
         if self.config.doVariance:
             for amp in detector.amplifiers:
@@ -395,7 +395,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doDark:
             self.log.info("Applying dark correction.")
-            self.darkCorrection(ccdExposure, dark)  # type: ignore[arg-type]  # validateInputs: given
+            self.darkCorrection(ccdExposure, dark)
 
         if self.config.doFringe and not self.config.fringeAfterFlat:
             self.log.info("Applying fringe correction before flat.")
@@ -403,7 +403,7 @@ class IsrTask(PipelineTask):
 
         if self.config.doFlat:
             self.log.info("Applying flat correction.")
-            self.flatCorrection(ccdExposure, flat)  # type: ignore[arg-type]  # validateInputs: given
+            self.flatCorrection(ccdExposure, flat)
 
         if self.config.doApplyGains:
             self.log.info("Applying gain correction.")
