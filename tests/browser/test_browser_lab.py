@@ -44,7 +44,10 @@ def _stored_outputs(notebook: Path) -> dict[str, int]:
 
 def _open_notebook(page: Any, lab: dict[str, Any], notebook: Path) -> None:
     name = notebook.name
-    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}", wait_until="domcontentloaded")
+    # A workspace of its own, reset: JupyterLab otherwise restores the tabs of the notebook opened
+    # before, whose cells would then be on the page too.
+    url = f"{lab['url']}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={lab['token']}"
+    page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     # A "Select Kernel" dialog may come first (RUBIN-FACTS.md): accept the proposed kernel.
     select = ".jp-Dialog button:has-text('Select')"
